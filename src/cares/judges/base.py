@@ -1,0 +1,30 @@
+"""The judge protocol: (prompt, response) -> Accept / Caution / Refuse / unparsed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from cares.types import Label
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: Label
+    # What the judge said, verbatim (an LLM's output) or why (the rule that fired).
+    raw: str
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """A judge is identified by `id` (name and version), which keys its stored judgements.
+
+    Changing a judge's behaviour must change its id, so old judgements are never mixed
+    with new ones.
+    """
+
+    id: str
+
+    async def judge(self, prompt: str, response: str) -> Verdict: ...
+
+    async def aclose(self) -> None: ...

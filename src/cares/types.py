@@ -1,0 +1,197 @@
+"""The typed records that flow through the pipeline: item -> request -> response -> judgement -> score.
+
+Everything is keyed by stable ids; nothing is ever paired by position.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace, so equal values hash equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(value: Any, length: int = 16) -> str:
+    text = value if isinstance(value, str) else canonical_json(value)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+class Label(str, enum.Enum):
+    """The CARES-18K three-way response class, plus the honest 'could not tell'."""
+
+    ACCEPT = "accept"
+    CAUTION = "caution"
+    REFUSE = "refuse"
+    UNPARSED = "unparsed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ResponseStatus(str, enum.Enum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One benchmark question. `group` clusters correlated items (rewrites of one base prompt)."""
+
+    id: str
+    benchmark: str
+    prompt: str
+    group: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Item:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = None
+    top_p: float | None = None
+    system_prompt: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationParams:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is sent to a model. Its `key` is the response-cache key."""
+
+    messages: tuple[Message, ...]
+    params: GenerationParams
+    image_hashes: tuple[str, ...] = ()
+
+    def cache_key(self, model_identity: dict[str, Any]) -> str:
+        # Generation params other than the system prompt change the answer; the system
+        # prompt is already inside `messages`, so it is not counted twice.
+        params = self.params.to_dict()
+        params.pop("system_prompt", None)
+        return content_hash(
+            {
+                "model": model_identity,
+                "messages": [m.to_dict() for m in self.messages],
+                "images": list(self.image_hashes),
+                "params": params,
+            },
+            length=32,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "messages": [m.to_dict() for m in self.messages],
+            "params": self.params.to_dict(),
+            "image_hashes": list(self.image_hashes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Request:
+        return cls(
+            messages=tuple(Message(**m) for m in data["messages"]),
+            params=GenerationParams.from_dict(data["params"]),
+            image_hashes=tuple(data.get("image_hashes", ())),
+        )
+
+    @classmethod
+    def chat(cls, prompt: str, params: GenerationParams) -> Request:
+        messages: list[Message] = []
+        if params.system_prompt:
+            messages.append(Message("system", params.system_prompt))
+        messages.append(Message("user", prompt))
+        return cls(messages=tuple(messages), params=params)
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A model's successful answer."""
+
+    text: str
+    usage: Usage = Usage()
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """A stored outcome of one request: answered, or failed after its retries."""
+
+    key: str
+    model: str
+    status: ResponseStatus
+    text: str | None
+    error: str | None
+    usage: Usage
+    attempts: int
+    latency_s: float
+    finish_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ResponseStatus.OK
+
+
+@dataclass(frozen=True)
+class Judgement:
+    response_key: str
+    judge: str
+    label: Label
+    raw: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """An item joined with its response, judgement and score: one line of samples.jsonl."""
+
+    item: Item
+    request: Request
+    response: Response | None
+    judgement: Judgement | None
+    score: float | None
+
+    @property
+    def excluded_reason(self) -> str | None:
+        if self.response is None:
+            return "pending"
+        if not self.response.ok:
+            return "failed"
+        if self.judgement is None:
+            return "unjudged"
+        if self.judgement.label is Label.UNPARSED:
+            return "unparsed"
+        return None
