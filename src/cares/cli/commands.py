@@ -1,0 +1,165 @@
+"""Command handlers: parse options into typed configuration, call the API, print the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+from rich.console import Console
+
+from cares.cli import options as opt
+from cares.errors import ConfigError
+from cares.runner.config import RunConfig
+from cares.runner.result import RunResult
+
+
+def _console() -> Console:
+    probe = Console()
+    # Piped output (logs, CI) would otherwise be squeezed to 80 columns and truncate the numbers.
+    return probe if probe.is_terminal and probe.width >= 110 else Console(width=130)
+
+
+def show_result(result: RunResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.results, indent=2, ensure_ascii=False))
+        return
+    from cares.tasks import get_task
+
+    console = _console()
+    console.print(get_task(result.benchmark).summary(result.results))
+    counts = result.counts
+    console.print(
+        f"items {counts['items']}: scored {counts['scored']}, failed {counts['failed']}, "
+        f"unparsed {counts['unparsed']}, pending {counts['pending']}"
+    )
+    if counts["failed"]:
+        console.print(f"[yellow]{counts['failed']} failed requests are excluded; `cares resume {result.run_dir}` retries them[/]")
+    console.print(f"results: {result.results_path}\nsamples: {result.samples_path}\n")
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    from cares.runner.pipeline import evaluate_async
+
+    if args.run_dir is not None and len(args.model) > 1:
+        raise ConfigError("--run-dir names one run; with several --model options use --runs-root")
+    if args.bootstrap < 0:
+        raise ConfigError("--bootstrap must be 0 or more")
+    run_options = opt.run_options(args)
+    exit_code = 0
+    results: list[RunResult] = []
+    for spec in args.model:
+        config = RunConfig(
+            benchmark=args.benchmark,
+            model=spec,
+            data=args.data,
+            split=args.split,
+            revision=args.revision,
+            selection=opt.selection(args),
+            params=opt.generation_params(args),
+            judge=args.judge,
+            seed=args.seed,
+            bootstrap=args.bootstrap,
+        )
+        if config.data == "sample" and not args.json:
+            print("cares: using the bundled sample (256 items written for this toolkit); "
+                  "--data hf runs the published CARES-18K", file=sys.stderr)
+        run_dir = args.run_dir or config.default_run_dir(args.runs_root)
+        result = await evaluate_async(config, run_dir, run_options)
+        show_result(result, args.json)
+        results.append(result)
+        if result.counts["failed"]:
+            exit_code = 3
+    if len(results) > 1 and not args.json:
+        show_overview(results)
+    return exit_code
+
+
+def show_overview(results: list[RunResult]) -> None:
+    """Models side by side, so a model can be read against the trivial baselines."""
+    from rich.table import Table
+
+    from cares.tasks import get_task
+
+    rows = [get_task(r.benchmark).overview_row(r.results) for r in results]
+    table = Table(title="overview (95% CIs, clustered by base prompt)", title_justify="left")
+    for column in rows[0]:
+        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row.values())
+    _console().print(table)
+
+
+async def cmd_resume(args: argparse.Namespace) -> int:
+    from cares.runner.pipeline import evaluate_async, stored_config
+
+    config = stored_config(args.run_dir)
+    if args.judge:
+        config = RunConfig.from_dict({**config.to_dict(), "judge": args.judge})
+    result = await evaluate_async(config, args.run_dir, opt.run_options(args))
+    show_result(result, args.json)
+    return 3 if result.counts["failed"] else 0
+
+
+async def cmd_rescore(args: argparse.Namespace) -> int:
+    from cares.runner.pipeline import rescore_async
+
+    result = await rescore_async(args.run_dir, args.judge, opt.run_options(args))
+    show_result(result, args.json)
+    return 0
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    from cares.runner.pipeline import export
+
+    result = export(args.run_dir, args.judge)
+    print(f"wrote {result.results_path} and {result.samples_path}")
+    return 0
+
+
+async def cmd_show(args: argparse.Namespace) -> int:
+    path = args.run_dir / "results.json"
+    if not path.exists():
+        raise ConfigError(f"{args.run_dir}: no results.json; run `cares export {args.run_dir}` to build it")
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg})") from None
+    show_result(RunResult(args.run_dir, results), as_json=False)
+    return 0
+
+
+async def cmd_judge(args: argparse.Namespace) -> int:
+    from cares.judges.pairs import judge_file
+
+    summary = await judge_file(args.input, args.output, args.judge, opt.run_options(args))
+    print(f"wrote {args.output}: " + ", ".join(f"{label} {n}" for label, n in summary.items()))
+    return 0
+
+
+async def cmd_generate(args: argparse.Namespace) -> int:
+    from cares.attacks.generate import generate_file
+
+    written = await generate_file(args.source, args.output, args.styles, args.rewriter_model, args.seed, opt.run_options(args))
+    print(f"wrote {written} rows to {args.output}")
+    return 0
+
+
+async def cmd_list(args: argparse.Namespace) -> int:
+    from cares.judges import JUDGE_HELP
+    from cares.models.registry import describe_providers
+    from cares.tasks import TASKS
+
+    print("benchmarks:")
+    for name, task in sorted(TASKS.items()):
+        print(f"  {name:18} {task.description}")
+    print("model providers:")
+    for name, text in describe_providers().items():
+        print(f"  {name:18} {text}")
+    print("judges:")
+    for name, text in JUDGE_HELP.items():
+        print(f"  {name:18} {text}")
+    return 0
+
+

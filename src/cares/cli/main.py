@@ -1,0 +1,139 @@
+"""The `cares` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from cares import __version__
+from cares.cli import options as opt
+from cares.errors import CaresError
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      cares run cares-18k --model baseline/refuse --model baseline/comply
+      cares run cares-18k --model openai/my-model --base-url http://localhost:8000/v1 --sample 500
+      cares run cares-18k --model python/my_module:answer --data my_prompts.jsonl
+      cares resume runs/cares-18k/openai_my-model-1a2b3c4d
+      cares rescore runs/cares-18k/openai_my-model-1a2b3c4d --judge llm/openai/gpt-4o-mini
+      cares judge --judge rules --input pairs.jsonl --output labels.jsonl
+
+    Every run lives in a directory holding run.sqlite (the source of truth), results.json and
+    samples.jsonl. Run the same command again, or `cares resume DIR`, to continue a run that was
+    interrupted: nothing already answered is requested again.
+    """
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cares",
+        description="Safety and trustworthiness evaluation of medical LLMs and VLMs (CARES-18K, CARES-VQA).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cares {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    run = sub.add_parser("run", help="evaluate one or more models on a benchmark", formatter_class=fmt, epilog=EPILOG)
+    run.add_argument("benchmark", help="benchmark name: cares-18k")
+    run.add_argument("--model", action="append", required=True, metavar="SPEC",
+                     help="provider/model; repeat to run several (openai/..., python/mod:fn, baseline/refuse|comply|caution|constant:TEXT)")
+    opt.add_data_options(run)
+    opt.add_generation_options(run)
+    opt.add_model_connection(run)
+    opt.add_judge_options(run)
+    opt.add_engine_options(run)
+    out = run.add_argument_group("output")
+    out.add_argument("--run-dir", type=Path, help="run directory (default runs/<benchmark>/<model>-<config hash>)")
+    out.add_argument("--runs-root", type=Path, default=Path("runs"), help="where default run directories go (default ./runs)")
+    out.add_argument("--seed", type=int, default=0, help="seed for sampling and the bootstrap (default 0)")
+    out.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs; 0 for none (default 1000)")
+    out.add_argument("--json", action="store_true", help="print results.json instead of the table")
+
+    resume = sub.add_parser("resume", help="continue an interrupted run with its stored settings")
+    resume.add_argument("run_dir", type=Path)
+    opt.add_model_connection(resume)
+    opt.add_judge_options(resume, default="")
+    opt.add_engine_options(resume)
+    resume.add_argument("--json", action="store_true")
+
+    rescore = sub.add_parser("rescore", help="judge a run again with another judge (no model calls)")
+    rescore.add_argument("run_dir", type=Path)
+    opt.add_judge_options(rescore, default=None)
+    opt.add_model_connection(rescore)
+    opt.add_engine_options(rescore)
+    rescore.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="rebuild results.json and samples.jsonl from the run store")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--judge", help="judge id to export (default: the run's active judge)")
+
+    show = sub.add_parser("show", help="print the summary table of a run")
+    show.add_argument("run_dir", type=Path)
+
+    judge = sub.add_parser("judge", help="judge {id, prompt, response} lines from any source")
+    judge.add_argument("--input", type=Path, required=True, help="JSONL with id, prompt and response per line")
+    judge.add_argument("--output", type=Path, required=True, help="JSONL: the input lines plus label and judge_raw")
+    opt.add_judge_options(judge, default="rules")
+    opt.add_model_connection(judge)
+    opt.add_engine_options(judge)
+
+    gen = sub.add_parser("generate", help="rewrite your own base prompts into the adversarial styles")
+    gen.add_argument("--from", dest="source", type=Path, required=True,
+                     help="JSONL with base_prompt, principle_index and harmful_level per line")
+    gen.add_argument("--styles", type=opt.str_list, default=("indirect", "obfuscate", "role_play"),
+                     help="comma list of indirect, obfuscate, role_play (default all)")
+    gen.add_argument("--rewriter-model", metavar="SPEC", help="model to rewrite with (default: built-in rule rewriters)")
+    gen.add_argument("--output", type=Path, required=True, help="CARES-18K-schema JSONL, direct rows included")
+    gen.add_argument("--seed", type=int, default=0)
+    opt.add_model_connection(gen)
+    opt.add_engine_options(gen)
+
+    sub.add_parser("list", help="list benchmarks, model providers and judges")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from cares.cli import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return int(asyncio.run(handler(args)) or 0)
+    except CaresError as exc:
+        print(f"cares: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cares: interrupted; everything answered so far is saved. Run the same command to resume.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from cares.models.base import FatalModelError
+
+        if isinstance(exc, FatalModelError):
+            print(f"cares: error: {exc}. Answers received so far are saved.", file=sys.stderr)
+            return 1
+        if args.debug or os.environ.get("CARES_DEBUG"):
+            raise
+        print(f"cares: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
+        return 1
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

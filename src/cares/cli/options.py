@@ -1,0 +1,148 @@
+"""Shared command-line options and their conversion into typed configuration."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from cares.data.selection import Selection
+from cares.errors import ConfigError
+from cares.models.base import ModelOptions
+from cares.runner.engine import EngineOptions
+from cares.runner.pipeline import RunOptions
+from cares.types import GenerationParams
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def str_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("requests")
+    group.add_argument("--concurrency", type=int, default=16, help="requests in flight at once (default 16)")
+    group.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt (default 120)")
+    group.add_argument("--max-attempts", type=int, default=6, help="attempts per request before it is marked failed (default 6)")
+    group.add_argument("--retry-base", type=float, default=1.0, help="first backoff ceiling in seconds, doubled per attempt (default 1)")
+    group.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_model_connection(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model server")
+    group.add_argument("--base-url", help="OpenAI-compatible server for openai/... models (else OPENAI_BASE_URL)")
+    group.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="VAR",
+        help="environment variable holding the API key (default OPENAI_API_KEY); keys are never stored",
+    )
+
+
+def add_judge_options(parser: argparse.ArgumentParser, default: str | None = "rules") -> None:
+    group = parser.add_argument_group("judge")
+    group.add_argument(
+        "--judge",
+        default=default or None,
+        required=default is None,
+        help="'rules' (offline) or 'llm/<model spec>', e.g. llm/openai/gpt-4o-mini"
+        + (f" (default {default})" if default else " (default: the run's own judge)" if default == "" else ""),
+    )
+    group.add_argument("--judge-template", metavar="FILE", help="your own judge prompt with {prompt} and {response}")
+    group.add_argument("--judge-base-url", help="server for an llm/openai/... judge (else --base-url, then OPENAI_BASE_URL)")
+    group.add_argument("--judge-api-key-env", metavar="VAR", help="environment variable with the judge's key (else --api-key-env)")
+
+
+def _key_from(var: str | None) -> str | None:
+    return os.environ.get(var) if var else None
+
+
+def engine_options(args: argparse.Namespace) -> EngineOptions:
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    if args.max_attempts < 1:
+        raise ConfigError("--max-attempts must be at least 1")
+    return EngineOptions(
+        concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        max_attempts=args.max_attempts,
+        backoff_base_s=args.retry_base,
+        progress=not args.no_progress,
+    )
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    base_url = getattr(args, "base_url", None)
+    key_env = getattr(args, "api_key_env", None)
+    model = ModelOptions(base_url=base_url, api_key=_key_from(key_env), timeout_s=args.timeout)
+    judge_model = ModelOptions(
+        base_url=getattr(args, "judge_base_url", None) or base_url,
+        api_key=_key_from(getattr(args, "judge_api_key_env", None) or key_env),
+        timeout_s=args.timeout,
+    )
+    template = getattr(args, "judge_template", None)
+    return RunOptions(engine=engine_options(args), model=model, judge_model=judge_model, judge_template=template)
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--data",
+        default="sample",
+        help="'sample' (bundled, offline; default), 'hf' for HFXM/CARES-18K, 'hf:REPO[@REVISION]', "
+        "or a .jsonl/.csv/.parquet file in the CARES-18K schema",
+    )
+    group.add_argument("--split", default="test", help="hub split (default test)")
+    group.add_argument("--revision", help="pin a hub revision (commit sha or tag); the loaded one is always recorded")
+    group.add_argument("--principle", type=int_list, default=(), metavar="I[,I..]", help="keep principles 0-7")
+    group.add_argument("--level", type=int_list, default=(), metavar="L[,L..]", help="keep harmful levels 0-3")
+    group.add_argument("--method", type=str_list, default=(), metavar="M[,M..]", help="keep direct, indirect, obfuscate, role_play")
+    group.add_argument("--limit", type=int, help="first N items after filtering")
+    group.add_argument("--sample", type=int, metavar="N", help="seeded sample of N items, stratified by style, level and principle")
+
+
+def selection(args: argparse.Namespace) -> Selection:
+    from cares.data.cares18k import METHODS
+
+    for method in args.method:
+        if method not in METHODS:
+            raise ConfigError(f"--method: unknown method {method!r}; choose from {', '.join(METHODS)}")
+    for level in args.level:
+        if level not in range(4):
+            raise ConfigError(f"--level: {level} is out of range 0-3")
+    for principle in args.principle:
+        if principle not in range(8):
+            raise ConfigError(f"--principle: {principle} is out of range 0-7")
+    return Selection(
+        principles=args.principle, levels=args.level, methods=args.method, limit=args.limit, sample=args.sample, seed=args.seed
+    )
+
+
+def add_generation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("generation (recorded with every response)")
+    group.add_argument("--temperature", type=float, default=0.0, help="default 0")
+    group.add_argument("--max-tokens", type=int, default=512, help="default 512")
+    group.add_argument("--top-p", type=float)
+    group.add_argument("--model-seed", type=int, help="seed sent to the model, where the server supports it")
+    group.add_argument("--system-prompt", help="system message text, or @FILE to read it from a file")
+
+
+def generation_params(args: argparse.Namespace) -> GenerationParams:
+    system = args.system_prompt
+    if system and system.startswith("@"):
+        path = Path(system[1:])
+        try:
+            system = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--system-prompt: cannot read {path} ({exc.strerror})") from None
+    if args.max_tokens < 1:
+        raise ConfigError("--max-tokens must be at least 1")
+    return GenerationParams(
+        temperature=args.temperature, max_tokens=args.max_tokens, seed=args.model_seed, top_p=args.top_p, system_prompt=system
+    )

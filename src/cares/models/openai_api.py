@@ -1,0 +1,140 @@
+"""`openai/<model>`: any OpenAI-compatible chat-completions server (OpenAI, Azure, vLLM, Ollama, TGI, SGLang).
+
+Uses the official SDK on its aiohttp transport, which costs far less CPU per request than the
+default one. The SDK's own retries are off: the runner retries, so that Retry-After is
+honoured once and every attempt is counted.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cares.errors import ConfigError
+from cares.models.base import FatalModelError, ModelCallError, ModelOptions
+from cares.models.registry import provider
+from cares.types import Completion, Request, Usage
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Local servers (vLLM, Ollama) accept any key, but the SDK insists on one.
+_PLACEHOLDER_KEY = "not-needed"
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return None  # an HTTP date; rare from model servers, and the backoff covers it
+    return None
+
+
+class OpenAIChatModel:
+    def __init__(self, name: str, options: ModelOptions) -> None:
+        try:
+            import openai
+        except ImportError:  # pragma: no cover - a core dependency
+            raise ConfigError("the openai backend needs: pip install 'openai[aiohttp]'") from None
+        self.spec = f"openai/{name}"
+        self.name = name
+        self.base_url = (options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        api_key = options.api_key or os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            if self.base_url == DEFAULT_BASE_URL:
+                raise ConfigError(
+                    "openai/...: set OPENAI_API_KEY, or point --base-url (or OPENAI_BASE_URL) at your own server"
+                )
+            api_key = _PLACEHOLDER_KEY
+        self._secret = api_key
+        self._openai = openai
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=options.timeout_s,
+            http_client=openai.DefaultAioHttpClient(timeout=options.timeout_s),
+        )
+
+    def identity(self) -> dict[str, Any]:
+        return {"provider": "openai", "model": self.name, "base_url": self.base_url}
+
+    def _redact(self, text: str) -> str:
+        # Servers sometimes echo the key in auth errors; nothing that reaches the run store may hold it.
+        if self._secret and self._secret != _PLACEHOLDER_KEY:
+            text = text.replace(self._secret, "[redacted]")
+        return text
+
+    async def generate(self, request: Request) -> Completion:
+        openai = self._openai
+        params = request.params
+        kwargs: dict[str, Any] = {
+            "model": self.name,
+            "messages": [m.to_dict() for m in request.messages],
+            "temperature": params.temperature,
+            "max_tokens": params.max_tokens,
+        }
+        if params.seed is not None:
+            kwargs["seed"] = params.seed
+        if params.top_p is not None:
+            kwargs["top_p"] = params.top_p
+        try:
+            result = await self._client.chat.completions.create(**kwargs)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise FatalModelError(self._redact(f"{self.base_url}: authentication failed ({exc.status_code})")) from None
+        except openai.NotFoundError as exc:
+            raise FatalModelError(
+                self._redact(f"{self.base_url}: model {self.name!r} or endpoint not found ({exc.status_code})")
+            ) from None
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            retryable = status in (408, 409, 425, 429) or status >= 500
+            raise ModelCallError(
+                self._redact(f"HTTP {status}: {_short(str(exc))}"),
+                retryable=retryable,
+                retry_after=parse_retry_after(exc.response.headers),
+                status=status,
+            ) from None
+        except openai.APIConnectionError as exc:  # includes timeouts and dropped connections
+            raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc))}"), retryable=True) from None
+        except Exception as exc:  # malformed bodies surface as decode or validation errors
+            raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc))}"), retryable=True) from None
+        return self._completion(result)
+
+    def _completion(self, result: Any) -> Completion:
+        choices = getattr(result, "choices", None)
+        if not choices:
+            raise ModelCallError(f"malformed response: no choices ({_short(repr(result))})", retryable=True)
+        message = getattr(choices[0], "message", None)
+        text = getattr(message, "content", None)
+        if not isinstance(text, str):
+            raise ModelCallError("malformed response: choices[0].message.content is not text", retryable=True)
+        usage = getattr(result, "usage", None)
+        return Completion(
+            text=text,
+            usage=Usage(
+                int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
+            ),
+            finish_reason=getattr(choices[0], "finish_reason", None),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@provider("openai", "openai/<model> - any OpenAI-compatible server; --base-url or OPENAI_BASE_URL")
+def make_openai(name: str, options: ModelOptions) -> OpenAIChatModel:
+    return OpenAIChatModel(name, options)

@@ -1,0 +1,109 @@
+"""`python/<module or file.py>:<callable>`: evaluate any Python code as a model.
+
+The callable receives `(messages, params)`: a list of {"role", "content"} dicts and a dict of
+generation parameters. It returns the answer text, or a dict with "text" and optionally
+"usage" ({"prompt_tokens", "completion_tokens"}). It may be a plain or an async function, or a
+class, which is instantiated once without arguments and then called. Plain functions run in a
+worker thread so a slow one does not stall the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+from cares.errors import ConfigError
+from cares.models.base import ModelCallError, ModelOptions
+from cares.models.registry import provider
+from cares.types import Completion, Request, Usage
+
+
+def _load_target(target: str) -> Any:
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"python/{target}: expected python/<module>:<callable>, e.g. python/my_pkg.models:answer")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ConfigError(f"python/{target}: no such file {module_name}")
+            spec = importlib.util.spec_from_file_location(f"cares_user_{path.stem}", path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        else:
+            if "" not in sys.path:
+                sys.path.insert(0, "")  # let users name modules in the current directory
+            module = importlib.import_module(module_name)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"python/{target}: cannot import {module_name} ({type(exc).__name__}: {exc})") from None
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"python/{target}: {module_name} has no attribute {attr!r}") from None
+    if inspect.isclass(obj):
+        obj = obj()
+    if not callable(obj):
+        raise ConfigError(f"python/{target}: {attr!r} is not callable")
+    return obj
+
+
+class PythonModel:
+    def __init__(self, target: str) -> None:
+        self.spec = f"python/{target}"
+        self.target = target
+        self.fn = _load_target(target)
+        self._is_async = inspect.iscoroutinefunction(self.fn) or inspect.iscoroutinefunction(
+            getattr(self.fn, "__call__", None)
+        )
+
+    def identity(self) -> dict[str, Any]:
+        # A callable may declare a version so that changing its behaviour invalidates cached answers.
+        return {"provider": "python", "target": self.target, "version": getattr(self.fn, "cares_version", None)}
+
+    async def generate(self, request: Request) -> Completion:
+        messages = [m.to_dict() for m in request.messages]
+        params = request.params.to_dict()
+        try:
+            if self._is_async:
+                result = await self.fn(messages, params)
+            else:
+                result = await asyncio.to_thread(self.fn, messages, params)
+        except Exception as exc:
+            raise ModelCallError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+        return _to_completion(result)
+
+    async def aclose(self) -> None:
+        close = getattr(self.fn, "aclose", None) or getattr(self.fn, "close", None)
+        if close is not None:
+            outcome = close()
+            if inspect.isawaitable(outcome):
+                await outcome
+
+
+def _to_completion(result: Any) -> Completion:
+    if isinstance(result, str):
+        return Completion(text=result)
+    if isinstance(result, dict) and isinstance(result.get("text"), str):
+        usage = result.get("usage") or {}
+        return Completion(
+            text=result["text"],
+            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
+            finish_reason=result.get("finish_reason"),
+        )
+    raise ModelCallError(
+        f"callable returned {type(result).__name__}; expected str or a dict with a 'text' string", retryable=False
+    )
+
+
+@provider("python", "python/<module or path.py>:<callable> - your own Python function or class")
+def make_python(target: str, options: ModelOptions) -> PythonModel:
+    return PythonModel(target)

@@ -1,0 +1,78 @@
+"""Exports derived from the run store: results.json (the aggregate) and samples.jsonl (one line per item)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cares.store import RunStore
+from cares.tasks.base import SampleRow, Task
+
+RESULTS_NAME = "results.json"
+SAMPLES_NAME = "samples.jsonl"
+
+
+def collect_rows(store: RunStore, judge_id: str) -> list[SampleRow]:
+    """Join items, requests, responses and judgements by id and key, never by position."""
+    items = {item.id: item for item in store.items()}
+    links = list(store.item_requests())
+    responses = store.responses({key for _, _, key, _ in links})
+    judgements = store.judgements(judge_id)
+    rows = []
+    for item_id, variant, key, request in links:
+        response = responses.get(key)
+        judgement = judgements.get(key) if response is not None and response.ok else None
+        rows.append(SampleRow(items[item_id], variant, key, request, response, judgement))
+    return rows
+
+
+def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
+    response = row.response
+    return {
+        "id": row.item.id,
+        "variant": row.variant,
+        "benchmark": row.item.benchmark,
+        "prompt": row.item.prompt,
+        "messages": [m.to_dict() for m in row.request.messages],
+        "response": response.text if response is not None else None,
+        "status": row.excluded or "scored",
+        "error": response.error if response is not None else None,
+        "label": row.judgement.label.value if row.judgement is not None else None,
+        "judge_raw": row.judgement.raw if row.judgement is not None else None,
+        "score": task.score(row),
+        "metadata": row.item.metadata,
+        "generation": row.request.params.to_dict(),
+        "model": response.model if response is not None else None,
+        "usage": response.usage.to_dict() if response is not None else None,
+        "attempts": response.attempts if response is not None else 0,
+        "latency_s": round(response.latency_s, 4) if response is not None else None,
+        "cache_key": row.key,
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write beside the target and rename, so a crash never leaves a half-written export."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_samples(run_dir: Path, task: Task, rows: list[SampleRow]) -> Path:
+    path = run_dir / SAMPLES_NAME
+    write_atomic(path, "".join(json.dumps(sample_record(task, row), ensure_ascii=False) + "\n" for row in rows))
+    return path
+
+
+def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
+    path = run_dir / RESULTS_NAME
+    write_atomic(path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return path

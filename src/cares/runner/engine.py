@@ -1,0 +1,132 @@
+"""Asking a model for many answers at once: bounded concurrency, timeouts, retries, durable results.
+
+Each answer is written to the run store the moment it arrives, so a crash or a kill costs at
+most the requests that were in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+from cares.models.base import FatalModelError, Model, ModelCallError
+from cares.runner.progress import ProgressBar
+from cares.store import RunStore
+from cares.types import Request, Response, ResponseStatus, Usage
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    concurrency: int = 16
+    timeout_s: float = 120.0
+    max_attempts: int = 6
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    progress: bool = True
+
+
+@dataclass
+class EngineStats:
+    requested: int = 0
+    answered: int = 0
+    failed: int = 0
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def backoff_delay(attempt: int, options: EngineOptions, retry_after: float | None, rng: random.Random) -> float:
+    """Exponential backoff with full jitter; a server's Retry-After is a floor, never ignored."""
+    ceiling = min(options.backoff_max_s, options.backoff_base_s * (2 ** (attempt - 1)))
+    delay = rng.uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, options.backoff_max_s * 4))
+    return delay
+
+
+async def call_with_retries(
+    model: Model, request: Request, options: EngineOptions, rng: random.Random
+) -> tuple[Response | None, str | None, int, float]:
+    """Returns (completion-as-response or None, last error, attempts, seconds)."""
+    started = time.monotonic()
+    last_error = "no attempt made"
+    for attempt in range(1, options.max_attempts + 1):
+        try:
+            completion = await asyncio.wait_for(model.generate(request), timeout=options.timeout_s)
+        except FatalModelError:
+            raise
+        except asyncio.TimeoutError:
+            last_error, retryable, retry_after = f"timed out after {options.timeout_s:g}s", True, None
+        except ModelCallError as exc:
+            last_error, retryable, retry_after = str(exc), exc.retryable, exc.retry_after
+        else:
+            response = Response(
+                key="",
+                model=model.spec,
+                status=ResponseStatus.OK,
+                text=completion.text,
+                error=None,
+                usage=completion.usage,
+                attempts=attempt,
+                latency_s=time.monotonic() - started,
+                finish_reason=completion.finish_reason,
+            )
+            return response, None, attempt, time.monotonic() - started
+        if not retryable or attempt == options.max_attempts:
+            return None, last_error, attempt, time.monotonic() - started
+        await asyncio.sleep(backoff_delay(attempt, options, retry_after, rng))
+    return None, last_error, options.max_attempts, time.monotonic() - started
+
+
+async def generate_pending(
+    model: Model,
+    pending: dict[str, Request],
+    store: RunStore,
+    options: EngineOptions,
+    label: str = "generating",
+    seed: int = 0,
+) -> EngineStats:
+    """Answer every request in `pending` (cache key -> request) and store each outcome."""
+    stats = EngineStats(requested=len(pending))
+    if not pending:
+        return stats
+    started = time.monotonic()
+    rng = random.Random(seed)
+    semaphore = asyncio.Semaphore(max(1, options.concurrency))
+    bar = ProgressBar(label, len(pending), options.progress)
+
+    async def one(key: str, request: Request) -> None:
+        async with semaphore:
+            response, error, attempts, seconds = await call_with_retries(model, request, options, rng)
+        stats.attempts += attempts
+        if response is not None:
+            response = Response(**{**response.__dict__, "key": key})
+            stats.answered += 1
+            stats.prompt_tokens += response.usage.prompt_tokens
+            stats.completion_tokens += response.usage.completion_tokens
+        else:
+            response = Response(key, model.spec, ResponseStatus.FAILED, None, error, Usage(), attempts, seconds)
+            stats.failed += 1
+            kind = (error or "unknown").split(":")[0][:60]
+            stats.errors[kind] = stats.errors.get(kind, 0) + 1
+        store.put_response(response, request)
+        bar.advance()
+
+    tasks = [asyncio.ensure_future(one(key, request)) for key, request in pending.items()]
+    try:
+        # A fatal error in one task (bad key) cancels the rest instead of failing each item in turn.
+        for finished in asyncio.as_completed(tasks):
+            await finished
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        bar.close()
+        stats.seconds = time.monotonic() - started
+    return stats

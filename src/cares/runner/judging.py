@@ -1,0 +1,61 @@
+"""The judging stage: label every answered response that the chosen judge has not labelled yet."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from cares.judges.base import Judge
+from cares.judges.llm import LLMJudge
+from cares.runner.engine import EngineOptions, EngineStats, generate_pending
+from cares.runner.progress import ProgressBar
+from cares.store import RunStore
+from cares.types import Judgement, Label
+
+
+@dataclass(frozen=True)
+class JudgeInput:
+    response_key: str
+    prompt: str
+    response: str
+
+
+async def judge_pending(
+    judge: Judge, inputs: list[JudgeInput], store: RunStore, options: EngineOptions
+) -> EngineStats | None:
+    """Judge what is not judged yet. LLM-judge calls are cached in the store like any model call."""
+    done = set(store.judgements(judge.id))
+    todo = [entry for entry in inputs if entry.response_key not in done]
+    todo = list({entry.response_key: entry for entry in todo}.values())
+    if not todo:
+        return None
+    if isinstance(judge, LLMJudge):
+        requests = {entry.response_key: judge.request(entry.prompt, entry.response) for entry in todo}
+        keyed = {req.cache_key(judge.model.identity()): req for req in requests.values()}
+        answered = store.answered_keys()
+        stats = await generate_pending(
+            judge.model, {k: r for k, r in keyed.items() if k not in answered}, store, options, label="judging"
+        )
+        outputs = store.responses(keyed)
+        judgements = []
+        for response_key, request in requests.items():
+            judge_response = outputs.get(request.cache_key(judge.model.identity()))
+            if judge_response is None or not judge_response.ok:
+                # A judge call that failed stays unjudged, so the next run or rescore tries it again.
+                continue
+            verdict = judge.verdict(judge_response.text or "")
+            judgements.append(Judgement(response_key, judge.id, verdict.label, verdict.raw))
+        store.put_judgements(judgements)
+        return stats
+    bar = ProgressBar("judging", len(todo), options.progress)
+    judgements = []
+    for entry in todo:
+        verdict = await judge.judge(entry.prompt, entry.response)
+        label = verdict.label if isinstance(verdict.label, Label) else Label(verdict.label)
+        judgements.append(Judgement(entry.response_key, judge.id, label, verdict.raw))
+        bar.advance()
+        if len(judgements) % 2000 == 0:
+            await asyncio.sleep(0)
+    bar.close()
+    store.put_judgements(judgements)
+    return None

@@ -1,0 +1,202 @@
+"""The pipeline: data -> model -> stored responses -> judge -> metrics -> exports.
+
+Each stage reads from and writes to the run store, so every stage can be re-entered: a killed
+run resumes where it stopped, and a new judge re-scores without touching the model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cares import __version__
+from cares.errors import ConfigError
+from cares.judges import get_judge
+from cares.judges.llm import LLMJudge
+from cares.models.base import ModelOptions
+from cares.models.registry import get_model
+from cares.report.outputs import collect_rows, write_results, write_samples
+from cares.runner.config import RunConfig, check_resumable
+from cares.runner.engine import EngineOptions, EngineStats, generate_pending
+from cares.runner.judging import JudgeInput, judge_pending
+from cares.runner.result import RunResult
+from cares.store import RunStore
+from cares.store.runstore import STORE_NAME
+from cares.tasks import get_task
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run, as opposed to what to run: none of this changes the answers."""
+
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    model: ModelOptions = field(default_factory=ModelOptions)
+    judge_model: ModelOptions = field(default_factory=ModelOptions)
+    judge_template: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def stored_config(run_dir: Path) -> RunConfig:
+    if not (run_dir / STORE_NAME).exists():
+        raise ConfigError(f"{run_dir} is not a cares run directory (no {STORE_NAME})")
+    with RunStore.in_dir(run_dir) as store:
+        data = store.get_meta("config")
+    if data is None:
+        raise ConfigError(f"{run_dir} has no stored configuration; was the run started with this toolkit?")
+    return RunConfig.from_dict(data)
+
+
+async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options: RunOptions | None = None) -> RunResult:
+    options = options or RunOptions()
+    run_dir = Path(run_dir) if run_dir is not None else config.default_run_dir()
+    task = get_task(config.benchmark)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    # Resolve the model and judge before touching the store, so a typo creates nothing.
+    model = get_model(config.model, options.model)
+    judge = get_judge(config.judge, options.judge_model, options.judge_template)
+    try:
+        with RunStore.in_dir(run_dir) as store:
+            stored = store.get_meta("config")
+            if stored is not None:
+                check_resumable(stored, config, run_dir)
+            else:
+                items, info = task.load(config.data, config.split, config.revision, config.selection)
+                store.add_items(items)
+                store.set_meta("dataset", info.to_dict())
+                store.set_meta("config", config.to_dict())
+                store.set_meta("created_at", _now())
+            items = store.items()
+            identity = model.identity()
+            links = [
+                (item.id, variant, request.cache_key(identity), request)
+                for item in items
+                for variant, request in task.requests(item, config.params).items()
+            ]
+            store.add_item_requests(links)
+            store.set_meta("model_identity", identity)
+            timings["load_s"] = time.monotonic() - started
+
+            mark = time.monotonic()
+            answered = store.answered_keys()
+            pending = {key: request for _, _, key, request in links if key not in answered}
+            gen_stats = await generate_pending(model, pending, store, options.engine, seed=config.seed)
+            timings["generate_s"] = time.monotonic() - mark
+
+            mark = time.monotonic()
+            judge_stats = await _judge(store, judge, options.engine)
+            timings["judge_s"] = time.monotonic() - mark
+            store.set_meta("active_judge", judge.id)
+            return _finish(store, run_dir, config, judge.id, timings, started, gen_stats, judge_stats)
+    finally:
+        await model.aclose()
+        await judge.aclose()
+
+
+async def rescore_async(run_dir: Path, judge_spec: str, options: RunOptions | None = None) -> RunResult:
+    """Judge a finished run again with another judge: zero calls to the evaluated model."""
+    options = options or RunOptions()
+    config = stored_config(run_dir)
+    config = RunConfig.from_dict({**config.to_dict(), "judge": judge_spec})
+    judge = get_judge(judge_spec, options.judge_model, options.judge_template)
+    started = time.monotonic()
+    try:
+        with RunStore.in_dir(run_dir) as store:
+            judge_stats = await _judge(store, judge, options.engine)
+            store.set_meta("config", config.to_dict())
+            store.set_meta("active_judge", judge.id)
+            timings = {"judge_s": time.monotonic() - started}
+            return _finish(store, run_dir, config, judge.id, timings, started, None, judge_stats)
+    finally:
+        await judge.aclose()
+
+
+def export(run_dir: Path, judge_id: str | None = None) -> RunResult:
+    """Rebuild results.json and samples.jsonl from the store alone."""
+    config = stored_config(run_dir)
+    with RunStore.in_dir(run_dir) as store:
+        judge_id = judge_id or store.get_meta("active_judge")
+        known = store.judges()
+        if judge_id not in known:
+            raise ConfigError(f"{run_dir} has no judgements by {judge_id!r}; it has: {', '.join(known) or 'none'}")
+        return _finish(store, run_dir, config, judge_id, {}, time.monotonic(), None, None)
+
+
+async def _judge(store: RunStore, judge: Any, engine: EngineOptions) -> EngineStats | None:
+    items = {item.id: item for item in store.items()}
+    answered = store.responses()
+    inputs = []
+    for item_id, _, key, _ in store.item_requests():
+        response = answered.get(key)
+        if response is not None and response.ok:
+            inputs.append(JudgeInput(key, items[item_id].prompt, response.text or ""))
+    return await judge_pending(judge, inputs, store, engine)
+
+
+def _finish(
+    store: RunStore,
+    run_dir: Path,
+    config: RunConfig,
+    judge_id: str,
+    timings: dict[str, float],
+    started: float,
+    gen_stats: EngineStats | None,
+    judge_stats: EngineStats | None,
+) -> RunResult:
+    task = get_task(config.benchmark)
+    mark = time.monotonic()
+    rows = collect_rows(store, judge_id)
+    metrics = task.metrics(rows, config.bootstrap, config.seed)
+    timings["metrics_s"] = time.monotonic() - mark
+    responses = [row.response for row in rows if row.response is not None]
+    counts = {
+        "items": len({row.item.id for row in rows}),
+        "requests": len(rows),
+        "answered": sum(1 for r in responses if r.ok),
+        "failed": sum(1 for r in responses if not r.ok),
+        "pending": sum(1 for row in rows if row.response is None),
+        "unparsed": sum(1 for row in rows if row.excluded == "unparsed"),
+        "scored": sum(1 for row in rows if row.excluded is None),
+    }
+    results: dict[str, Any] = {
+        "cares_version": __version__,
+        "benchmark": config.benchmark,
+        "model": {"spec": config.model, "identity": store.get_meta("model_identity")},
+        "judge": judge_id,
+        "judges_available": store.judges(),
+        "dataset": store.get_meta("dataset"),
+        "selection": config.selection.to_dict(),
+        "generation": config.params.to_dict(),
+        "seed": config.seed,
+        "counts": counts,
+        "metrics": metrics,
+        "usage": {
+            "prompt_tokens": sum(r.usage.prompt_tokens for r in responses if r.ok),
+            "completion_tokens": sum(r.usage.completion_tokens for r in responses if r.ok),
+            "attempts": sum(r.attempts for r in responses),
+        },
+        "this_invocation": {
+            "requested": gen_stats.requested if gen_stats else 0,
+            "newly_answered": gen_stats.answered if gen_stats else 0,
+            "newly_failed": gen_stats.failed if gen_stats else 0,
+            "errors": gen_stats.errors if gen_stats else {},
+            "judge_calls": judge_stats.requested if judge_stats else 0,
+        },
+        "created_at": store.get_meta("created_at"),
+        "updated_at": _now(),
+        "timings": {},
+    }
+    mark = time.monotonic()
+    write_samples(run_dir, task, rows)
+    timings["write_s"] = time.monotonic() - mark
+    # results.json goes last and carries the timings, so its presence means the exports are complete.
+    timings["total_s"] = time.monotonic() - started
+    results["timings"] = {key: round(value, 4) for key, value in timings.items()}
+    write_results(run_dir, results)
+    return RunResult(run_dir, results)

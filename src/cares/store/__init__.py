@@ -1,0 +1,3 @@
+from cares.store.runstore import RunStore
+
+__all__ = ["RunStore"]

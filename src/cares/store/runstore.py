@@ -1,0 +1,199 @@
+"""The run store: one SQLite file per run directory, the single source of truth.
+
+Every export (results.json, samples.jsonl, reports) is derived from it. Responses are keyed by
+the request's content key and judgements by (response key, judge id), so a killed run resumes
+without asking again, and a new judge re-judges without a single model call.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from cares.types import Item, Judgement, Label, Request, Response, ResponseStatus, Usage
+
+SCHEMA_VERSION = 1
+STORE_NAME = "run.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY, position INTEGER NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS item_requests (
+    item_id TEXT NOT NULL, variant TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL,
+    PRIMARY KEY (item_id, variant)
+);
+CREATE INDEX IF NOT EXISTS item_requests_key ON item_requests(key);
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY, model TEXT NOT NULL, status TEXT NOT NULL, text TEXT, error TEXT,
+    prompt_tokens INTEGER, completion_tokens INTEGER, attempts INTEGER, latency_s REAL,
+    finish_reason TEXT, request TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS judgements (
+    response_key TEXT NOT NULL, judge TEXT NOT NULL, label TEXT NOT NULL, raw TEXT,
+    created_at REAL NOT NULL, PRIMARY KEY (response_key, judge)
+);
+"""
+
+
+class RunStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we commit explicitly, each response as it arrives, so a kill loses nothing.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+        if self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+
+    @classmethod
+    def in_dir(cls, run_dir: str | Path) -> RunStore:
+        return cls(Path(run_dir) / STORE_NAME)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, sort_keys=True)),
+        )
+
+    # -- items and their requests -----------------------------------------------------------
+    def add_items(self, items: Iterable[Item]) -> None:
+        with self._transaction():
+            start = self._db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM items").fetchone()[0]
+            self._db.executemany(
+                "INSERT OR IGNORE INTO items(id, position, data) VALUES (?, ?, ?)",
+                ((item.id, start + i, json.dumps(item.to_dict())) for i, item in enumerate(items)),
+            )
+
+    def items(self) -> list[Item]:
+        rows = self._db.execute("SELECT data FROM items ORDER BY position").fetchall()
+        return [Item.from_dict(json.loads(row[0])) for row in rows]
+
+    def item_ids(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT id FROM items ORDER BY position")]
+
+    def add_item_requests(self, rows: Iterable[tuple[str, str, str, Request]]) -> None:
+        """rows: (item_id, variant, cache key, request)."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO item_requests(item_id, variant, key, request) VALUES (?, ?, ?, ?)",
+                ((item_id, variant, key, json.dumps(req.to_dict())) for item_id, variant, key, req in rows),
+            )
+
+    def item_requests(self) -> Iterator[tuple[str, str, str, Request]]:
+        query = (
+            "SELECT r.item_id, r.variant, r.key, r.request FROM item_requests r "
+            "JOIN items i ON i.id = r.item_id ORDER BY i.position, r.variant"
+        )
+        for item_id, variant, key, request in self._db.execute(query):
+            yield item_id, variant, key, Request.from_dict(json.loads(request))
+
+    # -- responses --------------------------------------------------------------------------
+    def answered_keys(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT key FROM responses WHERE status = 'ok'")}
+
+    def put_response(self, response: Response, request: Request) -> None:
+        # A failure never overwrites an answer: answers are paid for.
+        self._db.execute(
+            """INSERT INTO responses(key, model, status, text, error, prompt_tokens, completion_tokens,
+                   attempts, latency_s, finish_reason, request, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(key) DO UPDATE SET
+                   model=excluded.model, status=excluded.status, text=excluded.text, error=excluded.error,
+                   prompt_tokens=excluded.prompt_tokens, completion_tokens=excluded.completion_tokens,
+                   attempts=responses.attempts + excluded.attempts, latency_s=excluded.latency_s,
+                   finish_reason=excluded.finish_reason, created_at=excluded.created_at
+               WHERE responses.status != 'ok'""",
+            (
+                response.key,
+                response.model,
+                response.status.value,
+                response.text,
+                response.error,
+                response.usage.prompt_tokens,
+                response.usage.completion_tokens,
+                response.attempts,
+                response.latency_s,
+                response.finish_reason,
+                json.dumps(request.to_dict()),
+                time.time(),
+            ),
+        )
+
+    def responses(self, keys: Iterable[str] | None = None) -> dict[str, Response]:
+        query = (
+            "SELECT key, model, status, text, error, prompt_tokens, completion_tokens, attempts, latency_s, "
+            "finish_reason FROM responses"
+        )
+        wanted = None if keys is None else set(keys)
+        result: dict[str, Response] = {}
+        for row in self._db.execute(query):
+            if wanted is not None and row[0] not in wanted:
+                continue
+            result[row[0]] = Response(
+                key=row[0],
+                model=row[1],
+                status=ResponseStatus(row[2]),
+                text=row[3],
+                error=row[4],
+                usage=Usage(row[5] or 0, row[6] or 0),
+                attempts=row[7] or 0,
+                latency_s=row[8] or 0.0,
+                finish_reason=row[9],
+            )
+        return result
+
+    # -- judgements -------------------------------------------------------------------------
+    def put_judgement(self, judgement: Judgement) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO judgements(response_key, judge, label, raw, created_at) VALUES (?, ?, ?, ?, ?)",
+            (judgement.response_key, judgement.judge, judgement.label.value, judgement.raw, time.time()),
+        )
+
+    def put_judgements(self, judgements: Iterable[Judgement]) -> None:
+        with self._transaction():
+            for judgement in judgements:
+                self.put_judgement(judgement)
+
+    def judgements(self, judge: str) -> dict[str, Judgement]:
+        rows = self._db.execute("SELECT response_key, label, raw FROM judgements WHERE judge = ?", (judge,))
+        return {key: Judgement(key, judge, Label(label), raw) for key, label, raw in rows}
+
+    def judges(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT DISTINCT judge FROM judgements ORDER BY judge")]
+
+    # -- helpers ----------------------------------------------------------------------------
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> None:
+            self.db.execute("BEGIN")
+
+        def __exit__(self, exc_type: object, *rest: object) -> None:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _transaction(self) -> RunStore._Tx:
+        return RunStore._Tx(self._db)

@@ -1,0 +1,57 @@
+"""The task protocol: what a benchmark contributes to the shared pipeline.
+
+A task loads items, turns each into one or more requests (variants), and turns judged
+responses into metrics. Storage, generation, retries, judging and exports are shared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rich.console import RenderableType
+
+from cares.data.cares18k import DatasetInfo
+from cares.data.selection import Selection
+from cares.types import GenerationParams, Item, Judgement, Request, Response
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    """One item-variant with everything known about it, joined by ids from the store."""
+
+    item: Item
+    variant: str
+    key: str
+    request: Request
+    response: Response | None
+    judgement: Judgement | None
+
+    @property
+    def excluded(self) -> str | None:
+        if self.response is None:
+            return "pending"
+        if not self.response.ok:
+            return "failed"
+        if self.judgement is None:
+            return "unjudged"
+        if self.judgement.label.value == "unparsed":
+            return "unparsed"
+        return None
+
+
+class Task(Protocol):
+    name: str
+    description: str
+
+    def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], DatasetInfo]: ...
+
+    def requests(self, item: Item, params: GenerationParams) -> dict[str, Request]: ...
+
+    def score(self, row: SampleRow) -> float | None: ...
+
+    def metrics(self, rows: list[SampleRow], resamples: int, seed: int) -> dict[str, Any]: ...
+
+    def summary(self, results: dict[str, Any]) -> RenderableType: ...
+
+    def overview_row(self, results: dict[str, Any]) -> dict[str, str]: ...

@@ -1,0 +1,114 @@
+"""CARES-18K: safety of medical LLMs, judged Accept / Caution / Refuse and scored by harm level."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+
+from cares.data import cares18k as dataset
+from cares.data.selection import Selection
+from cares.metrics.bootstrap import ClusterBootstrap
+from cares.metrics.safety import JudgedItem, item_score, safety_metrics
+from cares.tasks.base import SampleRow
+from cares.types import GenerationParams, Item, Request
+
+
+class Cares18KTask:
+    name = dataset.BENCHMARK
+    description = "CARES-18K: medical LLM safety (Accept / Caution / Refuse, Safety Score by style, level, principle)"
+
+    def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], dataset.DatasetInfo]:
+        items, info = dataset.load(data, split=split, revision=revision)
+        return selection.apply(items), info
+
+    def requests(self, item: Item, params: GenerationParams) -> dict[str, Request]:
+        return {"main": Request.chat(item.prompt, params)}
+
+    def score(self, row: SampleRow) -> float | None:
+        if row.excluded is not None or row.judgement is None:
+            return None
+        return item_score(int(row.item.metadata["harmful_level"]), row.judgement.label)
+
+    def metrics(self, rows: list[SampleRow], resamples: int, seed: int) -> dict[str, Any]:
+        judged = [
+            JudgedItem(
+                id=row.item.id,
+                group=row.item.group,
+                level=int(row.item.metadata["harmful_level"]),
+                method=str(row.item.metadata["method"]),
+                principle=int(row.item.metadata["principle_index"]),
+                label=row.judgement.label if row.judgement is not None else None,
+                excluded=row.excluded,
+            )
+            for row in rows
+        ]
+        boot = ClusterBootstrap([row.item.group for row in rows], resamples=resamples, seed=seed)
+        return safety_metrics(judged, boot)
+
+    def summary(self, results: dict[str, Any]) -> RenderableType:
+        metrics = results["metrics"]
+        overall = metrics["overall"]
+        title = f"CARES-18K  {results['model']['spec']}  judge={results['judge']}"
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for column in ("slice", "n", "Safety Score [95% CI]", "Accept", "Caution", "Refuse", "failed", "unparsed"):
+            table.add_column(column, justify="left" if column == "slice" else "right", no_wrap=True)
+
+        def add(name: str, block: dict[str, Any], style: str | None = None) -> None:
+            table.add_row(
+                name,
+                str(block["n_scored"]),
+                fmt_ci(block["safety_score"]),
+                fmt_pct(block["accept_rate"]["value"]),
+                fmt_pct(block["caution_rate"]["value"]),
+                fmt_pct(block["refuse_rate"]["value"]),
+                str(block["n_failed"]),
+                str(block["n_unparsed"]),
+                style=style,
+            )
+
+        add("overall", overall, style="bold")
+        for group, label in (("method", "style"), ("harmful_level", "level"), ("principle_index", "principle")):
+            table.add_section()
+            for key, block in metrics["by"][group].items():
+                name = f"{label} {key}"
+                if group == "harmful_level":
+                    name += f" {dataset.HARM_LEVELS.get(int(key), '')}"
+                if group == "principle_index":
+                    name += f" {dataset.PRINCIPLE_SHORT.get(int(key), '')}"
+                add(name, block)
+        extra = Table.grid(padding=(0, 2))
+        extra.add_row("over-refusal (level 0 not accepted)", fmt_ci(overall["over_refusal"]), f"n={overall['over_refusal']['n']}")
+        extra.add_row(
+            "harmful compliance (level >= 2 accepted)",
+            fmt_ci(overall["harmful_compliance"]),
+            f"n={overall['harmful_compliance']['n']}",
+        )
+        return Group(table, extra)
+
+    def overview_row(self, results: dict[str, Any]) -> dict[str, str]:
+        overall = results["metrics"]["overall"]
+        return {
+            "model": results["model"]["spec"],
+            "n": str(overall["n_scored"]),
+            "Safety Score [95% CI]": fmt_ci(overall["safety_score"]),
+            "over-refusal": fmt_ci(overall["over_refusal"]),
+            "harmful compliance": fmt_ci(overall["harmful_compliance"]),
+            "failed": str(overall["n_failed"]),
+            "unparsed": str(overall["n_unparsed"]),
+        }
+
+
+def fmt_pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def fmt_ci(block: dict[str, Any]) -> str:
+    value = block["value"]
+    if value is None:
+        return "-"
+    low, high = block["ci"]
+    if low is None:
+        return f"{100 * value:.1f}"
+    return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from cares.testing.openai_server import FakeOpenAIServer, ServerConfig
+
+REPO = Path(__file__).resolve().parents[1]
+METHODS = ("direct", "indirect", "obfuscate", "role_play")
+
+
+def make_rows(levels: tuple[int, ...] = (0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 3, 0)) -> list[dict]:
+    """Base prompts with a deliberately uneven level mix, each in all four styles."""
+    rows = []
+    for index, level in enumerate(levels):
+        base = f"Base request number {index} about principle {index % 8} at level {level}?"
+        for method in METHODS:
+            prompt = base if method == "direct" else f"[{method}] rewritten form of request {index}"
+            rows.append(
+                {
+                    "principle_index": index % 8,
+                    "generation_model": "test",
+                    "harmful_level": level,
+                    "method": method,
+                    "base_prompt": base,
+                    "prompt": prompt,
+                }
+            )
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def dataset_rows() -> list[dict]:
+    return make_rows()
+
+
+@pytest.fixture
+def dataset_file(tmp_path: Path, dataset_rows: list[dict]) -> Path:
+    return write_jsonl(tmp_path / "cares18k_test.jsonl", dataset_rows)
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(ServerConfig()) as srv:
+        yield srv
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CARES_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+CARES = [sys.executable, "-m", "cares.cli.main"]
