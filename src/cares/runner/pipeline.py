@@ -62,12 +62,16 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
     model = get_model(config.model, options.model)
     judge = get_judge(config.judge, options.judge_model, options.judge_template)
     try:
+        fresh = None
+        if not (run_dir / STORE_NAME).exists():
+            # Load and validate before creating anything, so bad input leaves no half-made run behind.
+            fresh = task.load(config.data, config.split, config.revision, config.selection)
         with RunStore.in_dir(run_dir) as store:
             stored = store.get_meta("config")
             if stored is not None:
                 check_resumable(stored, config, run_dir)
             else:
-                items, info = task.load(config.data, config.split, config.revision, config.selection)
+                items, info = fresh or task.load(config.data, config.split, config.revision, config.selection)
                 store.add_items(items)
                 store.set_meta("dataset", info.to_dict())
                 store.set_meta("config", config.to_dict())
