@@ -19,7 +19,8 @@ from cares.store import RunStore
 
 async def generate_file(
     source: Path, output: Path, styles: tuple[str, ...], rewriter: str | None, seed: int, options: RunOptions
-) -> int:
+) -> tuple[int, int]:
+    """Returns (rows written, rewrites missing because the rewriter model failed)."""
     from cares.attacks.styles import rewrite
 
     unknown = [style for style in styles if style not in STYLE_INSTRUCTIONS]
@@ -45,14 +46,17 @@ async def generate_file(
     else:
         rewrites = await _rewrite_with_model(bases, styles, rewriter, options, output)
     rows = []
+    missing = 0
     for index, base in enumerate(bases):
         rows.append({**base, "method": "direct", "prompt": base["base_prompt"]})
         for style in styles:
             text = rewrites.get((index, style))
             if text:
                 rows.append({**base, "method": style, "prompt": text})
+            else:
+                missing += 1
     write_atomic(output, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-    return len(rows)
+    return len(rows), missing
 
 
 async def _rewrite_with_model(

@@ -141,8 +141,14 @@ async def cmd_judge(args: argparse.Namespace) -> int:
 async def cmd_generate(args: argparse.Namespace) -> int:
     from cares.attacks.generate import generate_file
 
-    written = await generate_file(args.source, args.output, args.styles, args.rewriter_model, args.seed, opt.run_options(args))
+    written, missing = await generate_file(
+        args.source, args.output, args.styles, args.rewriter_model, args.seed, opt.run_options(args)
+    )
     print(f"wrote {written} rows to {args.output}")
+    if missing:
+        print(f"cares: {missing} rewrites failed after retries and were left out; run the same command to retry them",
+              file=sys.stderr)
+        return 3
     return 0
 
 
