@@ -40,6 +40,7 @@ def test_twenty_percent_faults_end_answered_or_failed_without_duplicates(tmp_pat
     with FakeOpenAIServer(ServerConfig(fault_rate=0.2, retry_after_s=0.05, seed=11)) as srv:
         result = run(config, tmp_path / "run", srv.base_url, concurrency=8, max_attempts=8)
         faults = dict(srv.stats.faults)
+    print(f"faults injected {faults}; answered {result.counts['answered']}, failed {result.counts['failed']}")
     assert set(faults) == {"429", "500", "malformed", "drop"}, faults
     rows = samples(tmp_path / "run")
     assert sum(faults.values()) >= 25
@@ -86,11 +87,13 @@ def test_sigkill_mid_run_then_resume_requests_nothing_twice(tmp_path: Path) -> N
             saved = [json.loads(r[0])["messages"][-1]["content"] for r in db.execute("SELECT request FROM responses WHERE status='ok'")]
         assert 40 <= len(saved) < 200
         before = dict(srv.stats.by_prompt)
+        print(f"killed with {len(saved)} of 200 answers saved, server saw {sum(before.values())} requests")
         srv.config.latency_s = 0.0
         resumed = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=120)
         assert resumed.returncode == 0, resumed.stderr
         after = dict(srv.stats.by_prompt)
         assert all(after[prompt] == before[prompt] for prompt in saved), "an answered prompt was requested again"
+        print(f"resume sent {sum(after.values()) - sum(before.values())} requests")
         assert sum(after.values()) - sum(before.values()) <= 200 - len(saved)
         clean = subprocess.run([*command[:-1], str(tmp_path / "clean")], env=cli_env(), capture_output=True, text=True)
         assert clean.returncode == 0, clean.stderr
