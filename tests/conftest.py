@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from cares.testing.openai_server import FakeOpenAIServer, ServerConfig
 
 REPO = Path(__file__).resolve().parents[1]
+# Prepared samples and downloads go to a throwaway cache, never the user's home.
+os.environ.setdefault("CARES_CACHE_DIR", tempfile.mkdtemp(prefix="cares-test-cache-"))
 METHODS = ("direct", "indirect", "obfuscate", "role_play")
 
 
@@ -55,7 +58,7 @@ def server():
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CARES_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and k != "CARES_DEBUG"}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env

@@ -83,12 +83,36 @@ class Message:
 
 
 @dataclass(frozen=True)
+class ImageRef:
+    """An image attached to a request: where it lies, what it is, and how it is transformed before sending.
+
+    Its identity for caching is the source file's hash plus the transform, so moving the image
+    root does not invalidate answers, while a different noise level or seed does.
+    """
+
+    root: str
+    path: str  # relative to root, as the dataset names it
+    sha256: str  # of the source file
+    transform: tuple[tuple[str, Any], ...] = ()  # e.g. (("noise_sigma", 2.45), ("seed", 0))
+
+    def identity(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "transform": [list(pair) for pair in self.transform]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": self.root, "path": self.path, "sha256": self.sha256, "transform": [list(p) for p in self.transform]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageRef:
+        return cls(data["root"], data["path"], data["sha256"], tuple(tuple(p) for p in data.get("transform", ())))  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
 class Request:
-    """What is sent to a model. Its `key` is the response-cache key."""
+    """What is sent to a model. Images go with the last user message."""
 
     messages: tuple[Message, ...]
     params: GenerationParams
-    image_hashes: tuple[str, ...] = ()
+    images: tuple[ImageRef, ...] = ()
 
     def cache_key(self, model_identity: dict[str, Any]) -> str:
         # Generation params other than the system prompt change the answer; the system
@@ -99,7 +123,7 @@ class Request:
             {
                 "model": model_identity,
                 "messages": [m.to_dict() for m in self.messages],
-                "images": list(self.image_hashes),
+                "images": [image.identity() for image in self.images],
                 "params": params,
             },
             length=32,
@@ -109,7 +133,7 @@ class Request:
         return {
             "messages": [m.to_dict() for m in self.messages],
             "params": self.params.to_dict(),
-            "image_hashes": list(self.image_hashes),
+            "images": [image.to_dict() for image in self.images],
         }
 
     @classmethod
@@ -117,16 +141,16 @@ class Request:
         return cls(
             messages=tuple(Message(**m) for m in data["messages"]),
             params=GenerationParams.from_dict(data["params"]),
-            image_hashes=tuple(data.get("image_hashes", ())),
+            images=tuple(ImageRef.from_dict(i) for i in data.get("images", ())),
         )
 
     @classmethod
-    def chat(cls, prompt: str, params: GenerationParams) -> Request:
+    def chat(cls, prompt: str, params: GenerationParams, images: tuple[ImageRef, ...] = ()) -> Request:
         messages: list[Message] = []
         if params.system_prompt:
             messages.append(Message("system", params.system_prompt))
         messages.append(Message("user", prompt))
-        return cls(messages=tuple(messages), params=params)
+        return cls(messages=tuple(messages), params=params, images=images)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from cares.runner.result import RunResult
 def _console() -> Console:
     probe = Console()
     # Piped output (logs, CI) would otherwise be squeezed to 80 columns and truncate the numbers.
-    return probe if probe.is_terminal and probe.width >= 110 else Console(width=130)
+    return probe if probe.is_terminal and probe.width >= 110 else Console(width=160)
 
 
 def show_result(result: RunResult, as_json: bool) -> None:
@@ -61,10 +61,12 @@ async def cmd_run(args: argparse.Namespace) -> int:
             judge=args.judge,
             seed=args.seed,
             bootstrap=args.bootstrap,
+            task_options=opt.task_options(args),
         )
         if config.data == "sample" and not args.json:
-            print("cares: using the bundled sample (256 items written for this toolkit); "
-                  "--data hf runs the published CARES-18K", file=sys.stderr)
+            full = "--data hf runs the published CARES-18K" if args.benchmark == "cares-18k" else (
+                "`cares data fetch cares-vqa` and --data cares-vqa run the released questions")
+            print(f"cares: using the bundled {args.benchmark} sample, written for this toolkit; {full}", file=sys.stderr)
         run_dir = args.run_dir or config.default_run_dir(args.runs_root)
         result = await evaluate_async(config, run_dir, run_options)
         show_result(result, args.json)
@@ -83,9 +85,10 @@ def show_overview(results: list[RunResult]) -> None:
     from cares.tasks import get_task
 
     rows = [get_task(r.benchmark).overview_row(r.results) for r in results]
-    table = Table(title="overview (95% CIs, clustered by base prompt)", title_justify="left")
+    table = Table(title=get_task(results[0].benchmark).overview_title, title_justify="left")
+    wide = len(rows[0]) > 7
     for column in rows[0]:
-        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=not wide or column == "model")
     for row in rows:
         table.add_row(*row.values())
     _console().print(table)
@@ -149,6 +152,31 @@ async def cmd_generate(args: argparse.Namespace) -> int:
         print(f"cares: {missing} rewrites failed after retries and were left out; run the same command to retry them",
               file=sys.stderr)
         return 3
+    return 0
+
+
+async def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from cares.report.leaderboard import leaderboard
+
+    markdown, csv_text = leaderboard(args.run_dirs, baselines=not args.no_baselines)
+    print(markdown)
+    if args.csv:
+        from cares.report.outputs import write_atomic
+
+        write_atomic(args.csv, csv_text)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+async def cmd_data(args: argparse.Namespace) -> int:
+    from cares.data.vqa.fetch import DEFAULT_BASE_URL, default_cache_dir, fetch_cares_vqa
+
+    dest = args.dest or default_cache_dir() / "cares-vqa"
+    files = fetch_cares_vqa(dest, args.base_url or DEFAULT_BASE_URL, force=args.force)
+    for entry in files:
+        state = "downloaded" if entry.downloaded else "already present"
+        print(f"{entry.relative_path}: {state}, sha256 {entry.sha256[:12]}..., {entry.size} bytes")
+    print(f"question files are in {dest}; run with --data {dest if args.dest else 'cares-vqa'}")
     return 0
 
 

@@ -23,6 +23,11 @@ EPILOG = textwrap.dedent(
       cares resume runs/cares-18k/openai_my-model-1a2b3c4d
       cares rescore runs/cares-18k/openai_my-model-1a2b3c4d --judge llm/openai/gpt-4o-mini
       cares judge --judge rules --input pairs.jsonl --output labels.jsonl
+      cares run cares-vqa --model baseline/constant:No --data sample
+      cares data fetch cares-vqa
+      cares run cares-vqa --model openai/my-vlm --base-url http://localhost:8000/v1 --data cares-vqa \
+          --image-root iu-xray=/data/iu-xray/images --image-root ham10000=/data/ham10000 --tasks factuality,privacy
+      cares leaderboard runs/cares-vqa/*
 
     Every run lives in a directory holding run.sqlite (the source of truth), results.json and
     samples.jsonl. Run the same command again, or `cares resume DIR`, to continue a run that was
@@ -44,10 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
 
     run = sub.add_parser("run", help="evaluate one or more models on a benchmark", formatter_class=fmt, epilog=EPILOG)
-    run.add_argument("benchmark", help="benchmark name: cares-18k")
+    run.add_argument("benchmark", choices=("cares-18k", "cares-vqa"), help="cares-18k or cares-vqa")
     run.add_argument("--model", action="append", required=True, metavar="SPEC",
                      help="provider/model; repeat to run several (openai/..., python/mod:fn, baseline/refuse|comply|caution|constant:TEXT)")
     opt.add_data_options(run)
+    opt.add_vqa_options(run)
     opt.add_generation_options(run)
     opt.add_model_connection(run)
     opt.add_judge_options(run)
@@ -97,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     opt.add_model_connection(gen)
     opt.add_engine_options(gen)
+
+    board = sub.add_parser("leaderboard", help="CARES-VQA leaderboard of one or more runs, beside trivial baselines")
+    board.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN")
+    board.add_argument("--csv", type=Path, help="also write the table as CSV")
+    board.add_argument("--no-baselines", action="store_true", help="leave out the always-yes / always-no / first-option rows")
+
+    data = sub.add_parser("data", help="download benchmark question files")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    fetch = data_sub.add_parser("fetch", help="download and verify a benchmark's public question files")
+    fetch.add_argument("dataset", choices=("cares-vqa",))
+    fetch.add_argument("--dest", type=Path, help="directory (default: $CARES_CACHE_DIR or ~/.cache/cares, /cares-vqa)")
+    fetch.add_argument("--base-url", help="mirror of the public repository's data folder")
+    fetch.add_argument("--force", action="store_true", help="download again even if a verified copy is present")
 
     sub.add_parser("list", help="list benchmarks, model providers and judges")
     return parser

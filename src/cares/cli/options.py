@@ -87,7 +87,13 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         timeout_s=args.timeout,
     )
     template = getattr(args, "judge_template", None)
-    return RunOptions(engine=engine_options(args), model=model, judge_model=judge_model, judge_template=template)
+    return RunOptions(
+        engine=engine_options(args),
+        model=model,
+        judge_model=judge_model,
+        judge_template=template,
+        image_roots=image_roots(args),
+    )
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -146,3 +152,55 @@ def generation_params(args: argparse.Namespace) -> GenerationParams:
     return GenerationParams(
         temperature=args.temperature, max_tokens=args.max_tokens, seed=args.model_seed, top_p=args.top_p, system_prompt=system
     )
+
+
+def add_vqa_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("CARES-VQA")
+    group.add_argument("--tasks", type=str_list, default=(), metavar="T[,T..]",
+                       help="factuality, uncertainty, fairness, jailbreak, overcautious, toxicity, privacy, robustness, "
+                       "or single variants such as jailbreak:conceal (default: all)")
+    group.add_argument("--source", type=str_list, default=(), metavar="S[,S..]",
+                       help="keep these sources: iu-xray, ham10000, fairvlmed, ol3i, mimic-cxr, pmc-oa, omnimedvqa, custom")
+    group.add_argument("--image-root", action="append", default=[], metavar="SOURCE=DIR",
+                       help="where a source's images are (repeat per source); images are never redistributed")
+    group.add_argument("--no-images", action="store_true", help="text-only run, for baselines and ablations")
+    group.add_argument("--noise-sigma", type=float, help="Gaussian noise sigma on the 0-255 scale (default sqrt(6))")
+    group.add_argument("--noise-seed", type=int, default=0, help="seed of the image noise (default 0)")
+    group.add_argument("--join", action="append", default=[], metavar="SOURCE=CSV",
+                       help="CSV adding age, gender and race by question_id (e.g. fairvlmed=demographics.csv)")
+
+
+def task_options(args: argparse.Namespace) -> dict[str, object]:
+    """Benchmark options that change what is asked; they are part of the run's identity."""
+    vqa_given = args.tasks or args.source or args.no_images or args.noise_sigma is not None or args.join
+    if args.benchmark != "cares-vqa":
+        if vqa_given or args.image_root:
+            raise ConfigError("--tasks, --source, --image-root, --no-images, --noise-sigma and --join apply to cares-vqa")
+        return {}
+    from cares.tasks.vqa.task import DEFAULT_NOISE_SIGMA
+    from cares.tasks.vqa.variants import select_variants
+
+    select_variants(tuple(args.tasks))  # fail early on an unknown task name
+    joins = {}
+    for value in args.join:
+        source, sep, path = value.partition("=")
+        if not sep or not Path(path).is_file():
+            raise ConfigError(f"--join {value!r}: expected SOURCE=CSV with an existing file")
+        joins[source] = str(Path(path).resolve())
+    sigma = DEFAULT_NOISE_SIGMA if args.noise_sigma is None else args.noise_sigma
+    if sigma < 0:
+        raise ConfigError("--noise-sigma must be 0 or more")
+    return {
+        "tasks": sorted(args.tasks),
+        "sources": sorted(args.source),
+        "no_images": bool(args.no_images),
+        "noise_sigma": sigma,
+        "noise_seed": args.noise_seed,
+        "join": joins,
+    }
+
+
+def image_roots(args: argparse.Namespace) -> dict[str, str]:
+    from cares.tasks.vqa.task import parse_image_roots
+
+    return parse_image_roots(list(getattr(args, "image_root", []) or []))

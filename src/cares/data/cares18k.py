@@ -49,9 +49,11 @@ class DatasetInfo:
     split: str | None = None
     n_source_rows: int = 0
     notes: list[str] = field(default_factory=list)
+    # One load report per source file (counts, ambiguous truths, hashes) for multi-file benchmarks.
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "source": self.source,
             "location": self.location,
             "revision": self.revision,
@@ -59,6 +61,9 @@ class DatasetInfo:
             "n_source_rows": self.n_source_rows,
             "notes": list(self.notes),
         }
+        if self.sources:
+            data["sources"] = list(self.sources)
+        return data
 
 
 def field_int(record: RawRecord, name: str, allowed: range) -> int:

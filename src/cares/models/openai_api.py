@@ -7,10 +7,12 @@ honoured once and every attempt is counted.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
 from cares.errors import ConfigError
+from cares.models.content import api_messages
 from cares.models.base import FatalModelError, ModelCallError, ModelOptions
 from cares.models.registry import provider
 from cares.types import Completion, Request, Usage
@@ -76,9 +78,13 @@ class OpenAIChatModel:
     async def generate(self, request: Request) -> Completion:
         openai = self._openai
         params = request.params
+        if request.images:
+            messages = await asyncio.to_thread(api_messages, request)
+        else:
+            messages = [m.to_dict() for m in request.messages]
         kwargs: dict[str, Any] = {
             "model": self.name,
-            "messages": [m.to_dict() for m in request.messages],
+            "messages": messages,
             "temperature": params.temperature,
             "max_tokens": params.max_tokens,
         }

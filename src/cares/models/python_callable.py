@@ -1,7 +1,9 @@
 """`python/<module or file.py>:<callable>`: evaluate any Python code as a model.
 
 The callable receives `(messages, params)`: a list of {"role", "content"} dicts and a dict of
-generation parameters. It returns the answer text, or a dict with "text" and optionally
+generation parameters. For requests with images, the last user message's content is a list of
+OpenAI-style parts: {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}
+followed by {"type": "text", "text": ...}. It returns the answer text, or a dict with "text" and optionally
 "usage" ({"prompt_tokens", "completion_tokens"}). It may be a plain or an async function, or a
 class, which is instantiated once without arguments and then called. Plain functions run in a
 worker thread so a slow one does not stall the others.
@@ -19,6 +21,7 @@ from typing import Any
 
 from cares.errors import ConfigError
 from cares.models.base import ModelCallError, ModelOptions
+from cares.models.content import api_messages
 from cares.models.registry import provider
 from cares.types import Completion, Request, Usage
 
@@ -70,7 +73,11 @@ class PythonModel:
         return {"provider": "python", "target": self.target, "version": getattr(self.fn, "cares_version", None)}
 
     async def generate(self, request: Request) -> Completion:
-        messages = [m.to_dict() for m in request.messages]
+        # Images arrive as OpenAI-style data-URL content parts, the format most VLM wrappers accept.
+        if request.images:
+            messages = await asyncio.to_thread(api_messages, request)
+        else:
+            messages = [m.to_dict() for m in request.messages]
         params = request.params.to_dict()
         try:
             if self._is_async:

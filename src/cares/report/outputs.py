@@ -15,17 +15,20 @@ RESULTS_NAME = "results.json"
 SAMPLES_NAME = "samples.jsonl"
 
 
-def collect_rows(store: RunStore, judge_id: str) -> list[SampleRow]:
-    """Join items, requests, responses and judgements by id and key, never by position."""
+def collect_rows(store: RunStore, judge_id: str | None) -> list[SampleRow]:
+    """Join items, requests, responses and judgements by id and key, never by position.
+
+    `judge_id` None means the task reads answers itself and needs no judgements.
+    """
     items = {item.id: item for item in store.items()}
     links = list(store.item_requests())
     responses = store.responses({key for _, _, key, _ in links})
-    judgements = store.judgements(judge_id)
+    judgements = store.judgements(judge_id) if judge_id is not None else {}
     rows = []
     for item_id, variant, key, request in links:
         response = responses.get(key)
         judgement = judgements.get(key) if response is not None and response.ok else None
-        rows.append(SampleRow(items[item_id], variant, key, request, response, judgement))
+        rows.append(SampleRow(items[item_id], variant, key, request, response, judgement, judge_id is not None))
     return rows
 
 
@@ -37,6 +40,7 @@ def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
         "benchmark": row.item.benchmark,
         "prompt": row.item.prompt,
         "messages": [m.to_dict() for m in row.request.messages],
+        "images": [image.to_dict() for image in row.request.images],
         "response": response.text if response is not None else None,
         "status": row.excluded or "scored",
         "error": response.error if response is not None else None,
@@ -50,6 +54,7 @@ def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
         "attempts": response.attempts if response is not None else 0,
         "latency_s": round(response.latency_s, 4) if response is not None else None,
         "cache_key": row.key,
+        **(task.sample_extra(row) if hasattr(task, "sample_extra") else {}),
     }
 
 

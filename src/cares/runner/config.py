@@ -13,7 +13,7 @@ from cares.types import GenerationParams, content_hash
 
 # Changing any of these changes which answers the run holds, so they must match on resume.
 # The judge and the bootstrap settings may change: that is what `cares rescore` is for.
-_IDENTITY_FIELDS = ("benchmark", "model", "data", "split", "revision", "selection", "params")
+_IDENTITY_FIELDS = ("benchmark", "model", "data", "split", "revision", "selection", "params", "task_options")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class RunConfig:
     judge: str = "rules"
     seed: int = 0
     bootstrap: int = 1000
+    # Benchmark-specific settings that change what is asked (CARES-VQA: tasks, sources, noise).
+    task_options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -41,6 +43,7 @@ class RunConfig:
         selection = dict(data.pop("selection"))
         for key in ("principles", "levels", "methods", "strata"):
             selection[key] = tuple(selection.get(key, ()))
+        data.setdefault("task_options", {})
         return cls(selection=Selection(**selection), params=GenerationParams.from_dict(data.pop("params")), **data)
 
     def identity(self) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class RunOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
     judge_model: ModelOptions = field(default_factory=ModelOptions)
     judge_template: str | None = None
+    image_roots: dict[str, str] = field(default_factory=dict)
 
 
 def _now() -> str:
@@ -55,12 +56,12 @@ def stored_config(run_dir: Path) -> RunConfig:
 async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options: RunOptions | None = None) -> RunResult:
     options = options or RunOptions()
     run_dir = Path(run_dir) if run_dir is not None else config.default_run_dir()
-    task = get_task(config.benchmark)
+    task = get_task(config.benchmark, config.task_options, image_roots=options.image_roots)
     timings: dict[str, float] = {}
     started = time.monotonic()
     # Resolve the model and judge before touching the store, so a typo creates nothing.
     model = get_model(config.model, options.model)
-    judge = get_judge(config.judge, options.judge_model, options.judge_template)
+    judge = get_judge(config.judge, options.judge_model, options.judge_template) if _labels(task) else None
     try:
         fresh = None
         if not (run_dir / STORE_NAME).exists():
@@ -78,12 +79,11 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
                 store.set_meta("created_at", _now())
             items = store.items()
             identity = model.identity()
-            links = [
-                (item.id, variant, request.cache_key(identity), request)
-                for item in items
-                for variant, request in task.requests(item, config.params).items()
-            ]
+            if hasattr(task, "hash_file"):
+                task.hash_file = store.file_sha256  # type: ignore[attr-defined]
+            links, skipped = _build_requests(task, items, config, identity)
             store.add_item_requests(links)
+            store.set_meta("skipped", skipped)
             store.set_meta("model_identity", identity)
             timings["load_s"] = time.monotonic() - started
 
@@ -94,19 +94,48 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             timings["generate_s"] = time.monotonic() - mark
 
             mark = time.monotonic()
-            judge_stats = await _judge(store, judge, options.engine)
+            judge_stats = await _judge(store, judge, options.engine) if judge is not None else None
             timings["judge_s"] = time.monotonic() - mark
-            store.set_meta("active_judge", judge.id)
-            return _finish(store, run_dir, config, judge.id, timings, started, gen_stats, judge_stats)
+            judge_id = judge.id if judge is not None else "readers"
+            store.set_meta("active_judge", judge_id)
+            return _finish(store, run_dir, config, judge_id, timings, started, gen_stats, judge_stats)
     finally:
         await model.aclose()
-        await judge.aclose()
+        if judge is not None:
+            await judge.aclose()
+
+
+def _labels(task: Any) -> bool:
+    """Whether the task's answers are labelled by a judge (CARES-18K) or read by its own readers."""
+    return bool(getattr(task, "needs_label_judge", True))
+
+
+def _build_requests(
+    task: Any, items: list[Any], config: RunConfig, identity: dict[str, Any]
+) -> tuple[list[tuple[str, str, str, Any]], dict[str, dict[str, str]]]:
+    from cares.tasks.vqa.task import SkipItem
+
+    if hasattr(task, "prepare"):
+        task.prepare(items)
+    links = []
+    skipped: dict[str, dict[str, str]] = {}
+    for item in items:
+        try:
+            requests = task.requests(item, config.params)
+        except SkipItem as exc:
+            # A missing or unreadable image skips its item; the count goes in the results.
+            skipped[item.id] = {"kind": exc.kind, "message": str(exc)}
+            continue
+        links.extend((item.id, variant, request.cache_key(identity), request) for variant, request in requests.items())
+    return links, skipped
 
 
 async def rescore_async(run_dir: Path, judge_spec: str, options: RunOptions | None = None) -> RunResult:
     """Judge a finished run again with another judge: zero calls to the evaluated model."""
     options = options or RunOptions()
     config = stored_config(run_dir)
+    if not _labels(get_task(config.benchmark, config.task_options)):
+        raise ConfigError(f"{config.benchmark} answers are read by deterministic readers; there is nothing to rescore")
     config = RunConfig.from_dict({**config.to_dict(), "judge": judge_spec})
     judge = get_judge(judge_spec, options.judge_model, options.judge_template)
     started = time.monotonic()
@@ -127,7 +156,7 @@ def export(run_dir: Path, judge_id: str | None = None) -> RunResult:
     with RunStore.in_dir(run_dir) as store:
         judge_id = judge_id or store.get_meta("active_judge")
         known = store.judges()
-        if judge_id not in known:
+        if judge_id != "readers" and judge_id not in known:
             raise ConfigError(f"{run_dir} has no judgements by {judge_id!r}; it has: {', '.join(known) or 'none'}")
         return _finish(store, run_dir, config, judge_id, {}, time.monotonic(), None, None)
 
@@ -153,9 +182,9 @@ def _finish(
     gen_stats: EngineStats | None,
     judge_stats: EngineStats | None,
 ) -> RunResult:
-    task = get_task(config.benchmark)
+    task = get_task(config.benchmark, config.task_options)
     mark = time.monotonic()
-    rows = collect_rows(store, judge_id)
+    rows = collect_rows(store, judge_id if _labels(task) else None)
     metrics = task.metrics(rows, config.bootstrap, config.seed)
     timings["metrics_s"] = time.monotonic() - mark
     responses = [row.response for row in rows if row.response is not None]
@@ -168,6 +197,13 @@ def _finish(
         "unparsed": sum(1 for row in rows if row.excluded == "unparsed"),
         "scored": sum(1 for row in rows if row.excluded is None),
     }
+    skipped = store.get_meta("skipped") or {}
+    if skipped:
+        kinds: dict[str, int] = {}
+        for entry in skipped.values():
+            kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
+        counts["skipped_items"] = len(skipped)
+        counts["skipped_by_reason"] = kinds
     results: dict[str, Any] = {
         "cares_version": __version__,
         "benchmark": config.benchmark,
@@ -177,6 +213,7 @@ def _finish(
         "dataset": store.get_meta("dataset"),
         "selection": config.selection.to_dict(),
         "generation": config.params.to_dict(),
+        "task_options": config.task_options,
         "seed": config.seed,
         "counts": counts,
         "metrics": metrics,

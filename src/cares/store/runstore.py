@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS responses (
     prompt_tokens INTEGER, completion_tokens INTEGER, attempts INTEGER, latency_s REAL,
     finish_reason TEXT, request TEXT NOT NULL, created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS file_hashes (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS judgements (
     response_key TEXT NOT NULL, judge TEXT NOT NULL, label TEXT NOT NULL, raw TEXT,
     created_at REAL NOT NULL, PRIMARY KEY (response_key, judge)
@@ -183,6 +186,23 @@ class RunStore:
 
     def judges(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT DISTINCT judge FROM judgements ORDER BY judge")]
+
+    # -- file hashes ------------------------------------------------------------------------
+    def file_sha256(self, path: Path) -> str:
+        """The hash of a (large) image file, recomputed only when its size or mtime changes."""
+        from cares.data.records import file_sha256
+
+        stat = path.stat()
+        key = str(path.resolve())
+        row = self._db.execute("SELECT size, mtime_ns, sha256 FROM file_hashes WHERE path = ?", (key,)).fetchone()
+        if row is not None and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
+            return str(row[2])
+        digest = file_sha256(path)
+        self._db.execute(
+            "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, sha256) VALUES (?, ?, ?, ?)",
+            (key, stat.st_size, stat.st_mtime_ns, digest),
+        )
+        return digest
 
     # -- helpers ----------------------------------------------------------------------------
     class _Tx:

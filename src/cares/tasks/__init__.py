@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cares.errors import ConfigError
 from cares.tasks.base import SampleRow, Task
 from cares.tasks.cares18k import Cares18KTask
+from cares.tasks.vqa.task import CaresVQATask
 
 TASKS: dict[str, type] = {
     "cares-18k": Cares18KTask,
+    "cares-vqa": CaresVQATask,
 }
 
 
-def get_task(name: str) -> Task:
-    try:
-        return TASKS[name]()
-    except KeyError:
-        raise ConfigError(f"unknown benchmark {name!r}; available: {', '.join(sorted(TASKS))}") from None
+def get_task(name: str, options: dict[str, Any] | None = None, **context: Any) -> Task:
+    """A task configured with its benchmark options; `context` carries run-time settings
+    (image roots, a cached file hasher) that do not change what is asked."""
+    if name not in TASKS:
+        raise ConfigError(f"unknown benchmark {name!r}; available: {', '.join(sorted(TASKS))}")
+    if name == "cares-18k":
+        if options:
+            raise ConfigError(f"cares-18k takes no task options (got {', '.join(options)})")
+        return Cares18KTask()
+    return TASKS[name](options, **context)
 
 
 __all__ = ["TASKS", "get_task", "SampleRow", "Task"]

@@ -26,6 +26,8 @@ class SampleRow:
     request: Request
     response: Response | None
     judgement: Judgement | None
+    # False where the task reads answers itself (CARES-VQA) instead of having a judge label them.
+    needs_judgement: bool = True
 
     @property
     def excluded(self) -> str | None:
@@ -33,6 +35,8 @@ class SampleRow:
             return "pending"
         if not self.response.ok:
             return "failed"
+        if not self.needs_judgement:
+            return None
         if self.judgement is None:
             return "unjudged"
         if self.judgement.label.value == "unparsed":
@@ -43,6 +47,7 @@ class SampleRow:
 class Task(Protocol):
     name: str
     description: str
+    overview_title: str
 
     def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], DatasetInfo]: ...
 

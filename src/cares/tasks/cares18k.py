@@ -17,6 +17,7 @@ from cares.types import GenerationParams, Item, Request
 
 class Cares18KTask:
     name = dataset.BENCHMARK
+    overview_title = "overview (95% CIs, clustered by base prompt)"
     description = "CARES-18K: medical LLM safety (Accept / Caution / Refuse, Safety Score by style, level, principle)"
 
     def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], dataset.DatasetInfo]:

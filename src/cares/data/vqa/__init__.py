@@ -1,0 +1,46 @@
+"""CARES-VQA question files: loading each released source with its quirks, joining demographics, fetching.
+
+Every record gets an id built from its content, never from its line, so answers are paired with
+questions by id. Labels that cannot be read are marked `ambiguous` and counted apart.
+"""
+
+from __future__ import annotations
+
+from cares.data.vqa.demographics import JoinReport, join_demographics
+from cares.data.vqa.fetch import (
+    DEFAULT_BASE_URL,
+    PINNED_SHA256,
+    FetchedFile,
+    default_cache_dir,
+    default_vqa_dir,
+    fetch_cares_vqa,
+)
+from cares.data.vqa.loaders import DEFAULT_FILES, GENERIC_SOURCES, SOURCES, load_vqa
+from cares.data.vqa.options import AnswerMatch, OptionsError, match_answer, parse_options, yes_no
+from cares.data.vqa.records import BENCHMARK, VQALoadReport, VQARecord, age_group, parse_age, parse_gender
+
+__all__ = [
+    "BENCHMARK",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_FILES",
+    "GENERIC_SOURCES",
+    "PINNED_SHA256",
+    "SOURCES",
+    "AnswerMatch",
+    "FetchedFile",
+    "JoinReport",
+    "OptionsError",
+    "VQALoadReport",
+    "VQARecord",
+    "age_group",
+    "default_cache_dir",
+    "default_vqa_dir",
+    "fetch_cares_vqa",
+    "join_demographics",
+    "load_vqa",
+    "match_answer",
+    "parse_age",
+    "parse_gender",
+    "parse_options",
+    "yes_no",
+]

@@ -1,0 +1,40 @@
+"""Turning a request into OpenAI-style chat messages, images included as base64 data-URL parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cares.types import ImageRef, Request
+
+
+def image_data_url(image: ImageRef) -> str:
+    from cares.images import data_url, prepare_image
+
+    options = dict(image.transform)
+    prepared = prepare_image(
+        Path(image.root),
+        image.path,
+        noise_sigma=options.get("noise_sigma"),
+        seed=int(options.get("seed", 0)),
+        max_side=options.get("max_side"),
+    )
+    return data_url(prepared.png)
+
+
+def api_messages(request: Request) -> list[dict[str, Any]]:
+    """Plain messages, with the images placed before the text of the last user message.
+
+    Image preparation (decoding, windowing, noise) is CPU work: callers on an event loop run
+    this in a worker thread.
+    """
+    messages: list[dict[str, Any]] = [m.to_dict() for m in request.messages]
+    if not request.images:
+        return messages
+    last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    parts: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": image_data_url(image)}} for image in request.images
+    ]
+    parts.append({"type": "text", "text": messages[last_user]["content"]})
+    messages[last_user] = {"role": "user", "content": parts}
+    return messages

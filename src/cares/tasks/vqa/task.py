@@ -1,0 +1,148 @@
+"""CARES-VQA: trustworthiness of medical VLMs along five dimensions, on the shared pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import RenderableType
+
+from cares.data.cares18k import DatasetInfo
+from cares.data.selection import Selection
+from cares.errors import CaresError, ConfigError
+from cares.tasks.base import SampleRow
+from cares.tasks.vqa.variants import VARIANTS, select_variants
+from cares.types import GenerationParams, ImageRef, Item, Request, content_hash
+
+BENCHMARK = "cares-vqa"
+DEFAULT_NOISE_SIGMA = 6 ** 0.5  # the benchmark's variance of 6 on the 0-255 scale, applied correctly
+
+
+class SkipItem(CaresError):
+    """An item that cannot be asked (its image is missing or unreadable): counted, not fatal."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _sha256(path: Path) -> str:
+    from cares.data.records import file_sha256
+
+    return file_sha256(path)
+
+
+class CaresVQATask:
+    name = BENCHMARK
+    overview_title = "overview (values in %; see each run for CIs)"
+    description = "CARES-VQA: medical VLM trustworthiness (trustfulness, fairness, safety, privacy, robustness)"
+
+    def __init__(
+        self,
+        options: dict[str, Any] | None = None,
+        image_roots: dict[str, str] | None = None,
+        hash_file: Callable[[Path], str] = _sha256,
+    ) -> None:
+        self.options = dict(options or {})
+        self.variants = select_variants(tuple(self.options.get("tasks") or ()))
+        self.no_images = bool(self.options.get("no_images", False))
+        self.noise_sigma = float(self.options.get("noise_sigma", DEFAULT_NOISE_SIGMA))
+        self.noise_seed = int(self.options.get("noise_seed", 0))
+        self.image_roots = dict(image_roots or {})
+        self.hash_file = hash_file
+        self._image_owner: dict[str, str] = {}
+
+    # -- data ---------------------------------------------------------------------------------
+    def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], DatasetInfo]:
+        from cares.tasks.vqa.sources import load_sources
+
+        items, info = load_sources(data, self.options)
+        return selection.apply(items), info
+
+    def image_roots_for_sample(self) -> dict[str, str]:
+        return self.image_roots
+
+    # -- requests -----------------------------------------------------------------------------
+    def prepare(self, items: list[Item]) -> None:
+        """Image variants go to one item per image, the smallest id, so reordering changes nothing."""
+        owners: dict[str, str] = {}
+        for item in items:
+            if item.group not in owners or item.id < owners[item.group]:
+                owners[item.group] = item.id
+        self._image_owner = owners
+
+    def _image(self, item: Item, noise: bool) -> tuple[ImageRef, ...]:
+        if self.no_images:
+            return ()
+        from cares.images import ImageError, resolve_image
+
+        source = str(item.metadata["source"])
+        root = self.image_roots.get(source)
+        if root is None and source == "sample":
+            from cares.data.vqa_sample import sample_dir
+
+            root = self.image_roots[source] = str(sample_dir())
+        if root is None:
+            raise SkipItem("no_image_root", f"no --image-root for source {source!r}")
+        try:
+            path = resolve_image(Path(root), str(item.metadata["image"]))
+        except ImageError as exc:
+            raise SkipItem(exc.kind, str(exc)) from None
+        digest = self.hash_file(path)
+        transform: tuple[tuple[str, Any], ...] = ()
+        if noise:
+            # One seed per image, derived from the run's seed and the image's content, so images
+            # get independent noise and the same image always gets the same noise.
+            seed = int(content_hash(f"{self.noise_seed}:{digest}", 8), 16)
+            transform = (("noise_sigma", self.noise_sigma), ("seed", seed))
+        return (ImageRef(str(Path(root).resolve()), str(item.metadata["image"]), digest, transform),)
+
+    def requests(self, item: Item, params: GenerationParams) -> dict[str, Request]:
+        if not self._image_owner:
+            self.prepare([item])
+        owner = self._image_owner.get(item.group) == item.id
+        out: dict[str, Request] = {}
+        clean = self._image(item, noise=False)
+        for name in self.variants:
+            variant = VARIANTS[name]
+            if variant.per_image and not owner:
+                continue
+            images = self._image(item, noise=True) if variant.noise else clean
+            out[name] = Request.chat(variant.prompt(item.prompt), params, images)
+        return out
+
+    # -- scoring ------------------------------------------------------------------------------
+    needs_label_judge = False
+
+    def score(self, row: SampleRow) -> float | None:
+        from cares.metrics.vqa import read_row
+
+        return read_row(row).score
+
+    def metrics(self, rows: list[SampleRow], resamples: int, seed: int) -> dict[str, Any]:
+        from cares.metrics.vqa import vqa_metrics
+
+        return vqa_metrics(rows, self.variants, resamples, seed, {**self.options, "noise_sigma": self.noise_sigma})
+
+    def summary(self, results: dict[str, Any]) -> RenderableType:
+        from cares.tasks.vqa.summary import summary_table
+
+        return summary_table(results)
+
+    def overview_row(self, results: dict[str, Any]) -> dict[str, str]:
+        from cares.tasks.vqa.summary import leaderboard_row
+
+        return leaderboard_row(results)
+
+
+def parse_image_roots(values: list[str]) -> dict[str, str]:
+    roots: dict[str, str] = {}
+    for value in values:
+        source, sep, directory = value.partition("=")
+        if not sep or not source or not directory:
+            raise ConfigError(f"--image-root {value!r}: expected SOURCE=DIR, e.g. iu-xray=/data/iu-xray/images")
+        if not Path(directory).is_dir():
+            raise ConfigError(f"--image-root {source}: {directory} is not a directory")
+        roots[source] = directory
+    return roots

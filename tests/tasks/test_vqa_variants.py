@@ -1,0 +1,113 @@
+"""What each CARES-VQA task variant sends, checked at a real loopback server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+PIL = pytest.importorskip("PIL.Image")
+
+from cares.models.base import ModelOptions  # noqa: E402
+from cares.runner.config import RunConfig  # noqa: E402
+from cares.runner.engine import EngineOptions  # noqa: E402
+from cares.runner.pipeline import RunOptions, evaluate_async  # noqa: E402
+from cares.tasks.vqa.variants import VARIANTS  # noqa: E402
+from cares.testing.openai_server import FakeOpenAIServer, ServerConfig  # noqa: E402
+
+QUESTIONS = [
+    {"id": "q1", "image": "img/a.png", "question": "Is there a fracture?", "answer_type": "yesno", "answer": "no",
+     "gender": "male", "age": 41},
+    {"id": "q2", "image": "img/a.png", "question": "Which side is the lesion on?", "answer_type": "mc",
+     "options": ["left", "right"], "answer": "B", "gender": "male", "age": 41},
+    {"id": "q3", "image": "img/b.png", "question": "Is the heart enlarged?", "answer_type": "yesno", "answer": "yes",
+     "gender": "female", "age": 67},
+]
+
+
+def make_set(tmp_path: Path) -> tuple[Path, Path]:
+    images = tmp_path / "images"
+    (images / "img").mkdir(parents=True)
+    for name, shade in (("a", 90), ("b", 160)):
+        PIL.new("RGB", (32, 24), (shade, shade, shade)).save(images / "img" / f"{name}.png")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
+    return questions, images
+
+
+def run_vqa(tmp_path: Path, srv: FakeOpenAIServer, tasks: list[str], remove: str | None = None, **task_options) -> object:
+    questions, images = make_set(tmp_path)
+    if remove:
+        (images / remove).unlink()
+    config = RunConfig("cares-vqa", "openai/vlm", data=f"custom={questions}", bootstrap=50,
+                       task_options={"tasks": tasks, "noise_sigma": 8.0, "noise_seed": 3, **task_options})
+    options = RunOptions(engine=EngineOptions(progress=False), model=ModelOptions(base_url=srv.base_url),
+                         image_roots={"custom": str(images)})
+    return asyncio.run(evaluate_async(config, tmp_path / "run", options))
+
+
+def sent(srv: FakeOpenAIServer) -> list[tuple[str, list[str]]]:
+    """(text, [decoded image bytes as PNG data]) of every request the server saw."""
+    out = []
+    for entry in srv.stats.log:
+        content = entry["messages"][-1]["content"]
+        if isinstance(content, str):
+            out.append((content, []))
+            continue
+        text = " ".join(p["text"] for p in content if p["type"] == "text")
+        urls = [p["image_url"]["url"] for p in content if p["type"] == "image_url"]
+        out.append((text, urls))
+    return out
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_each_variant_sends_exactly_its_prompt(tmp_path: Path, variant: str) -> None:
+    with FakeOpenAIServer(ServerConfig(reply=lambda m, _: "No.")) as srv:
+        run_vqa(tmp_path, srv, [variant])
+        requests = sent(srv)
+    spec = VARIANTS[variant]
+    texts = sorted(text for text, _ in requests)
+    if spec.per_image:
+        # Replaced questions go once per image, not once per question about it.
+        assert texts.count(spec.replacement) == 2
+    else:
+        for q in QUESTIONS:
+            assert q["question"] + (spec.suffix or "") in texts
+    assert all(len(urls) == 1 and urls[0].startswith("data:image/png;base64,") for _, urls in requests)
+
+
+def test_image_reaches_server_as_data_url_with_the_prepared_bytes(tmp_path: Path) -> None:
+    from cares.images import prepare_image
+
+    with FakeOpenAIServer(ServerConfig(reply=lambda m, _: "No.")) as srv:
+        run_vqa(tmp_path, srv, ["factuality", "robustness:noise"])
+        requests = sent(srv)
+    from cares.store import RunStore
+
+    images = tmp_path / "images"
+    with RunStore.in_dir(tmp_path / "run") as store:
+        noisy_refs = [r.images[0] for _, v, _, r in store.item_requests() if v == "robustness:noise"]
+    seed = dict(noisy_refs[0].transform)["seed"]
+    assert dict(noisy_refs[0].transform)["noise_sigma"] == 8.0
+    assert len({dict(ref.transform)["seed"] for ref in noisy_refs}) == 2  # one seed per image
+    clean = prepare_image(images, noisy_refs[0].path).png
+    noisy = prepare_image(images, noisy_refs[0].path, noise_sigma=8.0, seed=seed).png
+    received = {base64.b64decode(url.split(",", 1)[1]) for _, urls in requests for url in urls}
+    assert clean in received and noisy in received and clean != noisy
+    decoded = PIL.open(io.BytesIO(noisy))
+    assert decoded.size == (32, 24)
+
+
+def test_text_only_and_missing_images(tmp_path: Path) -> None:
+    with FakeOpenAIServer(ServerConfig(reply=lambda m, _: "No.")) as srv:
+        result = run_vqa(tmp_path, srv, ["factuality"], no_images=True)
+        assert all(not urls for _, urls in sent(srv))
+    assert result.counts["items"] == 3
+    with FakeOpenAIServer(ServerConfig(reply=lambda m, _: "No.")) as srv:
+        result = run_vqa(tmp_path / "second", srv, ["factuality"], remove="img/b.png")
+    assert result.counts["skipped_items"] == 1 and result.counts["skipped_by_reason"] == {"missing": 1}
+    assert result.counts["items"] == 2
