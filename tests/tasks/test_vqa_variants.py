@@ -111,3 +111,34 @@ def test_text_only_and_missing_images(tmp_path: Path) -> None:
         result = run_vqa(tmp_path / "second", srv, ["factuality"], remove="img/b.png")
     assert result.counts["skipped_items"] == 1 and result.counts["skipped_by_reason"] == {"missing": 1}
     assert result.counts["items"] == 2
+
+
+def test_bad_images_are_skipped_or_failed_with_clear_reasons(tmp_path: Path) -> None:
+    questions, images = make_set(tmp_path)
+    outside = tmp_path / "outside.png"
+    PIL.new("RGB", (8, 8)).save(outside)
+    (images / "img" / "corrupt.png").write_bytes((images / "img" / "a.png").read_bytes()[:40])
+    (images / "img" / "text.png").write_text("not an image at all")
+    (images / "img" / "escape.png").symlink_to(outside)
+    rows = [
+        {"id": "esc1", "image": "../outside.png", "question": "Q?", "answer_type": "yesno", "answer": "no"},
+        {"id": "esc2", "image": "img/escape.png", "question": "Q?", "answer_type": "yesno", "answer": "no"},
+        {"id": "miss", "image": "img/missing.png", "question": "Q?", "answer_type": "yesno", "answer": "no"},
+        {"id": "corr", "image": "img/corrupt.png", "question": "Q?", "answer_type": "yesno", "answer": "no"},
+        {"id": "text", "image": "img/text.png", "question": "Q?", "answer_type": "yesno", "answer": "no"},
+        {"id": "good", "image": "img/a.png", "question": "Q?", "answer_type": "yesno", "answer": "no"},
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = RunConfig("cares-vqa", "openai/vlm", data=f"custom={questions}", bootstrap=0,
+                       task_options={"tasks": ["factuality"]})
+    with FakeOpenAIServer(ServerConfig(reply=lambda m, _: "No.")) as srv:
+        options = RunOptions(engine=EngineOptions(progress=False), model=ModelOptions(base_url=srv.base_url),
+                             image_roots={"custom": str(images)})
+        result = asyncio.run(evaluate_async(config, tmp_path / "run", options))
+        assert srv.stats.requests == 1  # only the good image reached the model
+    assert result.counts["skipped_by_reason"] == {"escapes_root": 2, "missing": 1}
+    samples = {json.loads(line)["id"]: json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()}
+    assert samples["custom:corr"]["status"] == "failed" and "corrupt" in samples["custom:corr"]["error"]
+    assert samples["custom:text"]["status"] == "failed" and "not a recognised image" in samples["custom:text"]["error"]
+    assert samples["custom:corr"]["attempts"] == 1
+    assert samples["custom:good"]["status"] == "scored"

@@ -11,6 +11,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from cares.errors import CaresError
 from cares.models.base import FatalModelError, Model, ModelCallError
 from cares.runner.progress import ProgressBar
 from cares.store import RunStore
@@ -59,6 +60,9 @@ async def call_with_retries(
             completion = await asyncio.wait_for(model.generate(request), timeout=options.timeout_s)
         except FatalModelError:
             raise
+        except CaresError as exc:
+            # Bad input (a corrupt or unreadable image) fails the same way every time: no retry.
+            return None, f"input: {exc}", attempt, time.monotonic() - started
         except asyncio.TimeoutError:
             last_error, retryable, retry_after = f"timed out after {options.timeout_s:g}s", True, None
         except ModelCallError as exc:
