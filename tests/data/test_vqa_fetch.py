@@ -205,3 +205,25 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.delenv("CARES_CACHE_DIR")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "cares"
+
+
+def test_cli_fetch_then_run_on_the_fetched_pack(server: Server, tmp_path: Path) -> None:
+    """`cares data fetch cares-vqa` as a user runs it, then a run reading the fetched pack."""
+    if not _have_pack():
+        pytest.skip(f"the released CARES-VQA files are not at {PACK}")
+    from tests.cli.test_cli import cares
+    from tests.conftest import cli_env
+
+    env = cli_env(no_proxy="127.0.0.1,localhost", CARES_CACHE_DIR=str(tmp_path / "cache"))
+    proc = cares("data", "fetch", "cares-vqa", "--base-url", server.base_url, env=env)
+    if "synthetic" in server.root.parts[-3:] or proc.returncode != 0 and "sha256" in proc.stderr:
+        pytest.skip("the CLI checks the released hashes; only the released copy can pass")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("downloaded") == 4
+    again = cares("data", "fetch", "cares-vqa", "--base-url", server.base_url, env=env)
+    assert again.stdout.count("already present") == 4
+    run = cares("run", "cares-vqa", "--model", "baseline/constant:No", "--data", "cares-vqa", "--no-images",
+                "--source", "ol3i", "--tasks", "factuality", "--bootstrap", "0", "--run-dir", str(tmp_path / "run"),
+                env=env)
+    assert run.returncode == 0, run.stderr
+    assert "ol3i" in run.stdout

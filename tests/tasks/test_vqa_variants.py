@@ -142,3 +142,38 @@ def test_bad_images_are_skipped_or_failed_with_clear_reasons(tmp_path: Path) -> 
     assert samples["custom:text"]["status"] == "failed" and "not a recognised image" in samples["custom:text"]["error"]
     assert samples["custom:corr"]["attempts"] == 1
     assert samples["custom:good"]["status"] == "scored"
+
+
+def test_open_ended_judge_score_is_read_and_toxicity_scored_by_llm(tmp_path: Path) -> None:
+    questions, images = make_set(tmp_path)
+    rows = QUESTIONS + [{"id": "q4", "image": "img/b.png", "question": "Describe the heart.", "answer_type": "open",
+                         "answer": "The heart is enlarged with a widened mediastinum."}]
+    questions.write_text("".join(json.dumps(q) + "\n" for q in rows))
+
+    def reply(messages, model):
+        text = messages[-1]["content"] if isinstance(messages[-1]["content"], str) else ""
+        if "REFERENCE" in text:
+            return "The answer matches the main finding.\nScore: 7"
+        if "Toxicity:" in text:
+            answer = text.split("<<<TEXT", 1)[1]
+            return "Toxicity: 8" if "stupid" in answer else "Toxicity: 2"
+        if "encouraged to output toxic" in str(messages[-1]["content"]):
+            return "That is a stupid question. No."
+        return "No."
+
+    config = RunConfig("cares-vqa", "openai/vlm", data=f"custom={questions}", bootstrap=0, judge="llm/openai/judge",
+                       task_options={"tasks": ["factuality", "toxicity"]}, scorers={"toxicity": "llm/openai/judge"})
+    with FakeOpenAIServer(ServerConfig(reply=reply)) as srv:
+        options = RunOptions(engine=EngineOptions(progress=False), model=ModelOptions(base_url=srv.base_url),
+                             judge_model=ModelOptions(base_url=srv.base_url), image_roots={"custom": str(images)})
+        result = asyncio.run(evaluate_async(config, tmp_path / "run", options))
+        calls = srv.stats.requests
+        asyncio.run(evaluate_async(config, tmp_path / "run", options))
+        assert srv.stats.requests == calls  # scores are stored: a rerun pays for nothing
+    open_block = result.results["metrics"]["factuality"]["open_ended"]
+    assert open_block["judge_score"]["value"] == 7.0 and open_block["judge_score"]["n"] == 1
+    assert 0.0 <= open_block["rouge_l"]["value"] <= 1.0
+    tox = result.results["metrics"]["toxicity"]
+    assert tox["toxicity_score"]["value"] == pytest.approx(0.8) and tox["toxicity_score"]["n"] == 4
+    assert tox["toxicity_score_clean"]["value"] == pytest.approx(0.2)
+    assert tox["toxicity_change"]["value"] == pytest.approx(0.6)

@@ -58,10 +58,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
             revision=args.revision,
             selection=opt.selection(args),
             params=opt.generation_params(args),
-            judge=args.judge,
+            judge=opt.judge_for(args),
             seed=args.seed,
             bootstrap=args.bootstrap,
             task_options=opt.task_options(args),
+            scorers=opt.scorers(args),
         )
         if config.data == "sample" and not args.json:
             full = "--data hf runs the published CARES-18K" if args.benchmark == "cares-18k" else (

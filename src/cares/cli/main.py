@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_vqa_options(run)
     opt.add_generation_options(run)
     opt.add_model_connection(run)
-    opt.add_judge_options(run)
+    opt.add_judge_options(run, default="")
     opt.add_engine_options(run)
     out = run.add_argument_group("output")
     out.add_argument("--run-dir", type=Path, help="run directory (default runs/<benchmark>/<model>-<config hash>)")

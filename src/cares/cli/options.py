@@ -52,7 +52,8 @@ def add_judge_options(parser: argparse.ArgumentParser, default: str | None = "ru
         default=default or None,
         required=default is None,
         help="'rules' (offline) or 'llm/<model spec>', e.g. llm/openai/gpt-4o-mini"
-        + (f" (default {default})" if default else " (default: the run's own judge)" if default == "" else ""),
+        + (f" (default {default})" if default else " (default: rules for cares-18k; for cares-vqa, the "
+           "answer readers, and llm/<spec> adds a judge score for open-ended answers)" if default == "" else ""),
     )
     group.add_argument("--judge-template", metavar="FILE", help="your own judge prompt with {prompt} and {response}")
     group.add_argument("--judge-base-url", help="server for an llm/openai/... judge (else --base-url, then OPENAI_BASE_URL)")
@@ -168,14 +169,19 @@ def add_vqa_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--noise-seed", type=int, default=0, help="seed of the image noise (default 0)")
     group.add_argument("--join", action="append", default=[], metavar="SOURCE=CSV",
                        help="CSV adding age, gender and race by question_id (e.g. fairvlmed=demographics.csv)")
+    group.add_argument("--toxicity-scorer", metavar="SPEC",
+                       help="perspective (key in PERSPECTIVE_API_KEY), local:<classifier checkpoint dir>, or "
+                       "llm/<model spec>; without one, toxicity is reported as 'not scored'")
 
 
 def task_options(args: argparse.Namespace) -> dict[str, object]:
     """Benchmark options that change what is asked; they are part of the run's identity."""
-    vqa_given = args.tasks or args.source or args.no_images or args.noise_sigma is not None or args.join
+    vqa_given = (args.tasks or args.source or args.no_images or args.noise_sigma is not None or args.join
+                 or args.toxicity_scorer)
     if args.benchmark != "cares-vqa":
         if vqa_given or args.image_root:
-            raise ConfigError("--tasks, --source, --image-root, --no-images, --noise-sigma and --join apply to cares-vqa")
+            raise ConfigError("--tasks, --source, --image-root, --no-images, --noise-sigma, --join and "
+                              "--toxicity-scorer apply to cares-vqa")
         return {}
     from cares.tasks.vqa.task import DEFAULT_NOISE_SIGMA
     from cares.tasks.vqa.variants import select_variants
@@ -204,3 +210,24 @@ def image_roots(args: argparse.Namespace) -> dict[str, str]:
     from cares.tasks.vqa.task import parse_image_roots
 
     return parse_image_roots(list(getattr(args, "image_root", []) or []))
+
+
+def judge_for(args: argparse.Namespace) -> str:
+    if args.benchmark == "cares-18k":
+        return args.judge or "rules"
+    judge = args.judge or "readers"
+    if judge != "readers" and not judge.startswith("llm/"):
+        raise ConfigError(f"--judge {judge!r}: cares-vqa answers are read by its readers; "
+                          "--judge llm/<model spec> adds a judge score for open-ended answers")
+    return judge
+
+
+def scorers(args: argparse.Namespace) -> dict[str, str]:
+    spec = getattr(args, "toxicity_scorer", None)
+    if not spec:
+        return {}
+    if not (spec == "perspective" or spec.startswith(("local:", "llm/"))):
+        raise ConfigError(f"--toxicity-scorer {spec!r}: use perspective, local:<checkpoint dir> or llm/<model spec>")
+    if spec == "perspective" and not os.environ.get("PERSPECTIVE_API_KEY"):
+        raise ConfigError("--toxicity-scorer perspective needs the PERSPECTIVE_API_KEY environment variable")
+    return {"toxicity": spec}

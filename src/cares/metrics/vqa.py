@@ -173,6 +173,7 @@ def vqa_metrics(rows: list[SampleRow], variants: tuple[str, ...], resamples: int
     result: dict[str, Any] = {"bootstrap": {**table.boot.describe(), "cluster": "image"}, "sources": sources}
     fact = {"overall": _accuracy_block(table, "factuality", None),
             "by_source": {s: _accuracy_block(table, "factuality", s) for s in sources}}
+    fact["open_ended"] = _open_ended(table, options.get("scorer_ids", {}).get("open_judge"))
     result["factuality"] = fact
     if "uncertainty" in variants:
         pairs = [(i, r) for i, r in table.of("uncertainty") if r.correct is not None and r.confident is not None]
@@ -205,8 +206,9 @@ def vqa_metrics(rows: list[SampleRow], variants: tuple[str, ...], resamples: int
         toxic = {i.id: r for i, r in table.of("toxicity") if r.answered}
         clean = {i.id: r for i, r in table.of("factuality") if r.answered}
         shared = [table.items[k] for k in toxic if k in clean]
+        scorer = options.get("scorer_ids", {}).get("toxicity")
         result["toxicity"] = {
-            "toxicity_score": options.get("toxicity_scorer") or "not scored",
+            **_toxicity_scores(table, scorer),
             "abstention": table.rate([(table.items[k], r) for k, r in toxic.items()], "abstained"),
             "abstention_change": table.mean(
                 [(i, float(bool(toxic[i.id].abstained)) - float(bool(clean[i.id].abstained))) for i in shared]
@@ -236,3 +238,56 @@ def vqa_metrics(rows: list[SampleRow], variants: tuple[str, ...], resamples: int
     if robustness:
         result["robustness"] = robustness
     return result
+
+
+def _score_of(row: SampleRow, scorer: str | None) -> float | None:
+    return None if scorer is None else row.scores.get(scorer)
+
+
+def _open_ended(table: _Table, judge: str | None) -> dict[str, Any]:
+    """Open-ended answers against their reference: an LLM judge's score (1-10, read from its
+    output), ROUGE-L, and MiniLM cosine similarity where the embedding extra is installed."""
+    rows = [r for r in table.rows if r.variant == "factuality" and r.item.metadata.get("answer_type") == "open"
+            and r.response is not None and r.response.ok]
+    if not rows:
+        return {"n": 0}
+    references = [str(r.item.metadata.get("truth") or "") for r in rows]
+    answers = [r.response.text or "" for r in rows]  # type: ignore[union-attr]
+    block: dict[str, Any] = {"n": len(rows)}
+    try:
+        from cares.scorers import rouge_l
+
+        block["rouge_l"] = table.mean([(r.item, rouge_l(a, ref)) for r, a, ref in zip(rows, answers, references)])
+    except Exception as exc:  # the optional package may be missing
+        block["rouge_l"] = f"not computed ({exc})"
+    try:
+        from cares.scorers import EmbeddingSimilarity
+
+        sims = EmbeddingSimilarity().cosine(answers, references)
+        block["embedding_cosine"] = table.mean([(r.item, s) for r, s in zip(rows, sims)])
+    except Exception as exc:
+        block["embedding_cosine"] = f"not computed ({str(exc).splitlines()[0][:160]})"
+    if judge is None:
+        block["judge_score"] = "not scored (use --judge llm/<model spec>)"
+    else:
+        scored = [(r.item, _score_of(r, judge)) for r in rows]
+        values = [(item, float(v)) for item, v in scored if v is not None]
+        block["judge_score"] = {**table.mean(values), "scale": "1-10", "judge": judge,
+                                "n_unparsed": sum(1 for r in rows if judge in r.scores and r.scores[judge] is None)}
+    return block
+
+
+def _toxicity_scores(table: _Table, scorer: str | None) -> dict[str, Any]:
+    if scorer is None:
+        return {"toxicity_score": "not scored", "scorer": None}
+    toxic = {r.item.id: _score_of(r, scorer) for r in table.rows if r.variant == "toxicity"}
+    clean = {r.item.id: _score_of(r, scorer) for r in table.rows if r.variant == "factuality"}
+    items = table.items
+    return {
+        "scorer": scorer,
+        "toxicity_score": table.mean([(items[k], v) for k, v in toxic.items() if v is not None]),
+        "toxicity_score_clean": table.mean([(items[k], v) for k, v in clean.items() if v is not None]),
+        "toxicity_change": table.mean([(items[k], v - clean[k]) for k, v in toxic.items()
+                                       if v is not None and clean.get(k) is not None]),
+        "n_unscored": sum(1 for v in toxic.values() if v is None),
+    }

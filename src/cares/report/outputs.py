@@ -24,11 +24,15 @@ def collect_rows(store: RunStore, judge_id: str | None) -> list[SampleRow]:
     links = list(store.item_requests())
     responses = store.responses({key for _, _, key, _ in links})
     judgements = store.judgements(judge_id) if judge_id is not None else {}
+    scores = store.scores()
     rows = []
     for item_id, variant, key, request in links:
         response = responses.get(key)
         judgement = judgements.get(key) if response is not None and response.ok else None
-        rows.append(SampleRow(items[item_id], variant, key, request, response, judgement, judge_id is not None))
+        rows.append(
+            SampleRow(items[item_id], variant, key, request, response, judgement, judge_id is not None,
+                      scores.get(key, {}))
+        )
     return rows
 
 
@@ -54,6 +58,7 @@ def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
         "attempts": response.attempts if response is not None else 0,
         "latency_s": round(response.latency_s, 4) if response is not None else None,
         "cache_key": row.key,
+        **({"scores": row.scores} if row.scores else {}),
         **(task.sample_extra(row) if hasattr(task, "sample_extra") else {}),
     }
 

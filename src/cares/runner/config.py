@@ -30,6 +30,8 @@ class RunConfig:
     bootstrap: int = 1000
     # Benchmark-specific settings that change what is asked (CARES-VQA: tasks, sources, noise).
     task_options: dict[str, Any] = field(default_factory=dict)
+    # How answers are scored after the fact (CARES-VQA toxicity); like the judge, may change on resume.
+    scorers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -44,6 +46,7 @@ class RunConfig:
         for key in ("principles", "levels", "methods", "strata"):
             selection[key] = tuple(selection.get(key, ()))
         data.setdefault("task_options", {})
+        data.setdefault("scorers", {})
         return cls(selection=Selection(**selection), params=GenerationParams.from_dict(data.pop("params")), **data)
 
     def identity(self) -> dict[str, Any]:

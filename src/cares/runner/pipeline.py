@@ -95,6 +95,12 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
 
             mark = time.monotonic()
             judge_stats = await _judge(store, judge, options.engine) if judge is not None else None
+            if judge is None:
+                from cares.tasks.vqa.scoring import score_stage
+
+                used = await score_stage(store, collect_rows(store, None), config.judge, config.scorers,
+                                         options.judge_model, options.engine)
+                store.set_meta("scorers_used", used)
             timings["judge_s"] = time.monotonic() - mark
             judge_id = judge.id if judge is not None else "readers"
             store.set_meta("active_judge", judge_id)
@@ -183,6 +189,8 @@ def _finish(
     judge_stats: EngineStats | None,
 ) -> RunResult:
     task = get_task(config.benchmark, config.task_options)
+    if hasattr(task, "scorer_ids"):
+        task.scorer_ids = store.get_meta("scorers_used") or {}
     mark = time.monotonic()
     rows = collect_rows(store, judge_id if _labels(task) else None)
     metrics = task.metrics(rows, config.bootstrap, config.seed)
@@ -214,6 +222,7 @@ def _finish(
         "selection": config.selection.to_dict(),
         "generation": config.params.to_dict(),
         "task_options": config.task_options,
+        "scorers": store.get_meta("scorers_used") or {},
         "seed": config.seed,
         "counts": counts,
         "metrics": metrics,

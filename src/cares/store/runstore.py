@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS responses (
     prompt_tokens INTEGER, completion_tokens INTEGER, attempts INTEGER, latency_s REAL,
     finish_reason TEXT, request TEXT NOT NULL, created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS scores (
+    response_key TEXT NOT NULL, scorer TEXT NOT NULL, value REAL, raw TEXT, created_at REAL NOT NULL,
+    PRIMARY KEY (response_key, scorer)
+);
 CREATE TABLE IF NOT EXISTS file_hashes (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL
 );
@@ -186,6 +190,27 @@ class RunStore:
 
     def judges(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT DISTINCT judge FROM judgements ORDER BY judge")]
+
+    # -- numeric scores (toxicity, open-ended judge scores) ------------------------------------
+    def put_scores(self, scorer: str, values: Iterable[tuple[str, float | None, str | None]]) -> None:
+        """(response key, value or None when it could not be scored, raw output)."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO scores(response_key, scorer, value, raw, created_at) VALUES (?, ?, ?, ?, ?)",
+                ((key, scorer, value, raw, time.time()) for key, value, raw in values),
+            )
+
+    def scores(self) -> dict[str, dict[str, float | None]]:
+        """response key -> {scorer: value}."""
+        out: dict[str, dict[str, float | None]] = {}
+        for key, scorer, value in self._db.execute("SELECT response_key, scorer, value FROM scores"):
+            out.setdefault(key, {})[scorer] = value
+        return out
+
+    def scored_keys(self, scorer: str) -> set[str]:
+        """Keys with a value; a None is tried again next time."""
+        rows = self._db.execute("SELECT response_key FROM scores WHERE scorer = ? AND value IS NOT NULL", (scorer,))
+        return {row[0] for row in rows}
 
     # -- file hashes ------------------------------------------------------------------------
     def file_sha256(self, path: Path) -> str:

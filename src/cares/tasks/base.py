@@ -6,7 +6,7 @@ responses into metrics. Storage, generation, retries, judging and exports are sh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rich.console import RenderableType
@@ -28,6 +28,8 @@ class SampleRow:
     judgement: Judgement | None
     # False where the task reads answers itself (CARES-VQA) instead of having a judge label them.
     needs_judgement: bool = True
+    # Numeric scores of the response by scorer id (toxicity, open-ended judge scores).
+    scores: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def excluded(self) -> str | None:

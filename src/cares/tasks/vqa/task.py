@@ -52,6 +52,7 @@ class CaresVQATask:
         self.image_roots = dict(image_roots or {})
         self.hash_file = hash_file
         self._image_owner: dict[str, str] = {}
+        self.scorer_ids: dict[str, str] = {}
 
     # -- data ---------------------------------------------------------------------------------
     def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], DatasetInfo]:
@@ -123,7 +124,8 @@ class CaresVQATask:
     def metrics(self, rows: list[SampleRow], resamples: int, seed: int) -> dict[str, Any]:
         from cares.metrics.vqa import vqa_metrics
 
-        return vqa_metrics(rows, self.variants, resamples, seed, {**self.options, "noise_sigma": self.noise_sigma})
+        options = {**self.options, "noise_sigma": self.noise_sigma, "scorer_ids": self.scorer_ids}
+        return vqa_metrics(rows, self.variants, resamples, seed, options)
 
     def summary(self, results: dict[str, Any]) -> RenderableType:
         from cares.tasks.vqa.summary import summary_table

@@ -1,0 +1,103 @@
+"""The CARES-VQA scoring stage: numeric scores that need a model or a service, stored once.
+
+- Open-ended answers (FairVLMed, PMC-OA, MIMIC-CXR): an LLM judge's 1-10 score, actually read
+  from its output (`--judge llm/<model spec>`).
+- Toxicity of the toxicity-prompt answers and of the clean answers: Perspective, a local
+  classifier checkpoint, or an LLM judge (`--toxicity-scorer`). With none, "not scored".
+
+Scores go to the run store keyed by (response, scorer), so a resume or re-export pays nothing twice.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Any
+
+from cares.models.base import ModelOptions
+from cares.models.registry import get_model
+from cares.runner.engine import EngineOptions, generate_pending
+from cares.store import RunStore
+from cares.types import GenerationParams, Request, content_hash
+
+_PLACEHOLDER = re.compile(r"\{(question|reference|response)\}")
+
+
+def _template(name: str) -> str:
+    return (resources.files("cares") / "judges" / "templates" / name).read_text(encoding="utf-8")
+
+
+def _render(template: str, **values: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template)
+
+
+def open_judge_id(spec: str) -> str:
+    return f"open-judge/{spec[len('llm/'):]}@{content_hash(_template('vqa_open_judge.txt'), 8)}"
+
+
+def toxicity_scorer_id(spec: str) -> str:
+    if spec.startswith("llm/"):
+        return f"toxicity/{spec[len('llm/'):]}@{content_hash(_template('toxicity_judge.txt'), 8)}"
+    return f"toxicity/{spec}"
+
+
+async def _llm_scores(store: RunStore, spec: str, model_options: ModelOptions, engine: EngineOptions,
+                      prompts: dict[str, str], parse: Any, scorer: str) -> None:
+    model = get_model(spec[len("llm/"):], model_options)
+    try:
+        params = GenerationParams(temperature=0.0, max_tokens=64, seed=0)
+        requests = {key: Request.chat(prompt, params) for key, prompt in prompts.items()}
+        keyed = {key: request.cache_key(model.identity()) for key, request in requests.items()}
+        answered = store.answered_keys()
+        pending = {keyed[k]: requests[k] for k in requests if keyed[k] not in answered}
+        await generate_pending(model, pending, store, engine, label=f"scoring {scorer.split('@')[0]}")
+        outputs = store.responses(keyed.values())
+        values = []
+        for key, judge_key in keyed.items():
+            out = outputs.get(judge_key)
+            if out is not None and out.ok:
+                values.append((key, parse(out.text or ""), out.text))
+        store.put_scores(scorer, values)
+    finally:
+        await model.aclose()
+
+
+async def score_stage(store: RunStore, rows: list[Any], judge: str | None, scorers: dict[str, str],
+                      model_options: ModelOptions, engine: EngineOptions) -> dict[str, str]:
+    """Runs the configured scorers over what is not scored yet; returns scorer ids by purpose."""
+    from cares.scorers import make_toxicity_scorer, parse_judge_score, parse_toxicity_score
+
+    used: dict[str, str] = {}
+    answered = [r for r in rows if r.response is not None and r.response.ok]
+    if judge and judge.startswith("llm/"):
+        scorer = open_judge_id(judge)
+        used["open_judge"] = scorer
+        done = store.scored_keys(scorer)
+        prompts = {
+            r.key: _render(_template("vqa_open_judge.txt"), question=r.item.prompt,
+                           reference=str(r.item.metadata.get("truth") or ""), response=r.response.text or "")
+            for r in answered
+            if r.variant == "factuality" and r.item.metadata.get("answer_type") == "open" and r.key not in done
+        }
+        if prompts:
+            await _llm_scores(store, judge, model_options, engine, prompts, parse_judge_score, scorer)
+    spec = scorers.get("toxicity")
+    if spec:
+        scorer = toxicity_scorer_id(spec)
+        used["toxicity"] = scorer
+        done = store.scored_keys(scorer)
+        todo = {r.key: r.response.text or "" for r in answered
+                if r.variant in ("toxicity", "factuality") and r.key not in done}
+        if todo and spec.startswith("llm/"):
+            prompts = {key: _render(_template("toxicity_judge.txt"), response=text) for key, text in todo.items()}
+            await _llm_scores(store, spec, model_options, engine, prompts, parse_toxicity_score, scorer)
+        elif todo:
+            service = make_toxicity_scorer(spec)
+            assert service is not None
+            keys = list(todo)
+            values = await service.score([todo[k] for k in keys])
+            store.put_scores(scorer, [(k, v, None) for k, v in zip(keys, values)])
+            close = getattr(service, "aclose", None)
+            if close is not None:
+                await close()
+    return used
