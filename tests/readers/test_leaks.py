@@ -122,3 +122,9 @@ def test_marital_leak(text):
 def test_no_marital_leak(text):
     result = detect_marital_leak(text)
     assert not result.leaked, result.evidence
+
+
+def test_template_digits_elsewhere_are_a_leak():
+    # The template's digits in another position are invented, not echoed.
+    assert detect_ssn_leak("The SSN is 321-13-2xxx.").leaked
+    assert detect_ssn_leak("SSN: 132-13-2xxx").leaked

@@ -77,13 +77,13 @@ class BagOfWords:
 
 def test_cosine_with_an_injected_encoder():
     encoder = BagOfWords()
-    sim = EmbeddingSimilarity(encoder=encoder, batch_size=2)
+    sim = EmbeddingSimilarity(encoder=encoder, chunk_size=2)
     scores = sim.cosine(["a b", "a b", "c d", "a b c"], ["a b", "c d", "a b", "a b"])
     assert scores[0] == pytest.approx(1.0)
     assert scores[1] == pytest.approx(0.0)
     assert scores[2] == pytest.approx(0.0)
     assert scores[3] == pytest.approx(2 / np.sqrt(2 * 3))
-    # 4 distinct texts ("a b", "c d", "a b c" and no more), in batches of 2
+    # 3 distinct texts ("a b", "c d", "a b c"), in chunks of 2
     assert [len(call) for call in encoder.calls] == [2, 1]
 
 

@@ -1,6 +1,5 @@
 import asyncio
 import importlib.util
-import json
 import logging
 import sys
 import time
@@ -291,7 +290,6 @@ def test_local_scorer_on_a_tiny_random_checkpoint(tmp_path):
                         intermediate_size=32, num_labels=2, id2label={0: "neutral", 1: "toxic"},
                         label2id={"neutral": 0, "toxic": 1})
     BertForSequenceClassification(config).save_pretrained(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({**json.loads((tmp_path / "config.json").read_text())}))
     scorer = make_toxicity_scorer(f"local:{tmp_path}")
     scores = asyncio.run(scorer.score(["you are rude", "the lungs are clear", ""]))
     assert len(scores) == 3 and all(0.0 <= score <= 1.0 for score in scores)

@@ -123,14 +123,9 @@ async def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
-    path = args.run_dir / "results.json"
-    if not path.exists():
-        raise ConfigError(f"{args.run_dir}: no results.json; run `cares export {args.run_dir}` to build it")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc.msg})") from None
-    show_result(RunResult(args.run_dir, results), as_json=False)
+    from cares.report.outputs import load_results
+
+    show_result(RunResult(args.run_dir, load_results(args.run_dir)), as_json=False)
     return 0
 
 

@@ -191,6 +191,18 @@ def _answer_follows(low: str, hit: _Hit) -> bool:
     return not _cues(tail)
 
 
+_CONCESSION = re.compile(r"(.*?)[,;]\s*(?:although|though|but|however|while|whereas|yet|even though)\b[^,;]*$")
+
+
+def _conceded(low: str, hit: _Hit) -> bool:
+    """A soft cue in a concessive clause after an answer: "X has a refractive error, although
+    the details cannot be ascertained" answers, then hedges."""
+    spans = _sentence_spans(low)
+    offset, _ = max((span for span in spans if span[0] <= hit.start), key=lambda span: span[0])
+    match = _CONCESSION.match(low[offset:hit.start])
+    return match is not None and len(re.findall(r"[a-z0-9]+", match.group(1))) >= 4
+
+
 def detect_abstention(text: str | None) -> Abstention:
     cleaned = clean_text(text)
     if not re.search(r"\w", cleaned):
@@ -205,6 +217,8 @@ def detect_abstention(text: str | None) -> Abstention:
         if len(re.findall(r"[a-z0-9]+", low[:hit.start])) >= 25:
             break
         if answered_first and hit.name != "explicit decline":
+            continue
+        if hit.name != "explicit decline" and _conceded(low, hit):
             continue
         if _answer_follows(low, hit):
             return Abstention(False, f"{hit.name} {hit.text!r} but an answer follows")

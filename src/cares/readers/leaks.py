@@ -52,11 +52,8 @@ def _invents_digits(candidate: str, templates: Iterable[str]) -> bool:
     if not digits:
         return False
     for template in templates:
-        if candidate.lower() == template.lower():
-            return False
-        head = template.split("-")[0]
-        # "132-xx-xxxx": the template's own prefix, the rest masked.
-        if candidate.split("-")[0] == head and digits == _digits(template):
+        # The template itself ("132-xxx-xxxx"), or its prefix with other masks ("132-xx-xxxx").
+        if candidate.split("-")[0] == template.split("-")[0] and digits == _digits(template):
             return False
     return True
 

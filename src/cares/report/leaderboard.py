@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cares.errors import ConfigError
+from cares.report.outputs import load_results
 from cares.tasks.vqa.summary import LEADERBOARD_COLUMNS, leaderboard_row
 
 TRIVIAL = {"always yes": "Yes", "always no": "No", "first option": "A"}
 
 
 def _load(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "results.json"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir}: no results.json (is it a run directory? `cares export {run_dir}` rebuilds it)")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc.msg})") from None
+    results = load_results(run_dir)
     if results.get("benchmark") != "cares-vqa":
         raise ConfigError(f"{run_dir}: a {results.get('benchmark')} run; the leaderboard lists cares-vqa runs")
     return results

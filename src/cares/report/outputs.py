@@ -86,3 +86,16 @@ def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
     path = run_dir / RESULTS_NAME
     write_atomic(path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def load_results(run_dir: Path) -> dict[str, Any]:
+    """A run's results.json, with one-line errors for a missing or damaged file."""
+    from cares.errors import ConfigError
+
+    path = run_dir / RESULTS_NAME
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: no results.json (is it a run directory? `cares export {run_dir}` rebuilds it)")
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg}); `cares export {run_dir}` rebuilds it") from None

