@@ -26,6 +26,7 @@ from cares.runner.result import RunResult
 from cares.store import RunStore
 from cares.store.runstore import STORE_NAME
 from cares.tasks import get_task
+from cares.tasks.base import SkipItem
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,8 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
 
             mark = time.monotonic()
             judge_stats = await _judge(store, judge, options.engine) if judge is not None else None
-            if judge is None:
-                from cares.tasks.vqa.scoring import score_stage
-
-                used = await score_stage(store, collect_rows(store, None), config.judge, config.scorers,
-                                         options.judge_model, options.engine)
+            if hasattr(task, "score_stage"):
+                used = await task.score_stage(store, collect_rows(store, None), config, options)
                 store.set_meta("scorers_used", used)
             timings["judge_s"] = time.monotonic() - mark
             judge_id = judge.id if judge is not None else "readers"
@@ -119,8 +117,6 @@ def _labels(task: Any) -> bool:
 def _build_requests(
     task: Any, items: list[Any], config: RunConfig, identity: dict[str, Any]
 ) -> tuple[list[tuple[str, str, str, Any]], dict[str, dict[str, str]]]:
-    from cares.tasks.vqa.task import SkipItem
-
     if hasattr(task, "prepare"):
         task.prepare(items)
     links = []

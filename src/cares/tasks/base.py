@@ -13,6 +13,7 @@ from rich.console import RenderableType
 
 from cares.data.cares18k import DatasetInfo
 from cares.data.selection import Selection
+from cares.errors import CaresError
 from cares.types import GenerationParams, Item, Judgement, Request, Response
 
 
@@ -44,6 +45,14 @@ class SampleRow:
         if self.judgement.label.value == "unparsed":
             return "unparsed"
         return None
+
+
+class SkipItem(CaresError):
+    """An item that cannot be asked (its image is missing or unreadable): counted, not fatal."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Task(Protocol):

@@ -10,21 +10,13 @@ from rich.console import RenderableType
 
 from cares.data.cares18k import DatasetInfo
 from cares.data.selection import Selection
-from cares.errors import CaresError, ConfigError
-from cares.tasks.base import SampleRow
+from cares.errors import ConfigError
+from cares.tasks.base import SampleRow, SkipItem
 from cares.tasks.vqa.variants import VARIANTS, select_variants
 from cares.types import GenerationParams, ImageRef, Item, Request, content_hash
 
 BENCHMARK = "cares-vqa"
 DEFAULT_NOISE_SIGMA = 6 ** 0.5  # the benchmark's variance of 6 on the 0-255 scale, applied correctly
-
-
-class SkipItem(CaresError):
-    """An item that cannot be asked (its image is missing or unreadable): counted, not fatal."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def _sha256(path: Path) -> str:
@@ -126,6 +118,12 @@ class CaresVQATask:
 
         options = {**self.options, "noise_sigma": self.noise_sigma, "scorer_ids": self.scorer_ids}
         return vqa_metrics(rows, self.variants, resamples, seed, options)
+
+    async def score_stage(self, store: Any, rows: list[SampleRow], config: Any, options: Any) -> dict[str, str]:
+        """Numeric scores that need a model or service (open-ended judge, toxicity); see scoring.py."""
+        from cares.tasks.vqa.scoring import score_stage
+
+        return await score_stage(store, rows, config.judge, config.scorers, options.judge_model, options.engine)
 
     def summary(self, results: dict[str, Any]) -> RenderableType:
         from cares.tasks.vqa.summary import summary_table
