@@ -46,6 +46,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--run-dir names one run; with several --model options use --runs-root")
     if args.bootstrap < 0:
         raise ConfigError("--bootstrap must be 0 or more")
+    if args.model_arg and not any(spec.startswith("hf/") for spec in args.model):
+        raise ConfigError("--model-arg sets hf/ models, and no --model here is one")
     run_options = opt.run_options(args)
     exit_code = 0
     results: list[RunResult] = []

@@ -27,21 +27,41 @@ def str_list(text: str) -> tuple[str, ...]:
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("requests")
-    group.add_argument("--concurrency", type=int, default=16, help="requests in flight at once (default 16)")
-    group.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt (default 120)")
+    group.add_argument(
+        "--concurrency", type=int, help="requests in flight at once (default 16; for hf/ models 4x their batch size)"
+    )
+    group.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds per attempt of an API model (default 120; local models do not time out)"
+    )
     group.add_argument("--max-attempts", type=int, default=6, help="attempts per request before it is marked failed (default 6)")
     group.add_argument("--retry-base", type=float, default=1.0, help="first backoff ceiling in seconds, doubled per attempt (default 1)")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
 def add_model_connection(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model server")
+    group = parser.add_argument_group("model server or local model")
     group.add_argument("--base-url", help="OpenAI-compatible server for openai/... models (else OPENAI_BASE_URL)")
     group.add_argument(
         "--api-key-env",
         default="OPENAI_API_KEY",
         metavar="VAR",
         help="environment variable holding the API key (default OPENAI_API_KEY); keys are never stored",
+    )
+    group.add_argument(
+        "--model-arg",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="setting of hf/ models, repeatable: device=auto|cpu|cuda|cuda:N|mps, dtype=auto|float32|bfloat16|float16, "
+        "batch_size=8, revision=SHA, trust_remote_code=false, attn_implementation=sdpa, ignore_eos=false",
     )
 
 
@@ -58,6 +78,10 @@ def add_judge_options(parser: argparse.ArgumentParser, default: str | None = "ru
     group.add_argument("--judge-template", metavar="FILE", help="your own judge prompt with {prompt} and {response}")
     group.add_argument("--judge-base-url", help="server for an llm/openai/... judge (else --base-url, then OPENAI_BASE_URL)")
     group.add_argument("--judge-api-key-env", metavar="VAR", help="environment variable with the judge's key (else --api-key-env)")
+    group.add_argument(
+        "--judge-model-arg", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+        help="setting of an llm/hf/... judge, as --model-arg",
+    )
 
 
 def _key_from(var: str | None) -> str | None:
@@ -65,7 +89,7 @@ def _key_from(var: str | None) -> str | None:
 
 
 def engine_options(args: argparse.Namespace) -> EngineOptions:
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     if args.max_attempts < 1:
         raise ConfigError("--max-attempts must be at least 1")
@@ -81,11 +105,17 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
 def run_options(args: argparse.Namespace) -> RunOptions:
     base_url = getattr(args, "base_url", None)
     key_env = getattr(args, "api_key_env", None)
-    model = ModelOptions(base_url=base_url, api_key=_key_from(key_env), timeout_s=args.timeout)
+    model = ModelOptions(
+        base_url=base_url,
+        api_key=_key_from(key_env),
+        timeout_s=args.timeout,
+        extra=tuple(getattr(args, "model_arg", None) or ()),
+    )
     judge_model = ModelOptions(
         base_url=getattr(args, "judge_base_url", None) or base_url,
         api_key=_key_from(getattr(args, "judge_api_key_env", None) or key_env),
         timeout_s=args.timeout,
+        extra=tuple(getattr(args, "judge_model_arg", None) or ()),
     )
     template = getattr(args, "judge_template", None)
     return RunOptions(

@@ -18,6 +18,7 @@ _BUILTIN_MODULES = {
     "openai": "cares.models.openai_api",
     "baseline": "cares.models.baselines",
     "python": "cares.models.python_callable",
+    "hf": "cares.models.hf",
 }
 
 

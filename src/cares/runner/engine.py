@@ -20,7 +20,8 @@ from cares.types import Request, Response, ResponseStatus, Usage
 
 @dataclass(frozen=True)
 class EngineOptions:
-    concurrency: int = 16
+    # None: the model's own preference (a local batched model wants several batches in flight), else 16.
+    concurrency: int | None = None
     timeout_s: float = 120.0
     max_attempts: int = 6
     backoff_base_s: float = 1.0
@@ -55,9 +56,11 @@ async def call_with_retries(
     """Returns (completion-as-response or None, last error, attempts, seconds)."""
     started = time.monotonic()
     last_error = "no attempt made"
+    # A local model's request may wait behind whole batches; only a remote call can stall.
+    timeout = None if getattr(model, "runs_locally", False) else options.timeout_s
     for attempt in range(1, options.max_attempts + 1):
         try:
-            completion = await asyncio.wait_for(model.generate(request), timeout=options.timeout_s)
+            completion = await asyncio.wait_for(model.generate(request), timeout=timeout)
         except FatalModelError:
             raise
         except CaresError as exc:
@@ -86,6 +89,12 @@ async def call_with_retries(
     return None, last_error, options.max_attempts, time.monotonic() - started
 
 
+def effective_concurrency(model: Model, options: EngineOptions) -> int:
+    if options.concurrency is not None:
+        return max(1, options.concurrency)
+    return max(1, int(getattr(model, "preferred_concurrency", None) or 16))
+
+
 async def generate_pending(
     model: Model,
     pending: dict[str, Request],
@@ -100,7 +109,11 @@ async def generate_pending(
         return stats
     started = time.monotonic()
     rng = random.Random(seed)
-    semaphore = asyncio.Semaphore(max(1, options.concurrency))
+    semaphore = asyncio.Semaphore(effective_concurrency(model, options))
+    prepare = getattr(model, "prepare", None)
+    if prepare is not None:
+        # Heavy one-time setup (loading weights) happens only when there is something to ask.
+        await prepare()
     bar = ProgressBar(label, len(pending), options.progress)
 
     async def one(key: str, request: Request) -> None:
