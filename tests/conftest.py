@@ -65,3 +65,24 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 CARES = [sys.executable, "-m", "cares.cli.main"]
+
+
+TINY_KINDS = ("llama", "qwen2", "llava", "idefics3")
+
+
+def local_env(**extra: str) -> dict[str, str]:
+    """cli_env for runs of tiny local models: one CPU thread (tiny matrices gain nothing from more,
+    and lose a lot when a core is busy elsewhere) and no hub."""
+    return cli_env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", **extra)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Random-weight checkpoints of every tiny kind, built once per session: kind -> directory."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from cares.testing.tiny_models import build
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {kind: build(kind, root / kind) for kind in TINY_KINDS}

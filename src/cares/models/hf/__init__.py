@@ -55,6 +55,16 @@ class HFModel:
         }
 
     @property
+    def batch_size(self) -> int:
+        return self._batcher.batch_size
+
+    @batch_size.setter
+    def batch_size(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._batcher.batch_size = size
+
+    @property
     def batch_stats(self) -> dict[str, int]:
         return {
             "batches": self._batcher.batches_run,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,9 @@ class Loaded:
     processor: Any | None
     device: str
     dtype: Any
+    # A fast tokenizer keeps its padding setting in shared state that every call resets: prompt
+    # lengths (event loop) and batch encoding (batch thread) must not tokenize at the same time.
+    tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def resolve_device(requested: str) -> str:
@@ -218,10 +222,14 @@ def load(checkpoint: Checkpoint, settings: HFSettings, device: str, dtype: str) 
 
 
 def _quiet_transformers() -> None:
+    # Their progress bars and retry chatter would bury our one-line errors and the run's own progress.
+    import huggingface_hub
     import transformers
 
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
+    huggingface_hub.utils.logging.set_verbosity_error()
+    huggingface_hub.utils.disable_progress_bars()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -96,7 +96,8 @@ def _plain(messages: list[dict[str, Any]], image_token: str) -> str:
 
 
 def prompt_length(prompt: Prompt, loaded: Loaded) -> int:
-    return len(loaded.tokenizer(prompt.text, add_special_tokens=not prompt.templated)["input_ids"])
+    with loaded.tokenizer_lock:
+        return len(loaded.tokenizer(prompt.text, add_special_tokens=not prompt.templated)["input_ids"])
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -158,7 +159,8 @@ class BatchGenerator:
         for row, used in zip(output[:, width:].tolist(), prompt_tokens, strict=True):
             stop = next((i for i, token in enumerate(row) if token in self.eos_ids), None)
             kept = row if stop is None else row[:stop]
-            text = loaded.tokenizer.decode(kept, skip_special_tokens=True).strip()
+            with loaded.tokenizer_lock:
+                text = loaded.tokenizer.decode(kept, skip_special_tokens=True).strip()
             completions.append(Completion(
                 text=text,
                 usage=Usage(int(used), len(kept) + (0 if stop is None else 1)),
@@ -170,13 +172,14 @@ class BatchGenerator:
         loaded = self.loaded
         texts = [p.text for p in prompts]
         add_special = not prompts[0].templated
-        if loaded.processor is not None:
-            images = [p.images for p in prompts] if prompts[0].images else None
-            encoded = loaded.processor(
-                text=texts, images=images, padding=True, return_tensors="pt", add_special_tokens=add_special
-            )
-        else:
-            encoded = loaded.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=add_special)
+        with loaded.tokenizer_lock:
+            if loaded.processor is not None:
+                images = [p.images for p in prompts] if prompts[0].images else None
+                encoded = loaded.processor(
+                    text=texts, images=images, padding=True, return_tensors="pt", add_special_tokens=add_special
+                )
+            else:
+                encoded = loaded.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=add_special)
         moved = {}
         for name, value in encoded.items():
             if hasattr(value, "to"):
