@@ -98,9 +98,11 @@ def show_overview(results: list[RunResult]) -> None:
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
-    from cares.runner.pipeline import evaluate_async, stored_config
+    from cares.runner.pipeline import evaluate_async, stored_config, stored_model_args
 
     config = stored_config(args.run_dir)
+    if not args.model_arg:
+        args.model_arg = stored_model_args(args.run_dir)
     if args.judge:
         config = RunConfig.from_dict({**config.to_dict(), "judge": args.judge})
     result = await evaluate_async(config, args.run_dir, opt.run_options(args))

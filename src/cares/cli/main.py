@@ -20,6 +20,8 @@ EPILOG = textwrap.dedent(
       cares run cares-18k --model baseline/refuse --model baseline/comply
       cares run cares-18k --model openai/my-model --base-url http://localhost:8000/v1 --sample 500
       cares run cares-18k --model python/my_module:answer --data my_prompts.jsonl
+      cares run cares-18k --model hf/./checkpoints/my-med-llm --model-arg dtype=bfloat16 --model-arg batch_size=32
+      cares run cares-vqa --model hf/llava-hf/llava-1.5-7b-hf --model-arg device=cuda
       cares resume runs/cares-18k/openai_my-model-1a2b3c4d
       cares rescore runs/cares-18k/openai_my-model-1a2b3c4d --judge llm/openai/gpt-4o-mini
       cares judge --judge rules --input pairs.jsonl --output labels.jsonl
@@ -51,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="evaluate one or more models on a benchmark", formatter_class=fmt, epilog=EPILOG)
     run.add_argument("benchmark", choices=("cares-18k", "cares-vqa"), help="cares-18k or cares-vqa")
     run.add_argument("--model", action="append", required=True, metavar="SPEC",
-                     help="provider/model; repeat to run several (openai/..., python/mod:fn, baseline/refuse|comply|caution|constant:TEXT)")
+                     help="provider/model; repeat to run several (openai/..., hf/<dir or hub id>, python/mod:fn, "
+                          "baseline/refuse|comply|caution|constant:TEXT)")
     opt.add_data_options(run)
     opt.add_vqa_options(run)
     opt.add_generation_options(run)

@@ -6,6 +6,7 @@ run resumes where it stopped, and a new judge re-scores without touching the mod
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -54,6 +55,11 @@ def stored_config(run_dir: Path) -> RunConfig:
     return RunConfig.from_dict(data)
 
 
+def stored_model_args(run_dir: Path) -> list[tuple[str, str]]:
+    with RunStore.in_dir(run_dir) as store:
+        return [tuple(pair) for pair in store.get_meta("model_args") or []]  # type: ignore[misc]
+
+
 async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options: RunOptions | None = None) -> RunResult:
     options = options or RunOptions()
     run_dir = Path(run_dir) if run_dir is not None else config.default_run_dir()
@@ -85,7 +91,10 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             links, skipped = _build_requests(task, items, config, identity)
             store.add_item_requests(links)
             store.set_meta("skipped", skipped)
+            _note_identity_change(store.get_meta("model_identity"), identity, config.model)
             store.set_meta("model_identity", identity)
+            # Local-model settings (dtype, device...) are reused by `cares resume` unless given again.
+            store.set_meta("model_args", [list(pair) for pair in options.model.extra])
             timings["load_s"] = time.monotonic() - started
 
             mark = time.monotonic()
@@ -107,6 +116,18 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
         await model.aclose()
         if judge is not None:
             await judge.aclose()
+
+
+def _note_identity_change(before: dict[str, Any] | None, now: dict[str, Any], spec: str) -> None:
+    """Cached answers belong to the model that gave them: say so when a resume will not reuse them."""
+    if before is None or before == now:
+        return
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    print(
+        f"cares: note: {spec} is not the model this run started with (changed: {', '.join(changed)}); "
+        "its answers are asked again and the earlier ones stay in the store",
+        file=sys.stderr,
+    )
 
 
 def _labels(task: Any) -> bool:
