@@ -200,7 +200,8 @@ def build_llama3_8b_shape(out: Path, seed: int = 0, dtype: str = "bfloat16") -> 
     torch.manual_seed(seed)
     with torch.device("meta"):
         model = LlamaForCausalLM(config)
-    model = model.to_empty(device="cpu").to(getattr(torch, dtype))
+    # Cast while still on the meta device: materializing in float32 first would need 32 GB.
+    model = model.to(getattr(torch, dtype)).to_empty(device="cpu")
     with torch.no_grad():
         for param in model.parameters():
             param.normal_(0.0, 0.02)
