@@ -77,6 +77,21 @@ def test_missing_path_names_the_path(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_a_mistyped_relative_path_is_not_sent_to_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        locate("models/tiny", HFSettings())
+    message = str(info.value)
+    assert "no such directory models/tiny" in message and "models/ exists here" in message
+    assert "hf/hub:models/tiny" in message and "\n" not in message
+
+
+def test_hub_prefix_needs_an_org_and_name() -> None:
+    with pytest.raises(ConfigError, match=r"hf/hub:just-a-name: 'just-a-name' is not a hub id \(org/name\)"):
+        locate("hub:just-a-name", HFSettings())
+
+
 def test_a_file_is_not_a_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "model.safetensors"
     path.write_bytes(b"weights")

@@ -83,6 +83,11 @@ class Checkpoint:
 
 def locate(name: str, settings: HFSettings) -> Checkpoint:
     spec = f"hf/{name}"
+    if name.startswith("hub:"):
+        name = name.removeprefix("hub:")
+        if not _HUB_ID.match(name):
+            raise ConfigError(f"{spec}: {name!r} is not a hub id (org/name)")
+        return _checkpoint(spec, name, None, settings)
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -90,13 +95,29 @@ def locate(name: str, settings: HFSettings) -> Checkpoint:
         if not (path / "config.json").is_file():
             raise ConfigError(f"{spec}: {path} is not a transformers checkpoint (no config.json in it)")
         source, local = str(path), True
-    elif _HUB_ID.match(name):
+    elif _HUB_ID.match(name) and not path.parent.is_dir():
         source, local = name, False
+    elif _HUB_ID.match(name):
+        # `models/tiny` with a local `models/` is a mistyped path far more often than a hub
+        # organisation that happens to share a local folder's name; asking the hub would only
+        # add a slow, confusing network error.
+        raise ConfigError(
+            f"{spec}: no such directory {path} (though {path.parent}/ exists here); "
+            f"for a hub id in an organisation named like that folder, use --model hf/hub:{name}"
+        )
     else:
         raise ConfigError(f"{spec}: no such directory {path}, and {name!r} is not a hub id (org/name)")
+    return _checkpoint(spec, source, path if local else None, settings)
+
+
+def _checkpoint(spec: str, source: str, path: Path | None, settings: HFSettings) -> Checkpoint:
+    local = path is not None
     config = _read_config(spec, source, local, settings)
     kind = _kind(spec, config)
-    fingerprint = fingerprint_dir(path) if local else {"hub": name, "commit": getattr(config, "_commit_hash", None) or settings.revision}
+    if path is not None:
+        fingerprint = fingerprint_dir(path)
+    else:
+        fingerprint = {"hub": source, "commit": getattr(config, "_commit_hash", None) or settings.revision}
     return Checkpoint(spec, source, local, kind, config.model_type, fingerprint)
 
 
