@@ -235,8 +235,19 @@ def test_out_of_memory_halving_recurses_and_keeps_the_order(load_tiny: Callable[
     prompts = prompts_for(loaded)
     shrinks: list[int] = []
     results = OutOfMemoryAbove(loaded, 2, on_shrink=shrinks.append).run(prompts)
-    assert shrinks[0] == 3 and all(size <= 2 for size in shrinks[1:])
+    assert shrinks[0] == (len(prompts) + 1) // 2 and all(size <= 2 for size in shrinks[1:])
     assert results == [BatchGenerator(loaded).generate([p])[0] for p in prompts]
+
+
+def test_an_odd_batch_is_split_larger_half_first(load_tiny: Callable[[str], Loaded]) -> None:
+    loaded = load_tiny("llama")
+    prompts = prompts_for(loaded)[:5]
+    assert len(prompts) == 5
+    shrinks: list[int] = []
+    generator = OutOfMemoryAbove(loaded, 3, on_shrink=shrinks.append)
+    results = generator.run(prompts)
+    assert shrinks == [3] and generator.sizes == [5, 3, 2]
+    assert all(isinstance(r, Completion) for r in results)
 
 
 def test_out_of_memory_on_a_batch_of_one_is_a_failed_result_not_an_exception(load_tiny: Callable[[str], Loaded]) -> None:

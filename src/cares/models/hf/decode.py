@@ -130,7 +130,8 @@ class BatchGenerator:
                     "out of memory on a batch of one; lower --max-tokens, use a smaller dtype or another device",
                     retryable=False,
                 )]
-            half = len(prompts) // 2
+            # The larger half first: its size becomes the cap, and an odd batch should not lose a row of it.
+            half = (len(prompts) + 1) // 2
             if self.on_shrink is not None:
                 self.on_shrink(half)
             return self.run(prompts[:half]) + self.run(prompts[half:])
