@@ -7,7 +7,7 @@ prompt, so it works anywhere; the comments marked CHANGE are where your model's 
 
     python -m cares.testing.tiny_models llava ./tiny-llava
     CARES_ADAPTER_MODEL=./tiny-llava cares run cares-vqa \
-        --model python/examples/custom_vlm_adapter.py:CustomVLM --concurrency 1 --limit 4 --max-tokens 16
+        --model python/examples/custom_vlm_adapter.py:CustomVLM --limit 4 --max-tokens 16
 
 Environment: CARES_ADAPTER_MODEL (checkpoint directory, required), CARES_ADAPTER_DEVICE (default
 cuda if available, else cpu).
@@ -44,6 +44,8 @@ SEP = "###"
 class CustomVLM:
     # Bump when the code changes what the model answers, so cached answers are not reused.
     VERSION = "1"
+    # A model on this machine: no per-call timeout, and one call in flight unless --concurrency says more.
+    runs_locally = True
 
     def __init__(self) -> None:
         path = os.environ.get("CARES_ADAPTER_MODEL")

@@ -26,7 +26,7 @@ def test_custom_vlm_adapter_answers_cares_vqa(tmp_path: Path) -> None:
     # One CPU thread (tiny matrices gain nothing from more) and no hub, as for the hf/ tests.
     env = cli_env(CARES_ADAPTER_MODEL=str(checkpoint), CARES_ADAPTER_DEVICE="cpu", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     args = ["run", "cares-vqa", "--model", TARGET, "--limit", "2", "--max-tokens", "8",
-            "--concurrency", "1", "--runs-root", str(runs), "--no-progress"]
+            "--runs-root", str(runs), "--no-progress"]
 
     # cwd = the repository root, so the target is the path a user types.
     proc = subprocess.run(CARES + args, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)

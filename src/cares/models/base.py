@@ -24,7 +24,9 @@ class FatalModelError(Exception):
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """Settings that reach a backend from the command line or the API; none of them is ever stored."""
+    """Settings that reach a backend from the command line or the API. The API key is never stored;
+    the base URL is part of the model's identity, and `extra` (`--model-arg`, local-model settings
+    such as dtype) is kept in the run so that a resume can reuse it."""
 
     base_url: str | None = None
     api_key: str | None = None
@@ -35,7 +37,11 @@ class ModelOptions:
 @runtime_checkable
 class Model(Protocol):
     """A model backend. `identity()` goes into every response-cache key, so it must name what
-    determines the answers (model name, server) and nothing secret (never the API key)."""
+    determines the answers (model name, server) and nothing secret (never the API key).
+
+    Optional attributes the engine reads: `runs_locally` (no per-attempt timeout: a request queued
+    behind local work has not stalled) and `preferred_concurrency` (requests in flight when
+    `--concurrency` is not given)."""
 
     spec: str
 

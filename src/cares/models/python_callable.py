@@ -7,6 +7,10 @@ followed by {"type": "text", "text": ...}. It returns the answer text, or a dict
 "usage" ({"prompt_tokens", "completion_tokens"}). It may be a plain or an async function, or a
 class, which is instantiated once without arguments and then called. Plain functions run in a
 worker thread so a slow one does not stall the others.
+
+A callable that wraps a model on this machine says so with `runs_locally = True`: its calls have
+no per-attempt timeout (a queued call is not a stalled server) and, unless `--concurrency` says
+otherwise, one call is in flight at a time. `max_concurrency = N` sets that default explicitly.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class PythonModel:
         self._is_async = inspect.iscoroutinefunction(self.fn) or inspect.iscoroutinefunction(
             getattr(self.fn, "__call__", None)
         )
+        self.runs_locally = bool(getattr(self.fn, "runs_locally", False))
+        self.preferred_concurrency = _declared_concurrency(target, self.fn, self.runs_locally)
 
     def identity(self) -> dict[str, Any]:
         # A callable may declare a version so that changing its behaviour invalidates cached answers.
@@ -94,6 +100,15 @@ class PythonModel:
             outcome = close()
             if inspect.isawaitable(outcome):
                 await outcome
+
+
+def _declared_concurrency(target: str, fn: Any, runs_locally: bool) -> int | None:
+    declared = getattr(fn, "max_concurrency", None)
+    if declared is None:
+        return 1 if runs_locally else None
+    if isinstance(declared, bool) or not isinstance(declared, int) or declared < 1:
+        raise ConfigError(f"python/{target}: max_concurrency must be a positive integer, not {declared!r}")
+    return declared
 
 
 def _to_completion(result: Any) -> Completion:
