@@ -8,8 +8,9 @@ from typing import Any
 from cares.types import ImageRef, Request
 
 
-def image_data_url(image: ImageRef) -> str:
-    from cares.images import data_url, prepare_image
+def prepared_png(image: ImageRef) -> bytes:
+    """The PNG every backend sends: the source decoded, windowed, noised and downsized as asked."""
+    from cares.images import prepare_image
 
     options = dict(image.transform)
     prepared = prepare_image(
@@ -19,7 +20,13 @@ def image_data_url(image: ImageRef) -> str:
         seed=int(options.get("seed", 0)),
         max_side=options.get("max_side"),
     )
-    return data_url(prepared.png)
+    return prepared.png
+
+
+def image_data_url(image: ImageRef) -> str:
+    from cares.images import data_url
+
+    return data_url(prepared_png(image))
 
 
 def api_messages(request: Request) -> list[dict[str, Any]]:

@@ -6,10 +6,10 @@ import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cares.models.base import ModelCallError
+from cares.models.content import prepared_png
 from cares.models.hf.checkpoint import Loaded
 from cares.types import Completion, GenerationParams, Request, Usage
 
@@ -54,18 +54,8 @@ def render(request: Request, loaded: Loaded) -> Prompt:
 def _decode_png(image: Any) -> Any:
     from PIL import Image
 
-    from cares.images import prepare_image
-
-    options = dict(image.transform)
-    prepared = prepare_image(
-        Path(image.root),
-        image.path,
-        noise_sigma=options.get("noise_sigma"),
-        seed=int(options.get("seed", 0)),
-        max_side=options.get("max_side"),
-    )
     # Decoding the PNG (not the source) gives the model the very pixels an API model receives.
-    return Image.open(io.BytesIO(prepared.png)).convert("RGB")
+    return Image.open(io.BytesIO(prepared_png(image))).convert("RGB")
 
 
 def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
