@@ -197,3 +197,9 @@ async def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+async def cmd_guard(args: argparse.Namespace) -> int:
+    from cares.cli.guard import run_guard_command
+
+    return await run_guard_command(args, args.guard_parser)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cares import __version__
 from cares.cli import options as opt
+from cares.cli.guard import add_guard_commands
 from cares.errors import CaresError
 
 EPILOG = textwrap.dedent(
@@ -121,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="download again even if a verified copy is present")
 
     sub.add_parser("list", help="list benchmarks, model providers and judges")
+
+    guard = sub.add_parser("guard", help="jailbreak-style detector, reminder guard, guarding proxy and ablation")
+    add_guard_commands(guard)
+    guard.set_defaults(guard_parser=guard)
     return parser
 
 
