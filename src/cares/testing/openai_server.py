@@ -54,6 +54,7 @@ class ServerConfig:
     seed: int = 0
     api_key: str | None = None  # when set, requests without this bearer token get 401
     reply: Reply = mixed_reply
+    stream_chunk_delay_s: float = 0.0  # pause before each streamed chunk after the first
 
 
 @dataclass
@@ -106,7 +107,8 @@ class FakeOpenAIServer:
             self.stats.requests += 1
             self.stats.by_prompt[prompt] += 1
             attempt = self.stats.by_prompt[prompt]
-            self.stats.log.append({"prompt": prompt, "messages": messages, "model": body.get("model"), "body": body})
+            self.stats.log.append({"prompt": prompt, "messages": messages, "model": body.get("model"), "body": body,
+                                   "headers": dict(request.headers)})
         if self.config.latency_s:
             await asyncio.sleep(self.config.latency_s)
         fault = self._fault_for(prompt, attempt)
@@ -139,6 +141,8 @@ class FakeOpenAIServer:
         words = text.split(" ")
         for index, word in enumerate(words):
             piece = word if index == 0 else " " + word
+            if index and self.config.stream_chunk_delay_s:
+                await asyncio.sleep(self.config.stream_chunk_delay_s)
             chunk = _chunk_body(body, {"content": piece} if index else {"role": "assistant", "content": piece}, None)
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
         await response.write(f"data: {json.dumps(_chunk_body(body, {}, 'stop'))}\n\n".encode())
