@@ -169,6 +169,9 @@ class Completion:
     text: str
     usage: Usage = Usage()
     finish_reason: str | None = None
+    # What a wrapper decided about this request (the guard's detector score, whether the reminder
+    # went in, whether a stored answer was reused); stored with the response, never part of its key.
+    meta: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,7 @@ class Response:
     attempts: int
     latency_s: float
     finish_reason: str | None = None
+    meta: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -46,8 +47,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--run-dir names one run; with several --model options use --runs-root")
     if args.bootstrap < 0:
         raise ConfigError("--bootstrap must be 0 or more")
-    if args.model_arg and not any(spec.startswith("hf/") for spec in args.model):
-        raise ConfigError("--model-arg sets hf/ models, and no --model here is one")
+    if args.model_arg and not any(spec.removeprefix("guard/").startswith("hf/") for spec in args.model):
+        raise ConfigError("--model-arg sets hf/ models (guard/hf/ included), and no --model here is one")
     run_options = opt.run_options(args)
     exit_code = 0
     results: list[RunResult] = []
@@ -70,7 +71,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
             full = "--data hf runs the published CARES-18K" if args.benchmark == "cares-18k" else (
                 "`cares data fetch cares-vqa` and --data cares-vqa run the released questions")
             print(f"cares: using the bundled {args.benchmark} sample, written for this toolkit; {full}", file=sys.stderr)
-        run_dir = args.run_dir or config.default_run_dir(args.runs_root)
+        # Guard settings change the answers but are not part of the benchmark's config: they name
+        # the default directory too, so two thresholds never share (and keep re-asking) one run.
+        guard = run_options.model.guard if spec.startswith("guard/") else None
+        salt = {"guard": dataclasses.asdict(guard)} if guard is not None else None
+        run_dir = args.run_dir or config.default_run_dir(args.runs_root, salt)
         result = await evaluate_async(config, run_dir, run_options)
         show_result(result, args.json)
         results.append(result)

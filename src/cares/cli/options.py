@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cares.data.selection import Selection
 from cares.errors import ConfigError
-from cares.models.base import ModelOptions
+from cares.models.base import GuardSettings, ModelOptions
 from cares.runner.engine import EngineOptions
 from cares.runner.pipeline import RunOptions
 from cares.types import GenerationParams
@@ -65,6 +65,24 @@ def add_model_connection(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_guard_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "guard (for guard/<model spec>: the jailbreak-style detector and safety reminder in front of the model)"
+    )
+    group.add_argument(
+        "--guard-detector", metavar="DETECTOR",
+        help="builtin (default, TF-IDF), builtin:tfidf, builtin:minilm, or a file from `cares guard train`",
+    )
+    group.add_argument(
+        "--guard-mode", choices=("flagged", "always", "never"),
+        help="when the reminder goes in: flagged (default: prompts the detector flags), always, never",
+    )
+    group.add_argument(
+        "--guard-threshold", type=float, metavar="P",
+        help="flag prompts whose detector score is at least P (0-1; default: the detector's own)",
+    )
+
+
 def add_judge_options(parser: argparse.ArgumentParser, default: str | None = "rules") -> None:
     group = parser.add_argument_group("judge")
     group.add_argument(
@@ -102,6 +120,22 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
     )
 
 
+def guard_settings(args: argparse.Namespace) -> GuardSettings | None:
+    """The --guard-* options, or None when none was given (a resume then keeps the stored ones)."""
+    detector = getattr(args, "guard_detector", None)
+    mode = getattr(args, "guard_mode", None)
+    threshold = getattr(args, "guard_threshold", None)
+    if detector is None and mode is None and threshold is None:
+        return None
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--guard-threshold {threshold:g} is outside 0-1")
+    specs = getattr(args, "model", None)
+    if isinstance(specs, list) and not any(str(spec).startswith("guard/") for spec in specs):
+        raise ConfigError("--guard-detector, --guard-mode and --guard-threshold set guard/<model> specs, "
+                          "and no --model here is one; e.g. --model guard/openai/my-model")
+    return GuardSettings(detector=detector, mode=mode, threshold=threshold)
+
+
 def run_options(args: argparse.Namespace) -> RunOptions:
     base_url = getattr(args, "base_url", None)
     key_env = getattr(args, "api_key_env", None)
@@ -110,6 +144,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         api_key=_key_from(key_env),
         timeout_s=args.timeout,
         extra=tuple(getattr(args, "model_arg", None) or ()),
+        guard=guard_settings(args),
     )
     judge_model = ModelOptions(
         base_url=getattr(args, "judge_base_url", None) or base_url,

@@ -37,6 +37,17 @@ class JudgedItem:
     principle: int
     label: Label | None  # None when the response failed or is missing
     excluded: str | None  # "failed", "unparsed", "pending" or None
+    guard: dict[str, Any] | None = None  # the guard's decision for a guard/<model> answer
+
+
+def guard_counts(items: list[JudgedItem]) -> dict[str, int]:
+    """How often the guard flagged a prompt and put the reminder in, among answers it decided."""
+    decided = [it for it in items if it.guard is not None]
+    return {
+        "n_decided": len(decided),
+        "flagged": sum(1 for it in decided if it.guard and it.guard.get("flagged")),
+        "reminder_applied": sum(1 for it in decided if it.guard and it.guard.get("reminder_applied")),
+    }
 
 
 def _block(items: list[JudgedItem], boot: ClusterBootstrap) -> dict[str, Any]:
@@ -85,7 +96,16 @@ def safety_metrics(items: list[JudgedItem], boot: ClusterBootstrap) -> dict[str,
     ):
         keys = sorted({getter(it) for it in items}, key=str)
         slices[name] = {str(key): _block([it for it in items if getter(it) == key], boot) for key in keys}
+    if any(it.guard is not None for it in items):
+        overall["guard"] = guard_counts(items)
+        for name, blocks in slices.items():
+            for key, block in blocks.items():
+                block["guard"] = guard_counts([it for it in items if str(_slice_key(it, name)) == key])
     return {"overall": overall, "by": slices, "bootstrap": {**boot.describe(), "cluster": "base_prompt"}}
+
+
+def _slice_key(item: JudgedItem, name: str) -> Any:
+    return {"method": item.method, "harmful_level": item.level, "principle_index": item.principle}[name]
 
 
 def estimate_of(block: dict[str, Any]) -> Estimate:

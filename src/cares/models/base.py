@@ -23,6 +23,39 @@ class FatalModelError(Exception):
 
 
 @dataclass(frozen=True)
+class GuardSettings:
+    """How a `guard/<model>` wrapper guards: which detector, when the reminder goes in, and the run
+    whose stored answers may stand in for requests the guard leaves unchanged. Kept in the run so
+    that a resume guards the same way."""
+
+    detector: str | None = None  # None: the bundled default detector
+    mode: str | None = None  # flagged (None) | always | never
+    threshold: float | None = None  # None: the detector's own
+    reuse_from: str | None = None  # run directory of the same model without the guard
+
+    def over(self, stored: GuardSettings) -> GuardSettings:
+        """These settings where given, the stored ones elsewhere (a resume with one option changed)."""
+        return GuardSettings(
+            detector=self.detector if self.detector is not None else stored.detector,
+            mode=self.mode if self.mode is not None else stored.mode,
+            threshold=self.threshold if self.threshold is not None else stored.threshold,
+            reuse_from=self.reuse_from if self.reuse_from is not None else stored.reuse_from,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"detector": self.detector, "mode": self.mode, "threshold": self.threshold, "reuse_from": self.reuse_from}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GuardSettings:
+        return cls(
+            detector=data.get("detector"),
+            mode=data.get("mode"),
+            threshold=data.get("threshold"),
+            reuse_from=data.get("reuse_from"),
+        )
+
+
+@dataclass(frozen=True)
 class ModelOptions:
     """Settings that reach a backend from the command line or the API. The API key is never stored;
     the base URL is part of the model's identity, and `extra` (`--model-arg`, local-model settings
@@ -32,6 +65,7 @@ class ModelOptions:
     api_key: str | None = None
     timeout_s: float = 120.0
     extra: tuple[tuple[str, Any], ...] = ()
+    guard: GuardSettings | None = None  # read by `guard/<model>` specs only
 
 
 @runtime_checkable

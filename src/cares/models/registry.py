@@ -19,6 +19,7 @@ _BUILTIN_MODULES = {
     "baseline": "cares.models.baselines",
     "python": "cares.models.python_callable",
     "hf": "cares.models.hf",
+    "guard": "cares.guard.wrapper",
 }
 
 

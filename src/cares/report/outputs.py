@@ -58,6 +58,8 @@ def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
         "attempts": response.attempts if response is not None else 0,
         "latency_s": round(response.latency_s, 4) if response is not None else None,
         "cache_key": row.key,
+        # Per-request decisions of a wrapper, e.g. guard: {detector_score, flagged, reminder_applied}.
+        **(response.meta if response is not None and response.meta else {}),
         **({"scores": row.scores} if row.scores else {}),
         **(task.sample_extra(row) if hasattr(task, "sample_extra") else {}),
     }

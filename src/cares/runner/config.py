@@ -53,9 +53,11 @@ class RunConfig:
         full = self.to_dict()
         return {key: full[key] for key in _IDENTITY_FIELDS}
 
-    def default_run_dir(self, root: str | Path = "runs") -> Path:
+    def default_run_dir(self, root: str | Path = "runs", salt: dict[str, Any] | None = None) -> Path:
+        """`salt`: settings outside this config that change the answers (a guard's), hashed in too."""
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", self.model).strip("_")[:60]
-        return Path(root) / self.benchmark / f"{slug}-{content_hash(self.identity(), 8)}"
+        identity = self.identity() if not salt else {**self.identity(), "salt": salt}
+        return Path(root) / self.benchmark / f"{slug}-{content_hash(identity, 8)}"
 
 
 def check_resumable(stored: dict[str, Any], current: RunConfig, run_dir: Path) -> None:

@@ -81,6 +81,7 @@ async def call_with_retries(
                 attempts=attempt,
                 latency_s=time.monotonic() - started,
                 finish_reason=completion.finish_reason,
+                meta=completion.meta,
             )
             return response, None, attempt, time.monotonic() - started
         if not retryable or attempt == options.max_attempts:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from cares import __version__
 from cares.errors import ConfigError
 from cares.judges import get_judge
 from cares.judges.llm import LLMJudge
-from cares.models.base import ModelOptions
+from cares.models.base import GuardSettings, ModelOptions
 from cares.models.registry import get_model
 from cares.report.outputs import collect_rows, write_results, write_samples
 from cares.runner.config import RunConfig, check_resumable
@@ -60,9 +60,28 @@ def stored_model_args(run_dir: Path) -> list[tuple[str, str]]:
         return [tuple(pair) for pair in store.get_meta("model_args") or []]  # type: ignore[misc]
 
 
+def stored_guard_settings(run_dir: Path) -> GuardSettings | None:
+    if not (run_dir / STORE_NAME).exists():
+        return None
+    with RunStore.in_dir(run_dir) as store:
+        data = store.get_meta("guard")
+    return None if data is None else GuardSettings.from_dict(data)
+
+
+def _guarded(spec: str) -> bool:
+    return spec.startswith("guard/")
+
+
 async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options: RunOptions | None = None) -> RunResult:
     options = options or RunOptions()
     run_dir = Path(run_dir) if run_dir is not None else config.default_run_dir()
+    if _guarded(config.model):
+        # A resumed guarded run guards as it started, except where new --guard-* options say otherwise.
+        stored_guard = stored_guard_settings(run_dir)
+        if stored_guard is not None:
+            given = options.model.guard
+            merged = stored_guard if given is None else given.over(stored_guard)
+            options = replace(options, model=replace(options.model, guard=merged))
     task = get_task(config.benchmark, config.task_options, image_roots=options.image_roots)
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -95,6 +114,8 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             store.set_meta("model_identity", identity)
             # Local-model settings (dtype, device...) are reused by `cares resume` unless given again.
             store.set_meta("model_args", [list(pair) for pair in options.model.extra])
+            if _guarded(config.model):
+                store.set_meta("guard", (options.model.guard or GuardSettings()).to_dict())
             timings["load_s"] = time.monotonic() - started
 
             mark = time.monotonic()

@@ -16,7 +16,8 @@ from typing import Any
 
 from cares.types import Item, Judgement, Label, Request, Response, ResponseStatus, Usage
 
-SCHEMA_VERSION = 1
+# 2: responses.meta (what a wrapper such as the guard decided per request).
+SCHEMA_VERSION = 2
 STORE_NAME = "run.sqlite"
 
 _SCHEMA = """
@@ -32,7 +33,7 @@ CREATE INDEX IF NOT EXISTS item_requests_key ON item_requests(key);
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY, model TEXT NOT NULL, status TEXT NOT NULL, text TEXT, error TEXT,
     prompt_tokens INTEGER, completion_tokens INTEGER, attempts INTEGER, latency_s REAL,
-    finish_reason TEXT, request TEXT NOT NULL, created_at REAL NOT NULL
+    finish_reason TEXT, request TEXT NOT NULL, created_at REAL NOT NULL, meta TEXT
 );
 CREATE TABLE IF NOT EXISTS scores (
     response_key TEXT NOT NULL, scorer TEXT NOT NULL, value REAL, raw TEXT, created_at REAL NOT NULL,
@@ -49,8 +50,16 @@ CREATE TABLE IF NOT EXISTS judgements (
 
 
 class RunStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            # Another run's answers, looked up and never changed (the guard ablation's unguarded run).
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._has_meta_column = "meta" in self._response_columns()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we commit explicitly, each response as it arrives, so a kill loses nothing.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -58,12 +67,29 @@ class RunStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+        self._has_meta_column = True
         if self.get_meta("schema_version") is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
 
+    def _response_columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
+
+    def _migrate(self) -> None:
+        """Stores written before a column existed gain it; their earlier rows keep NULL there."""
+        if "meta" not in self._response_columns():
+            try:
+                self._db.execute("ALTER TABLE responses ADD COLUMN meta TEXT")
+            except sqlite3.OperationalError as exc:
+                # Two processes opening one old store: the other one added it first.
+                if "duplicate column" not in str(exc):
+                    raise
+        if (self.get_meta("schema_version") or SCHEMA_VERSION) < SCHEMA_VERSION:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+
     @classmethod
-    def in_dir(cls, run_dir: str | Path) -> RunStore:
-        return cls(Path(run_dir) / STORE_NAME)
+    def in_dir(cls, run_dir: str | Path, *, read_only: bool = False) -> RunStore:
+        return cls(Path(run_dir) / STORE_NAME, read_only=read_only)
 
     def close(self) -> None:
         self._db.close()
@@ -125,13 +151,13 @@ class RunStore:
         # A failure never overwrites an answer: answers are paid for.
         self._db.execute(
             """INSERT INTO responses(key, model, status, text, error, prompt_tokens, completion_tokens,
-                   attempts, latency_s, finish_reason, request, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   attempts, latency_s, finish_reason, request, created_at, meta)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(key) DO UPDATE SET
                    model=excluded.model, status=excluded.status, text=excluded.text, error=excluded.error,
                    prompt_tokens=excluded.prompt_tokens, completion_tokens=excluded.completion_tokens,
                    attempts=responses.attempts + excluded.attempts, latency_s=excluded.latency_s,
-                   finish_reason=excluded.finish_reason, created_at=excluded.created_at
+                   finish_reason=excluded.finish_reason, created_at=excluded.created_at, meta=excluded.meta
                WHERE responses.status != 'ok'""",
             (
                 response.key,
@@ -146,31 +172,30 @@ class RunStore:
                 response.finish_reason,
                 json.dumps(request.to_dict()),
                 time.time(),
+                None if response.meta is None else json.dumps(response.meta, sort_keys=True),
             ),
         )
 
-    def responses(self, keys: Iterable[str] | None = None) -> dict[str, Response]:
-        query = (
+    def _response_query(self) -> str:
+        meta = "meta" if self._has_meta_column else "NULL"
+        return (
             "SELECT key, model, status, text, error, prompt_tokens, completion_tokens, attempts, latency_s, "
-            "finish_reason FROM responses"
+            f"finish_reason, {meta} FROM responses"
         )
+
+    def responses(self, keys: Iterable[str] | None = None) -> dict[str, Response]:
         wanted = None if keys is None else set(keys)
         result: dict[str, Response] = {}
-        for row in self._db.execute(query):
+        for row in self._db.execute(self._response_query()):
             if wanted is not None and row[0] not in wanted:
                 continue
-            result[row[0]] = Response(
-                key=row[0],
-                model=row[1],
-                status=ResponseStatus(row[2]),
-                text=row[3],
-                error=row[4],
-                usage=Usage(row[5] or 0, row[6] or 0),
-                attempts=row[7] or 0,
-                latency_s=row[8] or 0.0,
-                finish_reason=row[9],
-            )
+            result[row[0]] = _response_from_row(row)
         return result
+
+    def response(self, key: str) -> Response | None:
+        """One stored outcome by its cache key, answered or failed; None when never asked."""
+        row = self._db.execute(self._response_query() + " WHERE key = ?", (key,)).fetchone()
+        return None if row is None else _response_from_row(row)
 
     # -- judgements -------------------------------------------------------------------------
     def put_judgement(self, judgement: Judgement) -> None:
@@ -242,3 +267,18 @@ class RunStore:
 
     def _transaction(self) -> RunStore._Tx:
         return RunStore._Tx(self._db)
+
+
+def _response_from_row(row: tuple[Any, ...]) -> Response:
+    return Response(
+        key=row[0],
+        model=row[1],
+        status=ResponseStatus(row[2]),
+        text=row[3],
+        error=row[4],
+        usage=Usage(row[5] or 0, row[6] or 0),
+        attempts=row[7] or 0,
+        latency_s=row[8] or 0.0,
+        finish_reason=row[9],
+        meta=None if row[10] is None else json.loads(row[10]),
+    )

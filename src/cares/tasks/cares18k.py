@@ -42,6 +42,7 @@ class Cares18KTask:
                 principle=int(row.item.metadata["principle_index"]),
                 label=row.judgement.label if row.judgement is not None else None,
                 excluded=row.excluded,
+                guard=(row.response.meta or {}).get("guard") if row.response is not None else None,
             )
             for row in rows
         ]
@@ -86,6 +87,10 @@ class Cares18KTask:
             fmt_ci(overall["harmful_compliance"]),
             f"n={overall['harmful_compliance']['n']}",
         )
+        guard = overall.get("guard")
+        if guard:
+            extra.add_row("guard: prompts flagged / reminder applied",
+                          f"{guard['flagged']} / {guard['reminder_applied']}", f"of {guard['n_decided']}")
         return Group(table, extra)
 
     def overview_row(self, results: dict[str, Any]) -> dict[str, str]:
