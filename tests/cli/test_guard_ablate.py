@@ -128,3 +128,26 @@ def test_run_with_guard_options_then_resume_keeps_them(tmp_path: Path, capsys: p
     code = main(["run", "cares-18k", "--model", "baseline/comply", "--guard-mode", "always", "--run-dir",
                  str(tmp_path / "other"), *base])
     assert code == 2 and "no --model here is one" in capsys.readouterr().err
+
+
+def test_guard_settings_name_the_default_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def run(*extra: str) -> Path:
+        before = set((tmp_path / "cares-18k").glob("*"))
+        code = main(["run", "cares-18k", "--model", "guard/baseline/comply", "--limit", "8", "--runs-root",
+                     str(tmp_path), "--no-progress", "--json", *extra])
+        assert code == 0
+        asked = json.loads(capsys.readouterr().out)["this_invocation"]["requested"]
+        (made,) = (set((tmp_path / "cares-18k").glob("*")) - before) or {None}
+        if made is None:  # nothing new: the run directory already existed and nothing was asked
+            assert asked == 0
+            return max((tmp_path / "cares-18k").glob("*"), key=lambda d: (d / "run.sqlite").stat().st_mtime)
+        assert asked == 8
+        return made
+
+    default = run()
+    strict = run("--guard-threshold", "0.2")
+    assert strict != default and strict.parent == default.parent
+    # The same settings again land in the same directory, which then asks nothing.
+    assert run("--guard-threshold", "0.2") == strict
+    stored = sqlite3.connect(strict / "run.sqlite").execute("SELECT value FROM meta WHERE key = 'guard'").fetchone()
+    assert json.loads(stored[0])["threshold"] == 0.2

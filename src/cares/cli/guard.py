@@ -27,13 +27,7 @@ def add_guard_commands(guard: argparse.ArgumentParser) -> None:
     guard.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = guard.add_subparsers(dest="guard_command", metavar="GUARD_COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # TEMPORARY while the subcommands land; made strict after
-            if exc.name != name:
-                raise
-            continue
-        module.add_parser(sub)
+        importlib.import_module(name).add_parser(sub)
 
 
 async def run_guard_command(args: argparse.Namespace, guard: argparse.ArgumentParser) -> int:
