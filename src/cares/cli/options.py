@@ -10,6 +10,7 @@ from cares.data.selection import Selection
 from cares.errors import ConfigError
 from cares.models.base import GuardSettings, ModelOptions
 from cares.runner.engine import EngineOptions
+from cares.runner.executor import EXECUTORS, ExecutorOptions, require_ray
 from cares.runner.pipeline import RunOptions
 from cares.types import GenerationParams
 
@@ -36,6 +37,25 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-attempts", type=int, default=6, help="attempts per request before it is marked failed (default 6)")
     group.add_argument("--retry-base", type=float, default=1.0, help="first backoff ceiling in seconds, doubled per attempt (default 1)")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group.add_argument(
+        "--executor", choices=EXECUTORS, default="local",
+        help="where the model and LLM-judge calls run: local (default, this process) or ray (actors on a Ray "
+        "cluster; needs pip install 'cares[ray]'; see docs/ray.md). Answers, store and resume are the same",
+    )
+    group.add_argument(
+        "--ray-address", metavar="ADDR",
+        help="Ray cluster to join: auto (the one on this node, else an error), ray://HOST:10001 (default: "
+        "RAY_ADDRESS, else the cluster on this node, else a new Ray instance on this machine)",
+    )
+    group.add_argument(
+        "--ray-workers", type=int, metavar="N",
+        help="Ray actors (default for API models: one per 8 slots of --concurrency, which they share, at most one "
+        "per cluster CPU; for hf/ models: one per GPU, each with its own --concurrency)",
+    )
+    group.add_argument(
+        "--ray-gpus-per-worker", type=float, metavar="G",
+        help="GPUs per hf/ actor (default 1 on a cluster with GPUs, else 0)",
+    )
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -117,6 +137,25 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
         max_attempts=args.max_attempts,
         backoff_base_s=args.retry_base,
         progress=not args.no_progress,
+        executor=executor_options(args),
+    )
+
+
+def executor_options(args: argparse.Namespace) -> ExecutorOptions:
+    kind = getattr(args, "executor", "local") or "local"
+    ray_given = [name for name in ("ray_address", "ray_workers", "ray_gpus_per_worker") if getattr(args, name, None) is not None]
+    if kind != "ray" and ray_given:
+        raise ConfigError(f"--{ray_given[0].replace('_', '-')} applies to --executor ray")
+    if kind == "ray":
+        require_ray()  # fail before any work, with the extra to install
+    key_env = getattr(args, "api_key_env", None)
+    return ExecutorOptions(
+        kind=kind,
+        ray_address=getattr(args, "ray_address", None),
+        ray_workers=getattr(args, "ray_workers", None),
+        gpus_per_worker=getattr(args, "ray_gpus_per_worker", None),
+        model_key_env=key_env,
+        judge_key_env=getattr(args, "judge_api_key_env", None) or key_env,
     )
 
 

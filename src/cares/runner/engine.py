@@ -1,18 +1,21 @@
 """Asking a model for many answers at once: bounded concurrency, timeouts, retries, durable results.
 
 Each answer is written to the run store the moment it arrives, so a crash or a kill costs at
-most the requests that were in flight.
+most the requests that were in flight. The calls run in this process (the local executor) or on
+Ray workers (cares.runner.ray_executor); either way only this process writes the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 
 from cares.errors import CaresError
 from cares.models.base import FatalModelError, Model, ModelCallError
+from cares.runner.executor import ExecutorOptions, ModelRecipe
 from cares.runner.progress import ProgressBar
 from cares.store import RunStore
 from cares.types import Request, Response, ResponseStatus, Usage
@@ -27,6 +30,7 @@ class EngineOptions:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     progress: bool = True
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
 
 
 @dataclass
@@ -96,6 +100,31 @@ def effective_concurrency(model: Model, options: EngineOptions) -> int:
     return max(1, int(getattr(model, "preferred_concurrency", None) or 16))
 
 
+def failed_response(key: str, spec: str, error: str | None, attempts: int, seconds: float) -> Response:
+    return Response(key, spec, ResponseStatus.FAILED, None, error, Usage(), attempts, seconds)
+
+
+def tally(stats: EngineStats, response: Response) -> None:
+    """Count one stored outcome into the stage's statistics."""
+    stats.attempts += response.attempts
+    if response.ok:
+        stats.answered += 1
+        stats.prompt_tokens += response.usage.prompt_tokens
+        stats.completion_tokens += response.usage.completion_tokens
+    else:
+        stats.failed += 1
+        kind = (response.error or "unknown").split(":")[0][:60]
+        stats.errors[kind] = stats.errors.get(kind, 0) + 1
+
+
+async def answer(model: Model, key: str, request: Request, options: EngineOptions, rng: random.Random) -> Response:
+    """One request through the retry loop, as the response to store under `key`, answered or failed."""
+    response, error, attempts, seconds = await call_with_retries(model, request, options, rng)
+    if response is None:
+        return failed_response(key, model.spec, error, attempts, seconds)
+    return Response(**{**response.__dict__, "key": key})
+
+
 async def generate_pending(
     model: Model,
     pending: dict[str, Request],
@@ -103,11 +132,27 @@ async def generate_pending(
     options: EngineOptions,
     label: str = "generating",
     seed: int = 0,
+    recipe: ModelRecipe | None = None,
 ) -> EngineStats:
-    """Answer every request in `pending` (cache key -> request) and store each outcome."""
-    stats = EngineStats(requested=len(pending))
+    """Answer every request in `pending` (cache key -> request) and store each outcome.
+
+    With the Ray executor, `recipe` tells the workers how to build their own copy of `model`; a
+    stage that gives none runs here, on the local executor."""
     if not pending:
-        return stats
+        return EngineStats()
+    if options.executor.kind == "ray":
+        if recipe is not None:
+            from cares.runner.ray_executor import generate_on_ray
+
+            return await generate_on_ray(model, recipe, pending, store, options, label, seed)
+        print(f"cares: note: {label} runs on this machine; this stage is not spread over Ray", file=sys.stderr)
+    return await generate_locally(model, pending, store, options, label, seed)
+
+
+async def generate_locally(
+    model: Model, pending: dict[str, Request], store: RunStore, options: EngineOptions, label: str, seed: int
+) -> EngineStats:
+    stats = EngineStats(requested=len(pending))
     started = time.monotonic()
     rng = random.Random(seed)
     semaphore = asyncio.Semaphore(effective_concurrency(model, options))
@@ -119,18 +164,8 @@ async def generate_pending(
 
     async def one(key: str, request: Request) -> None:
         async with semaphore:
-            response, error, attempts, seconds = await call_with_retries(model, request, options, rng)
-        stats.attempts += attempts
-        if response is not None:
-            response = Response(**{**response.__dict__, "key": key})
-            stats.answered += 1
-            stats.prompt_tokens += response.usage.prompt_tokens
-            stats.completion_tokens += response.usage.completion_tokens
-        else:
-            response = Response(key, model.spec, ResponseStatus.FAILED, None, error, Usage(), attempts, seconds)
-            stats.failed += 1
-            kind = (error or "unknown").split(":")[0][:60]
-            stats.errors[kind] = stats.errors.get(kind, 0) + 1
+            response = await answer(model, key, request, options, rng)
+        tally(stats, response)
         store.put_response(response, request)
         bar.advance()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cares.judges.base import Judge
 from cares.judges.llm import LLMJudge
 from cares.runner.engine import EngineOptions, EngineStats, generate_pending
+from cares.runner.executor import ModelRecipe
 from cares.runner.progress import ProgressBar
 from cares.store import RunStore
 from cares.types import Judgement, Label
@@ -21,9 +22,11 @@ class JudgeInput:
 
 
 async def judge_pending(
-    judge: Judge, inputs: list[JudgeInput], store: RunStore, options: EngineOptions
+    judge: Judge, inputs: list[JudgeInput], store: RunStore, options: EngineOptions, recipe: ModelRecipe | None = None
 ) -> EngineStats | None:
-    """Judge what is not judged yet. LLM-judge calls are cached in the store like any model call."""
+    """Judge what is not judged yet. LLM-judge calls are cached in the store like any model call and
+    go through the chosen executor (`recipe` builds the judge model on Ray workers). The rules judge
+    always runs here: labelling one answer takes microseconds, less than sending it to a worker."""
     done = set(store.judgements(judge.id))
     todo = [entry for entry in inputs if entry.response_key not in done]
     todo = list({entry.response_key: entry for entry in todo}.values())
@@ -34,7 +37,8 @@ async def judge_pending(
         keyed = {req.cache_key(judge.model.identity()): req for req in requests.values()}
         answered = store.answered_keys()
         stats = await generate_pending(
-            judge.model, {k: r for k, r in keyed.items() if k not in answered}, store, options, label="judging"
+            judge.model, {k: r for k, r in keyed.items() if k not in answered}, store, options, label="judging",
+            recipe=recipe,
         )
         outputs = store.responses(keyed)
         judgements = []

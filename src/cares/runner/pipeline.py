@@ -22,6 +22,7 @@ from cares.models.registry import get_model
 from cares.report.outputs import collect_rows, write_results, write_samples
 from cares.runner.config import RunConfig, check_resumable
 from cares.runner.engine import EngineOptions, EngineStats, generate_pending
+from cares.runner.executor import ModelRecipe
 from cares.runner.judging import JudgeInput, judge_pending
 from cares.runner.result import RunResult
 from cares.store import RunStore
@@ -121,11 +122,12 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             mark = time.monotonic()
             answered = store.answered_keys()
             pending = {key: request for _, _, key, request in links if key not in answered}
-            gen_stats = await generate_pending(model, pending, store, options.engine, seed=config.seed)
+            recipe = ModelRecipe.of(config.model, options.model, options.engine.executor.model_key_env)
+            gen_stats = await generate_pending(model, pending, store, options.engine, seed=config.seed, recipe=recipe)
             timings["generate_s"] = time.monotonic() - mark
 
             mark = time.monotonic()
-            judge_stats = await _judge(store, judge, options.engine) if judge is not None else None
+            judge_stats = await _judge(store, judge, options) if judge is not None else None
             if hasattr(task, "score_stage"):
                 used = await task.score_stage(store, collect_rows(store, None), config, options)
                 store.set_meta("scorers_used", used)
@@ -185,7 +187,7 @@ async def rescore_async(run_dir: Path, judge_spec: str, options: RunOptions | No
     started = time.monotonic()
     try:
         with RunStore.in_dir(run_dir) as store:
-            judge_stats = await _judge(store, judge, options.engine)
+            judge_stats = await _judge(store, judge, options)
             store.set_meta("config", config.to_dict())
             store.set_meta("active_judge", judge.id)
             timings = {"judge_s": time.monotonic() - started}
@@ -205,7 +207,7 @@ def export(run_dir: Path, judge_id: str | None = None) -> RunResult:
         return _finish(store, run_dir, config, judge_id, {}, time.monotonic(), None, None)
 
 
-async def _judge(store: RunStore, judge: Any, engine: EngineOptions) -> EngineStats | None:
+async def _judge(store: RunStore, judge: Any, options: RunOptions) -> EngineStats | None:
     items = {item.id: item for item in store.items()}
     answered = store.responses()
     inputs = []
@@ -213,7 +215,10 @@ async def _judge(store: RunStore, judge: Any, engine: EngineOptions) -> EngineSt
         response = answered.get(key)
         if response is not None and response.ok:
             inputs.append(JudgeInput(key, items[item_id].prompt, response.text or ""))
-    return await judge_pending(judge, inputs, store, engine)
+    recipe = None
+    if isinstance(judge, LLMJudge):
+        recipe = ModelRecipe.of(judge.model.spec, options.judge_model, options.engine.executor.judge_key_env)
+    return await judge_pending(judge, inputs, store, options.engine, recipe)
 
 
 def _finish(
