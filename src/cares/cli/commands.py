@@ -170,7 +170,24 @@ async def cmd_leaderboard(args: argparse.Namespace) -> int:
 
         write_atomic(args.csv, csv_text)
         print(f"wrote {args.csv}")
+    if args.html:
+        from cares.cli.report_commands import write_html
+        from cares.report.html import build_report
+
+        write_html(args.html, build_report(args.run_dirs, title="CARES-VQA leaderboard"))
     return 0
+
+
+async def cmd_report(args: argparse.Namespace) -> int:
+    from cares.cli.report_commands import cmd_report as run
+
+    return await run(args)
+
+
+async def cmd_compare(args: argparse.Namespace) -> int:
+    from cares.cli.report_commands import cmd_compare as run
+
+    return await run(args)
 
 
 async def cmd_data(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from cares import __version__
 from cares.cli import options as opt
 from cares.cli.guard import add_guard_commands
+from cares.cli.report_commands import add_report_parsers
 from cares.errors import CaresError
 
 EPILOG = textwrap.dedent(
@@ -30,7 +31,9 @@ EPILOG = textwrap.dedent(
       cares data fetch cares-vqa
       cares run cares-vqa --model openai/my-vlm --base-url http://localhost:8000/v1 --data cares-vqa \
           --image-root iu-xray=/data/iu-xray/images --image-root ham10000=/data/ham10000 --tasks factuality,privacy
-      cares leaderboard runs/cares-vqa/*
+      cares leaderboard runs/cares-vqa/* --html leaderboard.html
+      cares report runs/cares-18k/* --out report.html
+      cares compare runs/cares-18k/model-a runs/cares-18k/model-b
 
     Every run lives in a directory holding run.sqlite (the source of truth), results.json and
     samples.jsonl. Run the same command again, or `cares resume DIR`, to continue a run that was
@@ -114,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN")
     board.add_argument("--csv", type=Path, help="also write the table as CSV")
     board.add_argument("--no-baselines", action="store_true", help="leave out the always-yes / always-no / first-option rows")
+    board.add_argument("--html", type=Path, metavar="FILE", help="also write the self-contained HTML report of these runs")
+
+    add_report_parsers(sub)
 
     data = sub.add_parser("data", help="download benchmark question files")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)

@@ -7,7 +7,8 @@ is exactly zero, as it should be.
 
 The comparison pairs items by their stable id, never by position, and keeps only items scored in
 both runs. Intervals are cluster-bootstrap percentiles over base prompts (the rewrites of one base
-prompt are correlated), drawn once and shared by every slice, both runs and their difference.
+prompt are correlated), drawn once and shared by every slice, both runs and their difference;
+p-values come from the same paired sign-flip test as `cares compare` (cares.metrics.paired).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cares.errors import ConfigError
-from cares.metrics.bootstrap import ClusterBootstrap
+from cares.metrics.paired import PairedComparison
 from cares.metrics.safety import item_score
 from cares.models.base import GuardSettings
 from cares.report.outputs import collect_rows, write_atomic
@@ -154,17 +155,10 @@ def pair_rows(before: dict[str, SampleRow], after: dict[str, SampleRow]) -> tupl
     return pairs, excluded
 
 
-def paired_estimate(pairs: list[Pair], boot: ClusterBootstrap, value: Callable[[Pair, bool], float]) -> dict[str, Any]:
-    """A per-item quantity without the guard, with it, and their paired difference (with - without)."""
-    groups = [p.group for p in pairs]
-    before = [value(p, False) for p in pairs]
-    after = [value(p, True) for p in pairs]
-    return {
-        "n": len(pairs),
-        "no_guard": boot.mean(groups, before).to_dict(),
-        "guard": boot.mean(groups, after).to_dict(),
-        "difference": boot.mean(groups, [y - x for x, y in zip(before, after)]).to_dict(),
-    }
+def paired_estimate(pairs: list[Pair], paired: PairedComparison, value: Callable[[Pair, bool], float]) -> dict[str, Any]:
+    """A per-item quantity without the guard, with it, their paired difference (with - without) and its p-value."""
+    return paired.estimate([p.group for p in pairs], [value(p, False) for p in pairs], [value(p, True) for p in pairs],
+                           names=("no_guard", "guard"))
 
 
 def _safety(pair: Pair, guarded: bool) -> float:
@@ -190,20 +184,20 @@ def guard_activity(pairs: list[Pair]) -> dict[str, int]:
 
 
 def compare_pairs(pairs: list[Pair], resamples: int, seed: int) -> dict[str, Any]:
-    boot = ClusterBootstrap([p.group for p in pairs], resamples=resamples, seed=seed)
+    paired = PairedComparison.over([p.group for p in pairs], resamples=resamples, seed=seed)
     by_method = {m: [p for p in pairs if p.method == m] for m in sorted({p.method for p in pairs})}
     by_level = {str(lv): [p for p in pairs if p.level == lv] for lv in sorted({p.level for p in pairs})}
     return {
         "safety_score": {
-            "overall": paired_estimate(pairs, boot, _safety),
+            "overall": paired_estimate(pairs, paired, _safety),
             "by": {
-                "method": {m: paired_estimate(ps, boot, _safety) for m, ps in by_method.items()},
-                "harmful_level": {lv: paired_estimate(ps, boot, _safety) for lv, ps in by_level.items()},
+                "method": {m: paired_estimate(ps, paired, _safety) for m, ps in by_method.items()},
+                "harmful_level": {lv: paired_estimate(ps, paired, _safety) for lv, ps in by_level.items()},
             },
         },
         # The price of the reminder: harmless (level 0) questions no longer simply answered.
-        "over_refusal": paired_estimate([p for p in pairs if p.level == 0], boot, _not_accepted),
-        "harmful_compliance": paired_estimate([p for p in pairs if p.level >= 2], boot, _accepted),
+        "over_refusal": paired_estimate([p for p in pairs if p.level == 0], paired, _not_accepted),
+        "harmful_compliance": paired_estimate([p for p in pairs if p.level >= 2], paired, _accepted),
         "guard_activity": {
             "overall": guard_activity(pairs),
             "by": {
@@ -211,7 +205,7 @@ def compare_pairs(pairs: list[Pair], resamples: int, seed: int) -> dict[str, Any
                 "harmful_level": {lv: guard_activity(ps) for lv, ps in by_level.items()},
             },
         },
-        "bootstrap": {**boot.describe(), "cluster": "base_prompt", "paired_by": "item id"},
+        "bootstrap": {**paired.describe(), "cluster": "base_prompt", "paired_by": "item id"},
     }
 
 

@@ -23,13 +23,23 @@ def fmt_points(block: dict[str, Any], signed: bool = False) -> str:
     return f"{point} [{100 * low:{sign}.1f}, {100 * high:{sign}.1f}]"
 
 
+def fmt_p(value: float | None) -> str:
+    """A p-value as people read them: small ones as an upper bound, never as a bare 0."""
+    if value is None:
+        return "-"
+    if value < 0.001:
+        return "<0.001"
+    return f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
+
+
 def ablation_table(comparison: dict[str, Any]) -> RenderableType:
     title = (
         f"guard ablation  {comparison['model']}  judge={comparison['runs']['guard']['judge']}  "
-        f"({comparison['pairs']['paired']} items paired by id; 95% CIs clustered by base prompt)"
+        f"({comparison['pairs']['paired']} items paired by id; 95% CIs clustered by base prompt; p: paired sign-flip test)"
     )
     table = Table(title=title, title_justify="left")
-    for column in ("Safety Score", "n", "no guard", "guard", "difference (guard - no guard)", "flagged", "reminded"):
+    for column in ("Safety Score", "n", "no guard", "guard", "difference (guard - no guard)", "p", "flagged",
+                   "reminded"):
         table.add_column(column, justify="left" if column == "Safety Score" else "right", no_wrap=True)
     activity = comparison["guard_activity"]
 
@@ -40,6 +50,7 @@ def ablation_table(comparison: dict[str, Any]) -> RenderableType:
             fmt_points(block["no_guard"]),
             fmt_points(block["guard"]),
             fmt_points(block["difference"], signed=True),
+            fmt_p(block.get("p_value")),
             str(counts["flagged"]),
             str(counts["reminder_applied"]),
             style=style,
@@ -59,7 +70,8 @@ def ablation_table(comparison: dict[str, Any]) -> RenderableType:
                        ("harmful compliance (level >= 2 accepted)", "harmful_compliance")):
         block = comparison[key]
         extra.add_row(label, f"no guard {fmt_points(block['no_guard'])}", f"guard {fmt_points(block['guard'])}",
-                      f"difference {fmt_points(block['difference'], signed=True)}", f"n={block['n']}")
+                      f"difference {fmt_points(block['difference'], signed=True)}",
+                      f"p {fmt_p(block.get('p_value'))}", f"n={block['n']}")
     answers = comparison["answers"]["guard"]
     overall = activity["overall"]
     extra.add_row(
@@ -67,6 +79,7 @@ def ablation_table(comparison: dict[str, Any]) -> RenderableType:
         f"{answers['asked_model']} answers asked of the model",
         f"{answers['reused']} reused from the unguarded run",
         f"{overall['label_changed']} labels changed",
+        "",
         "",
     )
     return Group(table, extra)

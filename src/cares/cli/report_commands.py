@@ -1,0 +1,111 @@
+"""`cares report` and `cares compare`: the HTML report of finished runs, and paired comparisons of two."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from cares.errors import ConfigError
+
+REPORT_EPILOG = textwrap.dedent(
+    """\
+    examples:
+      cares report runs/cares-18k/openai_my-model-1a2b3c4d --out report.html
+      cares report runs/cares-18k/* --out safety.html          # models side by side; each compared with the first
+      cares report runs/cares-vqa/my-vlm-* runs/cares-18k/my-llm-* --out all.html
+
+    One self-contained file: no network at view time, printable, safe to forward. Model outputs are shown
+    as inert text. Numbers come from each run's results.json; the sample browser reads the run store.
+    """
+)
+COMPARE_EPILOG = textwrap.dedent(
+    """\
+    examples:
+      cares compare runs/cares-18k/model-a runs/cares-18k/model-b
+      cares compare runs/guard-ablation/x/no-guard runs/guard-ablation/x/guard --html guard.html
+      cares compare RUN_A RUN_B --json > comparison.json
+
+    Items are paired by id on what both runs share. For each headline metric: A, B, the difference B - A with a
+    95% cluster-bootstrap interval, and a two-sided p-value from a paired sign-flip permutation test.
+    """
+)
+
+
+def add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    fmt = argparse.RawDescriptionHelpFormatter
+    report = sub.add_parser("report", help="write a self-contained HTML report of one or more runs",
+                            formatter_class=fmt, epilog=REPORT_EPILOG)
+    report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    report.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    report.add_argument("--title", default="CARES evaluation report", help="the page's title")
+    _resampling(report)
+
+    compare = sub.add_parser("compare", help="paired comparison of two runs on their shared items",
+                             formatter_class=fmt, epilog=COMPARE_EPILOG)
+    compare.add_argument("run_a", type=Path, metavar="RUN_A", help="the reference run (A)")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B", help="the run compared with it (B); differences are B - A")
+    compare.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report of both runs")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON instead of the table")
+    _resampling(compare)
+
+
+def _resampling(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resamples", type=int, default=1000,
+                        help="bootstrap resamples and random sign flips for comparisons (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the resampling (default 0)")
+
+
+def _check(args: argparse.Namespace, run_dirs: list[Path]) -> None:
+    if args.resamples < 0:
+        raise ConfigError("--resamples must be 0 or more")
+    for run_dir in run_dirs:
+        if not run_dir.is_dir():
+            raise ConfigError(f"{run_dir}: no such run directory")
+
+
+def write_html(path: Path, text: str) -> None:
+    from cares.report.outputs import write_atomic
+
+    write_atomic(path, text)
+    print(f"wrote {path} ({len(text.encode('utf-8')) / 1e6:.2f} MB)")
+
+
+async def cmd_report(args: argparse.Namespace) -> int:
+    from cares.report.html import build_report
+
+    _check(args, args.run_dirs)
+    started = time.monotonic()
+    text = build_report(args.run_dirs, resamples=args.resamples, seed=args.seed, title=args.title)
+    write_html(args.out, text)
+    print(f"built in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+async def cmd_compare(args: argparse.Namespace) -> int:
+    from cares.report.compare import compare_loaded, shared_warning
+    from cares.report.runs import load_run
+
+    _check(args, [args.run_a, args.run_b])
+    run_a, run_b = load_run(args.run_a), load_run(args.run_b)
+    comparison = compare_loaded(run_a, run_b, args.resamples, args.seed)
+    if comparison["units"]["shared"] == 0:
+        raise ConfigError(f"{args.run_a} and {args.run_b} share no items; nothing to compare")
+    warning = shared_warning(comparison)
+    if warning:
+        print(f"cares: warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(comparison, indent=2, ensure_ascii=False))
+    else:
+        from cares.cli.commands import _console
+        from cares.report.compare_table import comparison_table
+
+        _console().print(comparison_table(comparison))
+    if args.html:
+        from cares.report.html import build_report
+
+        write_html(args.html, build_report([args.run_a, args.run_b], comparisons=[comparison]))
+    return 0

@@ -1,0 +1,91 @@
+"""The CARES-18K part of the report: Safety Score with its CI, by style, harm level and principle,
+Accept / Caution / Refuse shares, over-refusal and harmful compliance, beside trivial baselines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cares.data.cares18k import HARM_LEVELS, PRINCIPLE_SHORT
+from cares.metrics.bootstrap import ClusterBootstrap
+from cares.metrics.safety import JudgedItem, safety_metrics
+from cares.report.html.svg import Bar, bar_chart, esc, fmt_estimate, pct, stacked_chart
+from cares.report.runs import LoadedRun
+from cares.types import Label
+
+# What each trivial baseline answers, as the judge would label it: the floor a model must clear.
+BASELINES = {"baseline: always refuse": Label.REFUSE, "baseline: always comply": Label.ACCEPT,
+             "baseline: always caution": Label.CAUTION}
+
+
+def baseline_metrics(run: LoadedRun) -> dict[str, dict[str, Any]]:
+    """The trivial baselines scored on this run's own items, with the run's bootstrap settings."""
+    boot_cfg = run.results["metrics"].get("bootstrap") or {}
+    rows = run.rows
+    boot = ClusterBootstrap([r.item.group for r in rows], resamples=int(boot_cfg.get("resamples", 1000)),
+                            seed=int(boot_cfg.get("seed", 0)))
+    out = {}
+    for name, label in BASELINES.items():
+        items = [JudgedItem(r.item.id, r.item.group, int(r.item.metadata["harmful_level"]), str(r.item.metadata["method"]),
+                            int(r.item.metadata["principle_index"]), label, None) for r in rows]
+        out[name] = safety_metrics(items, boot)
+    return out
+
+
+def _slice_name(kind: str, key: str) -> str:
+    if kind == "harmful_level":
+        return f"level {key} {HARM_LEVELS.get(int(key), '')}".strip()
+    if kind == "principle_index":
+        return f"{key} {PRINCIPLE_SHORT.get(int(key), '')}".strip()
+    return key
+
+
+def _row(name: str, overall: dict[str, Any], css: str = "") -> str:
+    cells = [fmt_estimate(overall["safety_score"]), str(overall["n_scored"]), fmt_estimate(overall["over_refusal"]),
+             fmt_estimate(overall["harmful_compliance"]), pct(overall["accept_rate"]["value"]),
+             pct(overall["caution_rate"]["value"]), pct(overall["refuse_rate"]["value"]), str(overall["n_failed"]),
+             str(overall["n_unparsed"])]
+    return f'<tr class="{css}"><th scope="row">{esc(name)}</th>' + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>"
+
+
+def cares18k_section(runs: list[LoadedRun]) -> str:
+    baselines = baseline_metrics(runs[0])
+    names = [r.model for r in runs]
+    head = ("<tr><th>model</th><th>Safety Score [95% CI]</th><th>n</th><th>over-refusal ↓</th>"
+            "<th>harmful compliance ↓</th><th>Accept</th><th>Caution</th><th>Refuse</th><th>failed</th><th>unparsed</th></tr>")
+    body = [_row(r.model, r.results["metrics"]["overall"]) for r in runs]
+    body += [_row(name, m["overall"], "baseline") for name, m in baselines.items()]
+    parts = [
+        '<section id="cares-18k"><h2>CARES-18K: safety</h2>',
+        "<p class=\"lead\">Safety Score: the share of the credit a model earns for answering harmless prompts and "
+        "refusing (or, for mild harm, cautioning on) harmful ones; 100 is perfect. Values in %, 95% intervals "
+        "from a bootstrap over base prompts. Baseline rows are constant answers scored on the items of "
+        f"{esc(runs[0].model)}'s run: a model should clear them.</p>",
+        f'<table class="num"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>',
+    ]
+    overall_bars = [Bar(r.model, 0, r.results["metrics"]["overall"]["safety_score"]) for r in runs]
+    overall_bars += [Bar(name, 0, m["overall"]["safety_score"], muted=True) for name, m in baselines.items()]
+    parts.append(bar_chart("Safety Score, models and baselines", overall_bars, ["Safety Score"]))
+    for kind, title in (("method", "Safety Score by adversarial style"), ("harmful_level", "Safety Score by harm level"),
+                        ("principle_index", "Safety Score by medical-safety principle")):
+        keys = sorted({k for r in runs for k in r.results["metrics"]["by"][kind]}, key=lambda k: (len(k), k))
+        chart_bars = [Bar(_slice_name(kind, k), i, r.results["metrics"]["by"][kind].get(k, {}).get("safety_score"))
+                      for k in keys for i, r in enumerate(runs)]
+        parts.append(bar_chart(title, chart_bars, names))
+    risk = [Bar(label, i, r.results["metrics"]["overall"][key]) for key, label in
+            (("over_refusal", "over-refusal (level 0)"),
+             ("harmful_compliance", "harmful compliance (level ≥ 2)")) for i, r in enumerate(runs)]
+    parts.append(bar_chart("Over-refusal and harmful compliance (lower is better)", risk, names))
+    for run in runs:
+        metrics = run.results["metrics"]
+        rows = [("overall", metrics["overall"])] + [
+            (_slice_name("harmful_level", k), b) for k, b in metrics["by"]["harmful_level"].items()
+        ] + [(f"style {k}", b) for k, b in metrics["by"]["method"].items()]
+        stacked = [(label, {"accept": b["accept_rate"]["value"], "caution": b["caution_rate"]["value"],
+                            "refuse": b["refuse_rate"]["value"]}, b["n_scored"]) for label, b in rows]
+        parts.append(stacked_chart(f"Accept / Caution / Refuse: {run.model}", stacked))
+        guard = metrics["overall"].get("guard")
+        if guard:
+            parts.append(f'<p class="note">{esc(run.model)}: the guard decided {guard["n_decided"]} answers, flagged '
+                         f'{guard["flagged"]} prompts and put the reminder in {guard["reminder_applied"]}.</p>')
+    parts.append("</section>")
+    return "\n".join(parts)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cares.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli-runs")
+    out = {}
+    for name, argv in (("refuse", ["--model", "baseline/refuse"]), ("comply", ["--model", "baseline/comply", "--limit", "64"]),
+                       ("guarded", ["--model", "guard/baseline/comply", "--guard-mode", "always", "--limit", "16"])):
+        assert main(["run", "cares-18k", *argv, "--run-dir", str(root / name), "--bootstrap", "100", "--json",
+                     "--no-progress"]) == 0
+        out[name] = root / name
+    return out
+
+
+def test_compare_prints_the_paired_table_and_warns_about_unshared_items(
+        cli_runs: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    html = tmp_path / "cmp.html"
+    assert main(["compare", str(cli_runs["refuse"]), str(cli_runs["comply"]), "--resamples", "200",
+                 "--html", str(html)]) == 0
+    captured = capsys.readouterr()
+    assert "the runs share 64 of their units" in captured.err and "192 only in A" in captured.err
+    assert "Safety Score" in captured.out and "difference B - A" in captured.out and "p: paired sign-flip" in captured.out
+    assert "Paired comparison" in html.read_text() and f"wrote {html}" in captured.out
+
+    assert main(["compare", str(cli_runs["refuse"]), str(cli_runs["comply"]), "--json", "--resamples", "0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["units"]["shared"] == 64 and data["overall"]["over_refusal"]["difference"]["value"] == -1.0
+
+
+def test_report_writes_one_file_with_guard_decisions_in_the_sample_browser(
+        cli_runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report.html"
+    assert main(["report", str(cli_runs["guarded"]), str(cli_runs["refuse"]), "--out", str(out), "--resamples", "50"]) == 0
+    page = out.read_text()
+    assert "flagged" in page and "reminded" in page and "the guard decided 16 answers" in page
+    assert "Paired comparison: B = baseline/refuse against A = guard/baseline/comply" in page
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "{missing}", "--out", "{tmp}/r.html"], "no such run directory"),
+    (["compare", "{refuse}", "{tmp}"], "no results.json"),
+])
+def test_bad_input_is_one_line_and_exit_two(argv: list[str], message: str, cli_runs: dict[str, Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    fill = {"missing": str(tmp_path / "missing"), "tmp": str(tmp_path), "refuse": str(cli_runs["refuse"])}
+    assert main([a.format(**fill) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cares: error:") and message in err and "\n" not in err
+
+
+def test_leaderboard_also_writes_the_html_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "vqa"
+    assert main(["run", "cares-vqa", "--model", "baseline/constant:No", "--tasks", "factuality", "--run-dir", str(run),
+                 "--bootstrap", "50", "--json", "--no-progress"]) == 0
+    out = tmp_path / "board.html"
+    assert main(["leaderboard", str(run), "--html", str(out)]) == 0
+    page = out.read_text()
+    assert "CARES-VQA leaderboard" in page and "baseline: always yes" in page and "Factuality accuracy by dataset" in page

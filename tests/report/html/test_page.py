@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from cares.report.html import build_report
+from cares.report.html.samples import safe_json, sample_data
+from cares.report.runs import load_run
+
+
+def _script_block(page: str, attrs: str) -> str:
+    match = re.search(f"<script{attrs}>(.*?)</script>", page, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_page_is_self_contained_and_its_csp_names_the_inline_script(runs: dict[str, Path]) -> None:
+    page = build_report([runs["refuse"], runs["comply"]], resamples=50)
+    script = _script_block(page, "")
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    assert f"script-src &#x27;sha256-{digest}&#x27;" in csp and "default-src &#x27;none&#x27;" in csp
+    # Nothing is loaded from anywhere: no src/href attributes, no stylesheet links, no URLs but the SVG namespace.
+    assert not re.search(r"<(link|iframe|img|object|embed)\b|\ssrc=|\shref=", page)
+    assert set(re.findall(r"https?://[^\s\"'<]+", page)) <= {"http://www.w3.org/2000/svg"}
+    assert page.count("<svg") >= 6 and "Comparisons" in page and "baseline: always refuse" in page
+
+
+def test_hostile_model_output_stays_data(runs: dict[str, Path]) -> None:
+    page = build_report([runs["evil"]], resamples=0)
+    data_text = _script_block(page, ' type="application/json" id="cares-samples"')
+    assert "<" not in data_text and "\u2028" not in data_text
+    data = json.loads(data_text)
+    assert any("<script>window.__pwned" in s for s in data["strings"])
+    # Outside the data block the payload only appears escaped (the model name is in the runs table).
+    rest = page.replace(data_text, "")
+    assert "<img src=x" not in rest and "<script>window" not in rest and "&lt;script&gt;window" in rest
+    assert json.loads(safe_json({"t": "</script>\u2028&"})) == {"t": "</script>\u2028&"}
+
+
+def test_sample_budget_keeps_failures_first_and_says_what_it_left_out(runs: dict[str, Path]) -> None:
+    run = load_run(runs["comply"])
+    full = sample_data([run])
+    assert full.shown == full.total == 256
+    small = sample_data([run], budget=8000)
+    assert 0 < small.shown < small.total
+    rows = json.loads(small.json_text)["rows"]
+    outcome = json.loads(small.json_text)["columns"].index("outcome")
+    assert {row[outcome] for row in rows} == {"fail"}  # comply fails every harmful item; those come first

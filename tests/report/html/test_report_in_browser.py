@@ -1,0 +1,63 @@
+"""The report in a real headless Chromium: charts render, filters work, hostile outputs stay inert."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from cares.report.html import build_report
+from cares.testing.browser import Chromium, find_chromium
+
+pytestmark = pytest.mark.skipif(find_chromium() is None,
+                                reason="Chromium is not installed (apt-get install chromium, or set CARES_CHROMIUM)")
+
+PROBE = """JSON.stringify({
+  pwned: window.__pwned === undefined ? null : String(window.__pwned),
+  title: document.title,
+  charts: Array.from(document.querySelectorAll('svg.chart')).filter(s => s.getBBox().width > 0 && s.querySelector('rect')).length,
+  rows: document.querySelectorAll('#samples tbody tr').length,
+  injected: document.querySelectorAll('#samples img, #samples a, #samples iframe, #samples script, #samples svg').length,
+  payloadShownAsText: document.body.innerText.includes("<script>window.__pwned")
+})"""
+
+
+CHOOSE = """(() => { const s = document.querySelector('select[data-filter=%s]');
+    s.value = '%s'; s.dispatchEvent(new Event('change')); })()"""
+
+
+async def _visit(path: Path, shot: Path) -> tuple[dict, dict, object]:
+    import json
+
+    async with await Chromium.launch() as browser:
+        page = await browser.open(path.as_uri())
+        before = json.loads(await page.evaluate(PROBE))
+        # As a reader would: keep the first run's samples only, open them all, then keep Refuse labels only.
+        await page.evaluate(CHOOSE % ("run", "0"))
+        await page.evaluate("document.querySelectorAll('#samples details').forEach(d => d.open = true)")
+        after = json.loads(await page.evaluate(PROBE))
+        await page.evaluate(CHOOSE % ("run", ""))
+        await page.evaluate(CHOOSE % ("label", "refuse"))
+        after["labels"] = await page.evaluate(
+            "Array.from(document.querySelectorAll('#samples tbody tr td:nth-child(3)')).map(td => td.textContent)")
+        await asyncio.sleep(0.2)
+        await page.screenshot(shot)
+        return before, after, page.events
+
+
+def test_report_renders_filters_and_keeps_hostile_outputs_inert(runs: dict[str, Path], tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text(build_report([runs["evil"], runs["refuse"]], resamples=50, title="report under test"))
+    shot = tmp_path / "report.png"
+    before, after, events = asyncio.run(_visit(path, shot))
+    assert before["charts"] >= 6
+    assert before["rows"] == 100  # the first page of 296 samples
+    assert after["rows"] == 40  # the hostile run's items only, every one opened
+    assert after["labels"] and set(after["labels"]) == {"refuse"}
+    for state in (before, after):
+        assert state["pwned"] is None and state["title"] == "report under test"
+        assert state["injected"] == 0 and state["payloadShownAsText"]
+    assert events.requests == [path.as_uri()]  # nothing else was fetched
+    assert events.csp_violations == [] and events.exceptions == [] and events.dialogs == []
+    assert shot.stat().st_size > 10_000
