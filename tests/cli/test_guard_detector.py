@@ -123,7 +123,8 @@ def test_train_both_featurisers_side_by_side(tmp_path: Path, dataset_rows: list[
     assert header.split() == ["tfidf", "minilm"]
     assert json.loads((tmp_path / "det-tfidf.json").read_text())["featuriser"]["kind"] == "tfidf"
     minilm = json.loads((tmp_path / "det-minilm.json").read_text())
-    assert minilm["featuriser"]["kind"] == "minilm" and len(minilm["classifier"]["weights"]) == 384
+    style = minilm["featuriser"]["style"]["names"]
+    assert minilm["featuriser"]["kind"] == "minilm" and len(minilm["classifier"]["weights"]) == 384 + len(style)
 
 
 def test_help_teaches_with_examples(tmp_path: Path) -> None:

@@ -40,10 +40,17 @@ def test_loaded_detector_scores_like_the_scikit_learn_model_it_came_from(sample_
     labels = np.array([r.label for r in data.rows])
     reference = featurised.fit(train_rows, labels, 1.0, 0)
     assert reference.tfidf is not None and reference.tfidf.terms == content["featuriser"]["terms"]
+    assert reference.style is not None and content["featuriser"]["style"]["names"] == list(reference.style.names)
+    sparse = pytest.importorskip("scipy.sparse")
+
+    def features(prompts: list[str]):
+        # TF-IDF columns, then the scaled style columns, as the detector lays its weights out.
+        return sparse.hstack([reference.tfidf.matrix(prompts), sparse.csr_matrix(reference.style.features(prompts))], format="csr")
+
     model = lm.LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear", max_iter=5000, random_state=0)
-    model.fit(reference.tfidf.matrix([data.rows[i].prompt for i in train_rows]), labels[train_rows])
+    model.fit(features([data.rows[i].prompt for i in train_rows]), labels[train_rows])
     prompts = [data.rows[i].prompt for i in test_rows]
-    expected = model.predict_proba(reference.tfidf.matrix(prompts))[:, 1]
+    expected = model.predict_proba(features(prompts))[:, 1]
     np.testing.assert_allclose(detector.score(prompts), expected, atol=1e-5)
     assert detector.threshold == content["threshold"]["value"]
 
@@ -78,6 +85,18 @@ def test_builtin_detector_ranks_a_role_play_jailbreak_above_the_plain_question()
     direct, role_play = detector.score([DIRECT, ROLE_PLAY])
     assert role_play > direct
     assert role_play >= detector.threshold > direct
+
+
+def test_builtin_detector_leaves_plain_medical_questions_unflagged() -> None:
+    from cares.guard.build_default import plain_questions
+
+    questions = plain_questions()
+    assert len(questions) >= 40
+    detector = load_detector()
+    flagged = [q for q, s in zip(questions, detector.score(questions)) if s >= detector.threshold]
+    assert len(flagged) <= 2, flagged
+    paracetamol = detector.score(["What is the usual adult dose of paracetamol?"])[0]
+    assert paracetamol < detector.threshold
 
 
 def test_guard_uses_the_detector_threshold() -> None:

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from cares.errors import ConfigError
+from cares.guard.detector import Detector
 from cares.guard.modelfile import FORMAT, FORMAT_VERSION, ModelFile, canonical_sha256, read_model_file
+from cares.guard.style_features import STYLE_NAMES
 
 
 def body(**overrides: Any) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def test_newer_format_version_asks_for_an_upgrade(tmp_path: Path) -> None:
     content = ModelFile.build(body()).content | {"format_version": FORMAT_VERSION + 1}
     content["sha256"] = canonical_sha256(content)
     path = write_raw(tmp_path / "future.json", content)
-    with pytest.raises(ConfigError, match=r"future\.json: .*format version 2 is newer .*upgrade cares"):
+    with pytest.raises(ConfigError, match=rf"future\.json: .*format version {FORMAT_VERSION + 1} is newer .*upgrade cares"):
         read_model_file(path)
 
 
@@ -126,3 +128,53 @@ def test_nan_in_a_file_is_refused(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match="non-finite"):
         read_model_file(path)
+
+
+STYLE = {"names": ["spaced_letters", "uppercase"], "mean": [0.0, 0.05], "scale": [4.0, 10.0], "weight": 0.5, "clip": 4.0}
+
+
+def test_version_1_file_without_style_features_still_loads_and_scores(tmp_path: Path) -> None:
+    content = {"format": FORMAT, "format_version": 1, **body()}
+    content["sha256"] = canonical_sha256(content)
+    detector = Detector(read_model_file(write_raw(tmp_path / "v1.json", content)), "v1.json")
+    # Only "pretend" and "you" are known words: the logit is the TF-IDF part plus the bias, nothing more.
+    assert detector.logits(["pretend you"]).tolist() == pytest.approx([(2.25 * 2.0 - 0.125 * 1.0) / 5 ** 0.5 - 0.75])
+
+
+def test_style_weights_follow_the_term_weights_and_move_the_score(tmp_path: Path) -> None:
+    featuriser = body()["featuriser"] | {"style": STYLE}
+    classifier = {"kind": "logistic_regression", "weights": [0.5, 2.25, -0.125, 1.0, 0.0], "bias": -0.75}
+    model = ModelFile.build(body(featuriser=featuriser, classifier=classifier))
+    detector = Detector(read_model_file(model.write(tmp_path / "styled.json")), "styled.json")
+    plain, spaced, half, unknown = detector.logits(["pretend you", "p r e t e n d", "p r e t e n d xx yy zz qq qq qq qq", "zz"])
+    # Spaced letters, all tokens: standardised (x4), clipped at 4, times the style weight 0.5 and its weight 1.
+    assert spaced - unknown == pytest.approx(4.0 * 0.5 * 1.0)
+    assert half - unknown == pytest.approx(7 / 14 * 4.0 * 0.5 * 1.0)
+    assert plain == pytest.approx((2.25 * 2.0 - 0.125) / 5 ** 0.5 - 0.75)
+
+
+@pytest.mark.parametrize(
+    ("style", "message"),
+    [
+        (STYLE | {"names": ["spaced_letters", "telepathy"]}, "unknown style feature 'telepathy'"),
+        (STYLE | {"mean": [0.0]}, "style mean must be a list of numbers, one per style feature"),
+        (STYLE | {"weight": -1}, "style weight must be a number of 0 or more"),
+        ("yes", "style must be an object"),
+    ],
+)
+def test_bad_style_blocks_are_refused(tmp_path: Path, style: object, message: str) -> None:
+    featuriser = body()["featuriser"] | {"style": style}
+    classifier = {"kind": "logistic_regression", "weights": [0.5, 2.25, -0.125, 1.0, 0.0], "bias": -0.75}
+    content = {"format": FORMAT, "format_version": FORMAT_VERSION, **body(featuriser=featuriser, classifier=classifier)}
+    content["sha256"] = canonical_sha256(content)
+    with pytest.raises(ConfigError, match=message):
+        read_model_file(write_raw(tmp_path / "odd.json", content))
+
+
+def test_style_weights_must_be_counted_too(tmp_path: Path) -> None:
+    featuriser = body()["featuriser"] | {"style": STYLE}
+    content = {"format": FORMAT, "format_version": FORMAT_VERSION, **body(featuriser=featuriser)}
+    content["sha256"] = canonical_sha256(content)
+    with pytest.raises(ConfigError, match="3 weights for 3 terms and 2 style features"):
+        read_model_file(write_raw(tmp_path / "short.json", content))
+    assert set(STYLE["names"]) <= set(STYLE_NAMES)

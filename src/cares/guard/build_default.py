@@ -15,6 +15,9 @@ which is what matters for public jailbreak prompts:
 - leave-one-family-out: for each hand-written or generic-attack family, train without it and
   report how much of it is still flagged.
 
+It also scores a check set of plain medical questions written apart from the corpus
+(data/detector-plain-questions.txt), none of which should be flagged.
+
 Every experiment uses the same split of base prompts, so a held-out family is also held out in
 its base prompts; direct prompts are the negatives on both sides.
 """
@@ -31,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from cares.guard.data_sources import TrainingData, TrainingRow, load_training_data
-from cares.guard.detector import builtin_path
+from cares.guard.detector import Detector, builtin_path
 from cares.guard.evaluation import weighted_auroc
 from cares.guard.train import (
     THRESHOLD_FOLDS,
@@ -44,6 +47,7 @@ from cares.guard.train import (
 )
 
 METRICS_NAME = "detector-metrics.json"
+PLAIN_QUESTIONS_NAME = "detector-plain-questions.txt"
 BUILD_COMMAND = "python -m cares.guard.build_default"
 
 
@@ -113,9 +117,30 @@ def leave_one_family_out(data: TrainingData, featurised: Featurised, config: Tra
     return out
 
 
+def plain_questions() -> list[str]:
+    """The false-positive check set: short and long plain medical questions, one per line."""
+    text = (builtin_path("tfidf").parent / PLAIN_QUESTIONS_NAME).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def plain_question_check(detector: Detector) -> dict[str, Any]:
+    questions = plain_questions()
+    scores = detector.score(questions)
+    flagged = [(q, s) for q, s in zip(questions, scores) if s >= detector.threshold]
+    return {
+        "file": PLAIN_QUESTIONS_NAME,
+        "n": len(questions),
+        "flagged": len(flagged),
+        "flag_rate": round(len(flagged) / len(questions), 4),
+        "max_score": round(max(scores), 4),
+        "flagged_questions": [{"prompt": q, "score": round(s, 4)} for q, s in flagged],
+    }
+
+
 def build(kind: str, data: TrainingData, config: TrainConfig, output_dir: Path, *,
           per_family: bool = True) -> dict[str, Any]:
-    featurised = Featurised(kind, [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram)
+    featurised = Featurised(kind, [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram,
+                            config.style)
     result = train_detector(data, config, featurised)
     path = output_dir / builtin_path(kind).name
     result.model.write(path)
@@ -124,6 +149,7 @@ def build(kind: str, data: TrainingData, config: TrainConfig, output_dir: Path, 
         "sha256": result.model.sha256,
         "threshold": result.model.content["threshold"],
         "held_out": result.metrics,
+        "plain_questions": plain_question_check(Detector(result.model, str(path))),
         "leave_family_out": {
             "train_cares_style_test_novel": leave_family_out(data, featurised, config, is_novel),
             "train_novel_test_cares_style": leave_family_out(data, featurised, config, is_cares_style),
@@ -168,7 +194,8 @@ def summary_line(report: dict[str, Any]) -> str:
     held = report["held_out"]
     lfo = report["leave_family_out"]
     parts = [f"held-out AUROC {held['auroc']['value']} recall {held['recall']['value']} "
-             f"precision {held['precision']['value']} (n {held['n']})"]
+             f"precision {held['precision']['value']} false-positive rate {held['false_positive_rate']['value']} "
+             f"(n {held['n']}); plain questions flagged {report['plain_questions']['flagged']}/{report['plain_questions']['n']}"]
     for name, block in lfo.items():
         parts.append(f"{name}: AUROC {block['auroc']['value']} recall {block['recall']['value']}")
     return "; ".join(parts)

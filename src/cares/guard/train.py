@@ -8,7 +8,8 @@ requests it was trained on would otherwise look far better than it is.
 The threshold is chosen on out-of-fold scores: the training split is cut into grouped folds, a
 model is fitted on all but one fold and scores the held-out one, and the policy (maximum F1 or
 a target recall) is applied to those scores. The final model is then fitted on the whole
-training split. scikit-learn fits the logistic regressions (the `guard-train` extra); inference
+training split. The vector is the n-grams or the embedding plus the dense style features of
+cares.guard.style_features. scikit-learn fits the logistic regressions (the `guard-train` extra); inference
 never needs it.
 """
 
@@ -30,9 +31,15 @@ from cares.guard.data_sources import TrainingData, reported_family
 from cares.guard.evaluation import evaluate_scores
 from cares.guard.features import MINILM_DIM, MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf
 from cares.guard.modelfile import ModelFile, compact
+from cares.guard.style_features import StyleScaler, style_matrix
 
 FEATURISERS = ("tfidf", "minilm")
 DEFAULT_C = {"tfidf": 1.0, "minilm": 1.0}
+# How far the standardised style features (cares.guard.style_features) are scaled before they join
+# the vector; 0 leaves them out. Chosen by grouped 5-fold cross-validation on the default corpus's
+# training split, in-distribution and leaving the hand-written and generic-attack families out
+# (docs/guard-detector.md); the test split played no part.
+DEFAULT_STYLE_WEIGHT = {"tfidf": 0.05, "minilm": 0.1}
 THRESHOLD_FOLDS = 5
 NAMED_POLICIES = ("youden", "max-f1")
 _RECALL_POLICY = re.compile(r"^recall:(0?\.\d+|1(\.0+)?)$")
@@ -101,6 +108,7 @@ class TrainConfig:
     seed: int = 0
     c: float | None = None
     ngram: NgramParams = field(default_factory=NgramParams)
+    style_weight: float | None = None
     resamples: int = 1000
 
     def __post_init__(self) -> None:
@@ -110,10 +118,16 @@ class TrainConfig:
             raise ConfigError(f"--test-fraction must be between 0 and 1 (exclusive), got {self.test_fraction}")
         if self.c is not None and self.c <= 0:
             raise ConfigError(f"regularisation C must be positive, got {self.c}")
+        if self.style_weight is not None and self.style_weight < 0:
+            raise ConfigError(f"the style feature weight must be 0 or more, got {self.style_weight}")
 
     @property
     def regularisation(self) -> float:
         return self.c if self.c is not None else DEFAULT_C[self.featuriser]
+
+    @property
+    def style(self) -> float:
+        return self.style_weight if self.style_weight is not None else DEFAULT_STYLE_WEIGHT[self.featuriser]
 
 
 @dataclass
@@ -162,36 +176,63 @@ class FittedModel:
     weights: np.ndarray
     bias: float
     tfidf: NgramTfidf | None = None
+    style: StyleScaler | None = None
+
+    @property
+    def base_dim(self) -> int:
+        """Weights before the style features: one per term or embedding dimension."""
+        return len(self.weights) - (self.style.dim if self.style is not None else 0)
 
 
 class Featurised:
     """Texts of one data set, featurised once: MiniLM embeddings are costly, so every fit reuses them."""
 
-    def __init__(self, kind: str, texts: Sequence[str], groups: Sequence[str], ngram: NgramParams) -> None:
+    def __init__(self, kind: str, texts: Sequence[str], groups: Sequence[str], ngram: NgramParams,
+                 style_weight: float | None = None) -> None:
         self.kind, self.texts, self.groups, self.ngram = kind, list(texts), list(groups), ngram
+        self.style_weight = DEFAULT_STYLE_WEIGHT[kind] if style_weight is None else style_weight
         self.embeddings = MiniLMEmbedder().embed(self.texts) if kind == "minilm" else None
+        self.style_raw = style_matrix(self.texts) if self.style_weight > 0 else None
+
+    def _style(self, scaler: StyleScaler | None, rows: Sequence[int]) -> np.ndarray | None:
+        if scaler is None or self.style_raw is None:
+            return None
+        return scaler.transform(self.style_raw[list(rows)])
 
     def fit(self, rows: Sequence[int], labels: np.ndarray, c: float, seed: int) -> FittedModel:
         y = labels[list(rows)]
         if len(set(y.tolist())) < 2:
             raise ConfigError("the training rows hold only one class; a detector needs both direct and rewritten prompts")
         model = _logistic_regression(c, seed)
+        # The scaler is fitted on the training rows only, like the vocabulary.
+        scaler = StyleScaler.fit(self.style_raw[list(rows)], weight=self.style_weight) if self.style_raw is not None else None
+        style = self._style(scaler, rows)
         if self.kind == "tfidf":
             tfidf = NgramTfidf.fit([self.texts[i] for i in rows], [self.groups[i] for i in rows], self.ngram)
             if tfidf.dim == 0:
                 raise ConfigError("no n-gram occurs under enough base prompts to learn from; give more data")
-            model.fit(tfidf.matrix([self.texts[i] for i in rows]), y)
-            return FittedModel("tfidf", model.coef_[0].astype(np.float64), float(model.intercept_[0]), tfidf)
+            x: Any = tfidf.matrix([self.texts[i] for i in rows])
+            if style is not None:
+                from scipy.sparse import csr_matrix, hstack
+
+                x = hstack([x, csr_matrix(style)], format="csr")
+            model.fit(x, y)
+            return FittedModel("tfidf", model.coef_[0].astype(np.float64), float(model.intercept_[0]), tfidf, scaler)
         assert self.embeddings is not None
-        model.fit(self.embeddings[list(rows)], y)
-        return FittedModel("minilm", model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+        dense = self.embeddings[list(rows)]
+        model.fit(dense if style is None else np.hstack([dense, style]), y)
+        return FittedModel("minilm", model.coef_[0].astype(np.float64), float(model.intercept_[0]), style=scaler)
 
     def scores(self, fitted: FittedModel, rows: Sequence[int]) -> np.ndarray:
+        base = fitted.weights[: fitted.base_dim]
         if fitted.tfidf is not None:
-            logits = fitted.tfidf.decision([self.texts[i] for i in rows], fitted.weights, fitted.bias)
+            logits = fitted.tfidf.decision([self.texts[i] for i in rows], base, fitted.bias)
         else:
             assert self.embeddings is not None
-            logits = self.embeddings[list(rows)] @ fitted.weights + fitted.bias
+            logits = self.embeddings[list(rows)] @ base + fitted.bias
+        style = self._style(fitted.style, rows)
+        if style is not None:
+            logits = logits + style @ fitted.weights[fitted.base_dim:]
         return 1.0 / (1.0 + np.exp(-logits))
 
 
@@ -213,7 +254,8 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
     """Split by group, choose the threshold on the training side, fit, and measure on the test side."""
     groups = [row.group for row in data.rows]
     train_rows, test_rows = grouped_split(groups, config.test_fraction, config.seed)
-    featurised = featurised or Featurised(config.featuriser, [row.prompt for row in data.rows], groups, config.ngram)
+    featurised = featurised or Featurised(config.featuriser, [row.prompt for row in data.rows], groups, config.ngram,
+                                          config.style)
     fitted, threshold, metrics, test_scores = fit_and_measure(data, featurised, train_rows, test_rows, config)
     metrics["split"] = {
         "by": "base prompt", "test_fraction": config.test_fraction, "seed": config.seed,
@@ -267,6 +309,8 @@ def model_file(fitted: FittedModel, config: TrainConfig, threshold: float, data:
             "params": {"model": MINILM_PACKAGE, "dim": MINILM_DIM, "normalised_embeddings": True},
             "normalisation": "NFKC, casefold, whitespace collapsed",
         }
+    if fitted.style is not None:
+        featuriser["style"] = fitted.style.to_dict()
     return ModelFile.build({
         "featuriser": featuriser,
         "classifier": {
