@@ -24,12 +24,14 @@ EPILOG = textwrap.dedent(
       cares run cares-18k --model python/my_module:answer --data my_prompts.jsonl
       cares run cares-18k --model hf/./checkpoints/my-med-llm --model-arg dtype=bfloat16 --model-arg batch_size=32
       cares run cares-vqa --model hf/llava-hf/llava-1.5-7b-hf --model-arg device=cuda
+      cares run cares-18k --model guard/openai/my-model --base-url http://localhost:8000/v1
+      cares run cares-vqa --model openai/my-vlm --base-url http://vllm:8000/v1 --executor ray --ray-address auto
       cares resume runs/cares-18k/openai_my-model-1a2b3c4d
       cares rescore runs/cares-18k/openai_my-model-1a2b3c4d --judge llm/openai/gpt-4o-mini
       cares judge --judge rules --input pairs.jsonl --output labels.jsonl
       cares run cares-vqa --model baseline/constant:No --data sample
       cares data fetch cares-vqa
-      cares run cares-vqa --model openai/my-vlm --base-url http://localhost:8000/v1 --data cares-vqa \
+      cares run cares-vqa --model openai/my-vlm --base-url http://localhost:8000/v1 --data cares-vqa \\
           --image-root iu-xray=/data/iu-xray/images --image-root ham10000=/data/ham10000 --tasks factuality,privacy
       cares leaderboard runs/cares-vqa/* --html leaderboard.html
       cares report runs/cares-18k/* --out report.html
