@@ -53,20 +53,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     exit_code = 0
     results: list[RunResult] = []
     for spec in args.model:
-        config = RunConfig(
-            benchmark=args.benchmark,
-            model=spec,
-            data=args.data,
-            split=args.split,
-            revision=args.revision,
-            selection=opt.selection(args),
-            params=opt.generation_params(args),
-            judge=opt.judge_for(args),
-            seed=args.seed,
-            bootstrap=args.bootstrap,
-            task_options=opt.task_options(args),
-            scorers=opt.scorers(args),
-        )
+        config = opt.run_config(args, args.benchmark, spec)
         if config.data == "sample" and not args.json:
             full = "--data hf runs the published CARES-18K" if args.benchmark == "cares-18k" else (
                 "`cares data fetch cares-vqa` and --data cares-vqa run the released questions")

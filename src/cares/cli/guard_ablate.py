@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from cares.cli import options as opt
 from cares.errors import ConfigError
 from cares.models.base import GuardSettings
-from cares.runner.config import RunConfig
 
 if TYPE_CHECKING:
     from cares.guard.ablation import AblationPlan
@@ -78,18 +77,7 @@ def plan_from_args(args: argparse.Namespace) -> AblationPlan:
         raise ConfigError("--bootstrap must be 0 or more")
     if args.model_arg and not spec.startswith("hf/"):
         raise ConfigError("--model-arg sets hf/ models, and --model is not one")
-    config = RunConfig(
-        benchmark="cares-18k",
-        model=spec,
-        data=args.data,
-        split=args.split,
-        revision=args.revision,
-        selection=opt.selection(args),
-        params=opt.generation_params(args),
-        judge=args.judge or "rules",
-        seed=args.seed,
-        bootstrap=args.bootstrap,
-    )
+    config = opt.run_config(args, "cares-18k", spec)
     guard = opt.guard_settings(args) or GuardSettings()
     out_dir = args.out or default_out_dir(config, guard, args.runs_root)
     return AblationPlan(config, guard, out_dir)

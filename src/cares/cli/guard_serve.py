@@ -81,14 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def read_reminder(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "reminder file not found") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "reminder file is not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read reminder file: {exc.strerror}") from None
+    from cares.guard.proxy_auth import read_text_file
+
+    text = read_text_file(path, "reminder file")
     if not text.strip():
         raise InputError(path, "reminder file is empty")
     return text.strip()

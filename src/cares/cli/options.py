@@ -11,6 +11,7 @@ from cares.errors import ConfigError
 from cares.models.base import GuardSettings, ModelOptions
 from cares.runner.engine import EngineOptions
 from cares.runner.executor import EXECUTORS, ExecutorOptions, require_ray
+from cares.runner.config import RunConfig
 from cares.runner.pipeline import RunOptions
 from cares.types import GenerationParams
 
@@ -316,8 +317,27 @@ def image_roots(args: argparse.Namespace) -> dict[str, str]:
     return parse_image_roots(list(getattr(args, "image_root", []) or []))
 
 
-def judge_for(args: argparse.Namespace) -> str:
-    if args.benchmark == "cares-18k":
+def run_config(args: argparse.Namespace, benchmark: str, spec: str) -> RunConfig:
+    """A run's identity from the shared data, generation, judge and benchmark options."""
+    return RunConfig(
+        benchmark=benchmark,
+        model=spec,
+        data=args.data,
+        split=args.split,
+        revision=args.revision,
+        selection=selection(args),
+        params=generation_params(args),
+        judge=judge_for(args, benchmark),
+        seed=args.seed,
+        bootstrap=args.bootstrap,
+        # Commands without the CARES-VQA options (the guard ablation) have no task options to give.
+        task_options=task_options(args) if hasattr(args, "tasks") else {},
+        scorers=scorers(args),
+    )
+
+
+def judge_for(args: argparse.Namespace, benchmark: str) -> str:
+    if benchmark == "cares-18k":
         return args.judge or "rules"
     judge = args.judge or "readers"
     if judge != "readers" and not judge.startswith("llm/"):

@@ -59,16 +59,21 @@ def tokens_from_env(environ: Mapping[str, str]) -> list[str]:
     return [item.strip() for item in environ.get(TOKEN_ENV, "").split(",") if item.strip()]
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """A small UTF-8 file given on the command line, with one-line errors naming it and its role."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, f"{what} not found") from None
+    except UnicodeDecodeError:
+        raise InputError(path, f"{what} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read {what}: {exc.strerror}") from None
+
+
 def tokens_from_file(path: Path) -> list[str]:
     """One token a line; blank lines and lines starting with '#' are skipped."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "token file not found") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "token file is not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read token file: {exc.strerror}") from None
+    text = read_text_file(path, "token file")
     tokens = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

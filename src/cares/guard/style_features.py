@@ -78,7 +78,6 @@ def style_vector(text: str) -> np.ndarray:
     n_chars, n_tokens, n_words = len(clean), len(tokens), max(len(words), 1)
     letters = [ch for ch in clean if ch.isalpha()]
     n_letters = max(len(letters), 1)
-    lower_words = [w.casefold() for w in words]
     out[0] = _spaced_share(tokens)
     out[1] = sum(1 for w in words if any(c.isdigit() for c in w) and any(c.isalpha() for c in w)) / n_words
     out[2] = sum(1 for ch in clean if ord(ch) > 127 and unicodedata.category(ch)[0] in "SC") / n_chars
