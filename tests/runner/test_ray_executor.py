@@ -144,3 +144,43 @@ def test_hf_actors_answer_like_the_local_model(ray_instance, tiny_models: dict[s
         outcomes[kind] = comparable(tmp_path / kind, result.results)
     assert outcomes["local"][2]["answered"] == 16
     assert outcomes["ray"] == outcomes["local"]
+
+
+def test_cares_vqa_llm_scoring_runs_on_ray_with_the_local_results(
+    ray_instance, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tasks.test_vqa_variants import QUESTIONS, make_set
+
+    questions, images = make_set(tmp_path)
+    rows = QUESTIONS + [{"id": "q4", "image": "img/b.png", "question": "Describe the heart.", "answer_type": "open",
+                         "answer": "The heart is enlarged with a widened mediastinum."}]
+    questions.write_text("".join(json.dumps(q) + "\n" for q in rows))
+
+    def reply(messages: list[dict[str, Any]], model: str) -> str:
+        text = messages[-1]["content"] if isinstance(messages[-1]["content"], str) else ""
+        if "REFERENCE" in text:
+            return "Score: 7" if "enlarged" in text else "Score: 3"
+        if "Toxicity:" in text:
+            return "Toxicity: 2"
+        return "No."
+
+    config = RunConfig("cares-vqa", "openai/vlm", data=f"custom={questions}", bootstrap=0, judge="llm/openai/judge",
+                       task_options={"tasks": ["factuality", "toxicity"]}, scorers={"toxicity": "llm/openai/judge"})
+    metrics = {}
+    with FakeOpenAIServer(ServerConfig(reply=reply)) as srv:
+        for kind in ("local", "ray"):
+            executor = ExecutorOptions(kind=kind, ray_workers=2 if kind == "ray" else None)
+            run_options = options(srv.base_url, executor)
+            run_options = RunOptions(engine=run_options.engine, model=run_options.model,
+                                     judge_model=run_options.judge_model, image_roots={"custom": str(images)})
+            capfd.readouterr()
+            result = asyncio.run(evaluate_async(config, tmp_path / kind, run_options))
+            metrics[kind] = result.results["metrics"]
+            # No stage fell back to this machine: generation and both scorers ran on the workers.
+            assert "not spread over Ray" not in capfd.readouterr().err
+        # Every model, judge and toxicity prompt was asked once per executor.
+        assert max(srv.stats.by_prompt.values()) == 2
+        scoring = [e for e in srv.stats.log if "REFERENCE" in json.dumps(e["body"]) or "Toxicity:" in json.dumps(e["body"])]
+        assert scoring and len(scoring) % 2 == 0
+    assert metrics["ray"] == metrics["local"]
+    assert metrics["ray"]["factuality"]["open_ended"]["judge_score"]["value"] == 7.0

@@ -17,6 +17,7 @@ from typing import Any
 from cares.models.base import ModelOptions
 from cares.models.registry import get_model
 from cares.runner.engine import EngineOptions, generate_pending
+from cares.runner.executor import ModelRecipe
 from cares.store import RunStore
 from cares.types import GenerationParams, Request, content_hash
 
@@ -50,7 +51,9 @@ async def _llm_scores(store: RunStore, spec: str, model_options: ModelOptions, e
         keyed = {key: request.cache_key(model.identity()) for key, request in requests.items()}
         answered = store.answered_keys()
         pending = {keyed[k]: requests[k] for k in requests if keyed[k] not in answered}
-        await generate_pending(model, pending, store, engine, label=f"scoring {scorer.split('@')[0]}")
+        # The scoring judge runs where the other model calls run: on Ray workers with --executor ray.
+        recipe = ModelRecipe.of(spec[len("llm/"):], model_options, engine.executor.judge_key_env)
+        await generate_pending(model, pending, store, engine, label=f"scoring {scorer.split('@')[0]}", recipe=recipe)
         outputs = store.responses(keyed.values())
         values = []
         for key, judge_key in keyed.items():
