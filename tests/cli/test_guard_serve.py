@@ -75,7 +75,7 @@ def test_serve_guards_requests_and_stops_cleanly(upstream: FakeOpenAIServer, tmp
     log_path = tmp_path / "access.jsonl"
     env = cli_env(CARES_GUARD_TOKEN=f"{TOKEN},another-token-83c1f0a9d2", MODEL_KEY=UPSTREAM_KEY)
     serving = start_serve("--upstream", upstream.base_url, "--upstream-key-env", "MODEL_KEY",
-                          "--access-log", str(log_path), env=env)
+                          "--access-log", str(log_path), "--guard-header", env=env)
     guard = Guard(load_detector("builtin"))
     plain_flagged, flagged_flagged = guard.decide(PLAIN).flagged, guard.decide(FLAGGED).flagged
     try:

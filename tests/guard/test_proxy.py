@@ -178,7 +178,7 @@ def test_upstream_sees_the_reminder_exactly_when_the_guard_flags(
 @pytest.mark.parametrize("mode", ["always", "never"])
 def test_modes_always_and_never(detector: Detector, upstream: FakeOpenAIServer, tmp_path: Path, mode: str) -> None:
     prompts = acceptance_prompts()[:8]
-    with make_proxy(detector, upstream, tmp_path, mode=mode) as proxy:
+    with make_proxy(detector, upstream, tmp_path, mode=mode, guard_header=True) as proxy:
         client = proxy.client()
         for prompt in prompts:
             raw = client.chat.completions.with_raw_response.create(
@@ -395,3 +395,12 @@ def test_addresses_tokens_and_upstream_urls() -> None:
     assert upstream_base_url(" http://gpu-node:8000/v1/ ") == "http://gpu-node:8000/v1"
     with pytest.raises(ConfigError, match="credentials in the URL"):
         upstream_base_url("https://user:pw@host/v1")
+
+
+def test_the_guard_header_is_off_unless_asked_for(detector: Detector, upstream: FakeOpenAIServer, tmp_path: Path) -> None:
+    prompt = acceptance_prompts()[-1]
+    with make_proxy(detector, upstream, tmp_path) as proxy:
+        raw = proxy.client().chat.completions.with_raw_response.create(
+            model="fake-model", messages=[{"role": "user", "content": prompt}])
+        assert raw.http_response.status_code == 200 and raw.headers.get("X-Request-Id")
+        assert "X-Cares-Guard" not in raw.headers

@@ -16,7 +16,7 @@ default) a flagged request reaches the model with the safety reminder as its sys
 Every other request field, and the model's answer (plain or streamed), passes through unchanged.
 
 Endpoints: POST /v1/chat/completions, GET /v1/models (forwarded), GET /healthz (no token needed).
-Each response carries an X-Cares-Guard header (score, flagged, applied) and an X-Request-Id."""
+Each response carries an X-Request-Id, and with --guard-header an X-Cares-Guard header (score, flagged, applied)."""
 
 EPILOG = """\
 security:
@@ -77,6 +77,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="flag scores at or above T (0-1; default: the detector's own threshold)")
     guard.add_argument("--reminder-file", type=Path, metavar="PATH",
                        help="UTF-8 text file with a reminder to use instead of the built-in one")
+    guard.add_argument("--guard-header", action="store_true",
+                       help="add an X-Cares-Guard header (score, flagged, applied) to answers; off by default, "
+                            "because it tells a client probing the guard how close a wording came")
     serve.set_defaults(guard_handler=run_serve)
 
 
@@ -115,6 +118,7 @@ async def run_serve(args: argparse.Namespace) -> int:
         tokens=tokens if len(tokens) else None,
         max_body_bytes=args.max_body_bytes,
         read_timeout_s=args.upstream_timeout,
+        guard_header=args.guard_header,
     )
     policy_args = {"mode": args.mode, "threshold": args.threshold}
     if args.reminder_file is not None:

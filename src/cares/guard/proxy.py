@@ -51,6 +51,8 @@ class ProxyConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 600.0  # the longest pause between two pieces of an upstream answer
+    # Off by default: the score tells someone probing the guard how close a wording came to passing.
+    guard_header: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upstream", upstream_base_url(self.upstream))
@@ -193,7 +195,9 @@ class GuardProxy:
         record.guard_ms = round((time.perf_counter() - started) * 1000, 3)
         record.detector_score, record.flagged = decision.score, decision.flagged
         record.reminder_applied = decision.applied
-        headers = {"X-Cares-Guard": guard_header(decision), "X-Request-Id": record.request_id}
+        headers = {"X-Request-Id": record.request_id}
+        if self.config.guard_header:
+            headers["X-Cares-Guard"] = guard_header(decision)
         payload = json.dumps({**chat.body, "messages": messages}, ensure_ascii=False).encode("utf-8")
         accept = "text/event-stream" if chat.stream else "application/json"
         upstream = await self._send_upstream(request, "POST", "chat/completions", record, payload, accept)
