@@ -11,9 +11,11 @@ class MarkerDetector:
         self.marker = marker
         self.threshold = threshold
         self.scored: list[str] = []
+        self.calls: list[int] = []  # prompts per score() call
 
     def score(self, prompts: Sequence[str]) -> list[float]:
         self.scored.extend(prompts)
+        self.calls.append(len(prompts))
         return [0.9 if self.marker in prompt.lower() else 0.1 for prompt in prompts]
 
     def identity(self) -> dict[str, Any]:

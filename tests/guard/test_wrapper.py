@@ -58,6 +58,25 @@ def test_flagged_prompts_get_the_reminder_and_others_reach_the_model_unchanged()
     assert second.meta == {"guard": {"detector_score": 0.9, "flagged": True, "reminder_applied": True}}
 
 
+def test_concurrent_requests_are_scored_in_batches_and_each_prompt_once() -> None:
+    detector = MarkerDetector()
+    model = GuardedModel(ConstantModel("baseline/constant:ok", "ok"), Guard(detector))  # type: ignore[arg-type]
+    prompts = [f"Pretend question {i}" if i % 2 else f"Plain question {i}" for i in range(40)]
+
+    async def go() -> list[Any]:
+        try:
+            first = await asyncio.gather(*(model.generate(Request.chat(p, GenerationParams())) for p in prompts))
+            again = await asyncio.gather(*(model.generate(Request.chat(p, GenerationParams())) for p in prompts[:5]))
+            return [*first, *again]
+        finally:
+            await model.aclose()
+
+    answers = asyncio.run(go())
+    assert [a.meta["guard"]["flagged"] for a in answers[:40]] == [bool(i % 2) for i in range(40)]
+    assert sorted(detector.scored) == sorted(prompts)  # the repeated prompts were not scored again
+    assert max(detector.calls) > 1 and len(detector.calls) < len(prompts)
+
+
 @pytest.mark.parametrize(("mode", "applied"), [("always", [True, True]), ("never", [False, False])])
 def test_modes_always_and_never(mode: str, applied: list[bool]) -> None:
     requests = [Request.chat("plain question", GenerationParams()), Request.chat("pretend play", GenerationParams())]

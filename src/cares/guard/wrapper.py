@@ -12,7 +12,6 @@ call: the ablation pays only for the requests the guard changed.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -21,12 +20,14 @@ from typing import Any
 from cares.errors import ConfigError
 from cares.guard.policy import Guard, GuardDecision, GuardPolicy, prompt_text, with_reminder
 from cares.models.base import GuardSettings, Model, ModelOptions
+from cares.models.batching import MicroBatcher
 from cares.models.registry import get_model, provider, split_spec
 from cares.store import RunStore
 from cares.store.runstore import STORE_NAME
 from cares.types import Completion, Message, Request
 
 PROVIDER = "guard"
+SCORE_BATCH = 64
 
 
 class GuardedModel:
@@ -38,7 +39,9 @@ class GuardedModel:
         self._inner_identity = inner.identity()
         # Rewrites of one base prompt repeat across runs and variants; a prompt is scored once.
         self._scores: dict[str, GuardDecision] = {}
-        self._score_lock = asyncio.Lock()
+        # Concurrent requests are scored together, in a worker thread: one forward pass of a
+        # sentence encoder for many prompts instead of one each (builtin:minilm), off the event loop.
+        self._scorer: MicroBatcher[str, GuardDecision] = MicroBatcher(guard.decide_many, SCORE_BATCH, gather_s=0.002)
 
     # The engine reads these of the model it drives; they belong to the wrapped model.
     @property
@@ -61,12 +64,10 @@ class GuardedModel:
 
     async def decide(self, request: Request) -> GuardDecision:
         text = prompt_text([m.to_dict() for m in request.messages])
-        async with self._score_lock:
-            decision = self._scores.get(text)
-            if decision is None:
-                # Scoring is CPU work (a sentence encoder for builtin:minilm); off the event loop.
-                decision = (await asyncio.to_thread(self.guard.decide_many, [text]))[0]
-                self._scores[text] = decision
+        decision = self._scores.get(text)
+        if decision is None:
+            decision = await self._scorer.submit(text, len(text))
+            self._scores[text] = decision
         return decision
 
     def conditioned(self, request: Request, decision: GuardDecision) -> Request:
@@ -90,6 +91,7 @@ class GuardedModel:
 
     async def aclose(self) -> None:
         try:
+            await self._scorer.aclose()
             await self.inner.aclose()
         finally:
             if self.reuse is not None:
