@@ -79,6 +79,9 @@ def test_detect_reads_plain_text_and_other_fields_with_the_builtin_detector(tmp_
     other = cares("guard", "detect", "--input", "chats.jsonl", "--field", "user_message", cwd=tmp_path)
     assert other.returncode == 0, other.stderr
     assert json.loads(other.stdout)["detector_score"] == lines[0]["detector_score"]
+    # `--output -` is standard output, not a file named "-".
+    dash = cares("guard", "detect", "--input", "prompts.txt", "--output", "-", cwd=tmp_path)
+    assert dash.returncode == 0 and dash.stdout == done.stdout and not (tmp_path / "-").exists()
 
 
 def test_bad_input_lines_are_one_line_errors_and_write_nothing(tmp_path: Path) -> None:

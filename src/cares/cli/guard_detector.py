@@ -87,7 +87,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=DETECT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     detect.add_argument("--input", type=Path, required=True, help=".jsonl (objects) or .txt (one prompt per line)")
-    detect.add_argument("--output", type=Path, default=None, help="output .jsonl (default: standard output)")
+    detect.add_argument("--output", type=Path, default=None, help="output .jsonl (default, or -: standard output)")
     detect.add_argument("--detector", default="builtin", help="builtin, builtin:tfidf, builtin:minilm or a model file")
     detect.add_argument("--threshold", type=float, default=None,
                         help="flag at or above this score (default: the threshold stored in the model file)")
@@ -307,6 +307,8 @@ async def cmd_detect(args: argparse.Namespace) -> int:
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.output is not None and str(args.output) == "-":
+        args.output = None  # the usual spelling of standard output
     if args.output is not None and args.output.resolve() == args.input.resolve():
         raise ConfigError(f"--output {args.output} would overwrite the input; choose another file")
     if args.output is not None:
@@ -334,7 +336,7 @@ async def cmd_detect(args: argparse.Namespace) -> int:
         flagged += is_flagged
         lines.append(json.dumps({**record, "detector_score": round(score, 6), "flagged": is_flagged}, ensure_ascii=False))
     text = "\n".join(lines) + "\n"
-    summary = (f"scored {len(rows)} prompts with {detector.kind} detector {detector.model.sha256[:12]}: "
+    summary = (f"scored {len(rows)} prompt{'s' if len(rows) != 1 else ''} with {detector.kind} detector {detector.model.sha256[:12]}: "
                f"{flagged} flagged at threshold {threshold:.4f}")
     if args.output is None:
         sys.stdout.write(text)
