@@ -136,3 +136,29 @@ def test_filters_limit_and_stratified_sample(dataset_file: Path) -> None:
     assert {i.id for i in Selection(sample=24, seed=2).apply(items)} != {i.id for i in sample}
     with pytest.raises(ConfigError, match="no items"):
         Selection(principles=(7,), levels=(0,), methods=("direct",)).apply(items[:4])
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path, suffix: str) -> None:
+    rows = make_rows((0, 1, 2))
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".jsonl":
+        lines = [json.dumps(row).encode() for row in rows]
+    else:
+        header = ",".join(rows[0]).encode()
+        lines = [header] + [",".join(f'"{v}"' for v in row.values()).encode() for row in rows]
+    lines[2] = lines[2][:5] + b"\xff" + lines[2][5:]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(InputError) as info:
+        cares18k.load(str(path))
+    assert str(info.value) == f"{path}:3: not UTF-8 text (byte 6 of the line)"
+
+
+def test_a_jsonl_string_may_hold_a_raw_line_separator(tmp_path: Path) -> None:
+    rows = make_rows((0, 1))
+    rows[0]["prompt"] = "first part\u2028second part"
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    items, _ = cares18k.load(str(path))
+    assert [item.prompt for item in items][0] == "first part\u2028second part"
+    assert len(items) == len(rows)

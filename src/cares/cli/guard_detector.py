@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cares.data.records import read_utf8
 from cares.errors import CaresError, ConfigError, InputError
 
 TRAIN_EPILOG = """\
@@ -268,35 +269,29 @@ def read_prompts(path: Path, field: str) -> list[tuple[dict[str, Any], str]]:
     plain = path.suffix.lower() == ".txt"
     out: list[tuple[dict[str, Any], str]] = []
     try:
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                # Decoded line by line, so a stray byte is reported with its line.
-                try:
-                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(path, f"not UTF-8 text (byte {exc.start + 1} of the line)", line=number) from None
-                if not line.strip():
-                    continue
-                if plain:
-                    text = line.rstrip("\r\n")
-                    out.append(({"prompt": text}, text))
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno}); "
-                                           "use a .txt file for plain text lines", line=number) from None
-                if not isinstance(record, dict):
-                    raise InputError(path, f"expected a JSON object, got {type(record).__name__}", line=number)
-                if field not in record:
-                    raise InputError(path, "missing; set --field to the key that holds the prompt", line=number,
-                                     field=field)
-                value = record[field]
-                if not isinstance(value, str):
-                    raise InputError(path, f"expected text, got {type(value).__name__}", line=number, field=field)
-                out.append((record, value))
+        text = read_utf8(path)
     except OSError as exc:
         raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        if plain:
+            prompt = line.rstrip("\r")
+            out.append(({"prompt": prompt}, prompt))
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno}); "
+                                   "use a .txt file for plain text lines", line=number) from None
+        if not isinstance(record, dict):
+            raise InputError(path, f"expected a JSON object, got {type(record).__name__}", line=number)
+        if field not in record:
+            raise InputError(path, "missing; set --field to the key that holds the prompt", line=number, field=field)
+        value = record[field]
+        if not isinstance(value, str):
+            raise InputError(path, f"expected text, got {type(value).__name__}", line=number, field=field)
+        out.append((record, value))
     if not out:
         raise InputError(path, "file is empty: no prompts found")
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,31 +55,41 @@ def read_records(path: Path) -> list[RawRecord]:
     return records
 
 
+def read_utf8(path: Path) -> str:
+    """The whole file as text; bytes that are not UTF-8 are an error naming their line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(path, f"not UTF-8 text (byte {column} of the line)", line=line) from None
+
+
 def _read_jsonl(path: Path) -> Iterator[RawRecord]:
-    with path.open("r", encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", line=number) from None
-            if not isinstance(data, dict):
-                raise InputError(path, f"expected a JSON object, got {type(data).__name__}", line=number)
-            yield RawRecord(data, str(path), number)
+    # splitlines() would also split at U+2028 and friends, which JSON strings may hold raw.
+    for number, line in enumerate(read_utf8(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", line=number) from None
+        if not isinstance(data, dict):
+            raise InputError(path, f"expected a JSON object, got {type(data).__name__}", line=number)
+        yield RawRecord(data, str(path), number)
 
 
 def _read_csv(path: Path) -> Iterator[RawRecord]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
-            return
-        for row in reader:
-            if None in row:
-                raise InputError(path, "more values than header columns", line=reader.line_num)
-            if not any((value or "").strip() for value in row.values()):
-                continue
-            yield RawRecord(dict(row), str(path), reader.line_num)
+    reader = csv.DictReader(io.StringIO(read_utf8(path), newline=""))
+    if reader.fieldnames is None:
+        return
+    for row in reader:
+        if None in row:
+            raise InputError(path, "more values than header columns", line=reader.line_num)
+        if not any((value or "").strip() for value in row.values()):
+            continue
+        yield RawRecord(dict(row), str(path), reader.line_num)
 
 
 def _read_parquet(path: Path) -> list[RawRecord]:

@@ -7,11 +7,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cares.data import cares18k
-from cares.errors import InputError
 from cares.types import Item
 
 DATA_HELP = "a .jsonl/.json/.csv/.parquet file in the CARES-18K schema, sample, default, hf or hf:REPO[@REVISION]"
@@ -60,17 +58,6 @@ def _from_items(items: list[Item]) -> list[TrainingRow]:
     return rows
 
 
-def not_utf8(path: Path) -> InputError:
-    """The error for a text file that is not UTF-8, naming the first line that fails to decode."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return InputError(path, f"not UTF-8 text (byte {exc.start + 1} of the line)", line=number)
-    return InputError(path, "not UTF-8 text")
-
-
 def load_training_data(spec: str, *, split: str = "train", seed: int = 0) -> TrainingData:
     """Rows with labels and groups, plus a provenance record naming exactly what was read."""
     if spec == "default":
@@ -81,10 +68,7 @@ def load_training_data(spec: str, *, split: str = "train", seed: int = 0) -> Tra
         provenance = {"source": "default", "location": "cares.guard.corpus.default_corpus", "seed": seed,
                       "sha256": corpus_sha256(corpus), "n": len(rows)}
         return TrainingData(rows, provenance, has_families=True)
-    try:
-        items, info = cares18k.load(spec, split=split)
-    except UnicodeDecodeError:
-        raise not_utf8(Path(spec)) from None
+    items, info = cares18k.load(spec, split=split)
     rows = _from_items(items)
     provenance = {"source": info.source, "location": info.location, "revision": info.revision, "split": info.split,
                   "sha256": rows_sha256(rows), "n": len(rows)}
