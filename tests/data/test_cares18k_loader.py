@@ -162,3 +162,22 @@ def test_a_jsonl_string_may_hold_a_raw_line_separator(tmp_path: Path) -> None:
     items, _ = cares18k.load(str(path))
     assert [item.prompt for item in items][0] == "first part\u2028second part"
     assert len(items) == len(rows)
+
+
+def test_an_unreachable_hub_fails_at_once_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    pytest.importorskip("datasets")
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        cares18k.load("hf:someone/some-dataset")
+    message = str(info.value)
+    assert message.startswith(f"someone/some-dataset: cannot reach http://127.0.0.1:{port} (")
+    assert "HF_HUB_OFFLINE=1" in message and "\n" not in message
+    assert time.monotonic() - started < 10

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import urllib.error
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -178,6 +181,8 @@ def load_hub(repo: str = HF_REPO, *, split: str = "test", revision: str | None =
         import datasets
     except ImportError:
         raise ConfigError("loading from the Hugging Face hub needs: pip install 'cares[hf]'") from None
+    if not Path(repo).exists():
+        _check_hub_reachable(repo)
     try:
         dataset = datasets.load_dataset(repo, split=split, revision=revision)
     except ValueError as exc:
@@ -191,6 +196,25 @@ def load_hub(repo: str = HF_REPO, *, split: str = "test", revision: str | None =
     resolved, notes = _resolve_revision(repo, revision)
     info = DatasetInfo("hf", repo, revision=resolved, split=split, n_source_rows=len(records), notes=notes)
     return items_from_records(records), info
+
+
+def _check_hub_reachable(repo: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, with one line, where the hub cannot be reached: the datasets library would
+    retry for about half a minute and print a stack of warnings first."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return  # the user asked for the local cache; datasets reads it without the network
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    request = urllib.request.Request(f"{endpoint}/api/datasets/{repo}", method="HEAD")
+    try:
+        urllib.request.urlopen(request, timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return  # the hub answered; authentication or a missing repo is reported by datasets itself
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(
+            f"{repo}: cannot reach {endpoint} ({reason}); set HF_HUB_OFFLINE=1 to use a copy already in the "
+            "Hugging Face cache, or give --data a local file or dataset directory"
+        ) from None
 
 
 def _resolve_revision(repo: str, requested: str | None) -> tuple[str | None, list[str]]:
