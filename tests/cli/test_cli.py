@@ -158,3 +158,20 @@ def test_help_teaches() -> None:
     assert proc.returncode == 0
     for flag in ("--model", "--data", "--judge", "--concurrency", "--sample", "--base-url", "examples:"):
         assert flag in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv,resumable",
+    [
+        (["run", "cares-18k", "--model", "baseline/comply"], True),
+        (["resume", "runs/x"], True),
+        (["guard", "ablate", "--model", "baseline/comply"], True),
+        (["guard", "detect", "--input", "p.jsonl"], False),
+        (["report", "runs/x", "--out", "r.html"], False),
+        (["leaderboard", "runs/x"], False),
+    ],
+)
+def test_ctrl_c_promises_a_resume_only_where_one_exists(argv: list[str], resumable: bool) -> None:
+    from cares.cli.main import _resumable, build_parser
+
+    assert _resumable(build_parser().parse_args(argv)) is resumable

@@ -154,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cares: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("cares: interrupted; everything answered so far is saved. Run the same command to resume.", file=sys.stderr)
+        if _resumable(args):
+            print("cares: interrupted; everything answered so far is saved. Run the same command to resume.",
+                  file=sys.stderr)
+        else:
+            print("cares: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         from cares.models.base import FatalModelError
@@ -166,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"cares: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
         return 1
+
+
+def _resumable(args: argparse.Namespace) -> bool:
+    """Commands whose model calls are stored as they arrive, so that running them again continues."""
+    if args.command == "guard":
+        return getattr(args, "guard_command", None) == "ablate"
+    return args.command in ("run", "resume", "rescore", "generate", "judge")
 
 
 def print_json(data: object) -> None:
