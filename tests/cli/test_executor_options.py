@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,21 @@ def test_cli_run_on_ray_reads_the_key_on_the_workers_and_resumes(tmp_path: Path,
     assert results["counts"]["answered"] == 48
     for path in run_dir.rglob("*"):
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_ray_address_where_nothing_answers_fails_at_once_in_one_line(tmp_path: Path, dataset_file: Path) -> None:
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as probe:  # a port that was just free: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    proc = run(CARES, "run", "cares-18k", "--model", "openai/m", "--base-url", "http://127.0.0.1:9/v1", "--data",
+               str(dataset_file), "--run-dir", str(tmp_path / "run"), "--executor", "ray",
+               "--ray-address", f"127.0.0.1:{port}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"cares: error: --ray-address 127.0.0.1:{port}: cannot join the Ray cluster, nothing answers there "
+        "(Connection refused)")
+    assert time.monotonic() - started < 60  # Ray alone retries such an address for minutes

@@ -46,11 +46,24 @@ def test_report_writes_one_file_with_guard_decisions_in_the_sample_browser(
 
 @pytest.mark.parametrize("argv, message", [
     (["report", "{missing}", "--out", "{tmp}/r.html"], "no such run directory"),
-    (["compare", "{refuse}", "{tmp}"], "no results.json"),
+    (["compare", "{refuse}", "{tmp}"], "not a run directory (no results.json, no run.sqlite)"),
+    (["report", "{unfinished}", "--out", "{tmp}/r.html"], "the run has not finished"),
+    (["report", "{damaged}", "--out", "{tmp}/r.html"], "run.sqlite: not a readable run store (file is not a database)"),
+    (["report", "{no_metrics}", "--out", "{tmp}/r.html"], "not a cares results file (no metrics, counts)"),
+    (["report", "{refuse}", "--out", "{tmp}"], "is a directory; name the HTML file to write"),
+    (["compare", "{refuse}", "{refuse}", "--html", "{refuse}/results.json/x.html"], "cannot write there"),
 ])
 def test_bad_input_is_one_line_and_exit_two(argv: list[str], message: str, cli_runs: dict[str, Path], tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    fill = {"missing": str(tmp_path / "missing"), "tmp": str(tmp_path), "refuse": str(cli_runs["refuse"])}
+    unfinished, damaged, no_metrics = tmp_path / "unfinished", tmp_path / "damaged", tmp_path / "no-metrics"
+    for folder in (unfinished, damaged, no_metrics):
+        folder.mkdir()
+        (folder / "run.sqlite").write_bytes((cli_runs["refuse"] / "run.sqlite").read_bytes())
+    (damaged / "results.json").write_bytes((cli_runs["refuse"] / "results.json").read_bytes())
+    (damaged / "run.sqlite").write_text("not a database")
+    (no_metrics / "results.json").write_text(json.dumps({"benchmark": "cares-18k", "judge": "rules@1"}))
+    fill = {"missing": str(tmp_path / "missing"), "tmp": str(tmp_path), "refuse": str(cli_runs["refuse"]),
+            "unfinished": str(unfinished), "damaged": str(damaged), "no_metrics": str(no_metrics)}
     assert main([a.format(**fill) for a in argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("cares: error:") and message in err and "\n" not in err
@@ -64,3 +77,10 @@ def test_leaderboard_also_writes_the_html_report(tmp_path: Path, capsys: pytest.
     assert main(["leaderboard", str(run), "--html", str(out)]) == 0
     page = out.read_text()
     assert "CARES-VQA leaderboard" in page and "baseline: always yes" in page and "Factuality accuracy by dataset" in page
+    capsys.readouterr()
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "results.json").write_bytes((run / "results.json").read_bytes())
+    (damaged / "run.sqlite").write_text("not a database")
+    assert main(["leaderboard", str(damaged)]) == 2
+    assert capsys.readouterr().err.strip() == f"cares: error: {damaged}/run.sqlite: not a readable run store (file is not a database)"

@@ -56,3 +56,15 @@ def test_a_large_consistent_effect_is_significant_and_a_balanced_one_is_not() ->
     test = SignFlipTest(clusters, 999, 0)
     assert test.p_value(clusters, [1.0] * 40) == pytest.approx(1 / 1000)
     assert test.p_value(clusters, [1.0 if i % 2 else -1.0 for i in range(40)]) == 1.0
+
+
+def test_swapping_a_and_b_flips_the_difference_and_its_interval_exactly() -> None:
+    rng = np.random.default_rng(11)
+    clusters = [f"c{i // 3}" for i in range(90)]
+    a, b = list(rng.random(90)), list(rng.random(90))
+    paired = PairedComparison.over(clusters, resamples=999, seed=5)
+    forward, backward = paired.estimate(clusters, a, b), paired.estimate(clusters, b, a)
+    assert forward["difference"]["value"] == -backward["difference"]["value"]
+    low, high = backward["difference"]["ci"]
+    assert forward["difference"]["ci"] == [-high, -low]
+    assert forward["p_value"] == backward["p_value"] and forward["a"] == backward["b"]

@@ -65,3 +65,23 @@ def test_different_benchmarks_are_refused_and_judges_noted(runs: dict[str, Path]
     other = replace(b, results={**b.results, "judge": "llm/openai/x@1"})
     notes = compare_loaded(a, other, resamples=0)["notes"]
     assert any("judged differently" in note for note in notes)
+
+
+def test_a_comparison_with_nothing_paired_says_so_instead_of_drawing_empty_tables(runs: dict[str, Path]) -> None:
+    from rich.console import Console
+
+    from cares.report.compare import nothing_paired
+    from cares.report.compare_table import comparison_table
+    from cares.report.html.page import comparison_section
+
+    a, b = load_run(runs["refuse"]), load_run(runs["comply"])
+    disjoint = compare_loaded(a, replace(b, rows=[]), resamples=0)
+    assert nothing_paired(disjoint) == "the runs share no units (paired by item id); nothing to compare"
+    section = comparison_section(disjoint)
+    assert "nothing to compare" in section and "<table" not in section and "<svg" not in section
+    unjudged = compare_loaded(a, replace(b, rows=[replace(row, judgement=None) for row in b.rows]), resamples=0)
+    assert nothing_paired(unjudged).startswith("the runs share 256 units, but none is scored in both")
+    console = Console(record=True, width=200)
+    console.print(comparison_table(unjudged))
+    assert "principle" not in console.export_text()  # slices without a paired unit are left out, not listed as n=0
+    assert nothing_paired(compare_loaded(a, b, resamples=0)) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
@@ -20,6 +21,7 @@ REPORT_EPILOG = textwrap.dedent(
 
     One self-contained file: no network at view time, printable, safe to forward. Model outputs are shown
     as inert text. Numbers come from each run's results.json; the sample browser reads the run store.
+    Runs with failed or pending requests are flagged: their numbers leave those items out. See docs/report.md.
     """
 )
 COMPARE_EPILOG = textwrap.dedent(
@@ -31,6 +33,8 @@ COMPARE_EPILOG = textwrap.dedent(
 
     Items are paired by id on what both runs share. For each headline metric: A, B, the difference B - A with a
     95% cluster-bootstrap interval, and a two-sided p-value from a paired sign-flip permutation test.
+    Swapping RUN_A and RUN_B flips every difference and interval; p stays the same. Runs judged by different
+    judges or on different dataset revisions are compared with a note. Statistics: docs/report.md.
     """
 )
 
@@ -67,10 +71,22 @@ def _check(args: argparse.Namespace, run_dirs: list[Path]) -> None:
             raise ConfigError(f"{run_dir}: no such run directory")
 
 
+def check_output(path: Path) -> None:
+    """Refuse an output path that cannot be written before any work is done, not after."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; name the HTML file to write, e.g. {path / 'report.html'}")
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path}: cannot write there ({folder} is not a writable folder)")
+
+
 def write_html(path: Path, text: str) -> None:
     from cares.report.outputs import write_atomic
 
-    write_atomic(path, text)
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
     print(f"wrote {path} ({len(text.encode('utf-8')) / 1e6:.2f} MB)")
 
 
@@ -78,6 +94,7 @@ async def cmd_report(args: argparse.Namespace) -> int:
     from cares.report.html import build_report
 
     _check(args, args.run_dirs)
+    check_output(args.out)
     started = time.monotonic()
     text = build_report(args.run_dirs, resamples=args.resamples, seed=args.seed, title=args.title)
     write_html(args.out, text)
@@ -86,14 +103,17 @@ async def cmd_report(args: argparse.Namespace) -> int:
 
 
 async def cmd_compare(args: argparse.Namespace) -> int:
-    from cares.report.compare import compare_loaded, shared_warning
+    from cares.report.compare import compare_loaded, nothing_paired, shared_warning
     from cares.report.runs import load_run
 
     _check(args, [args.run_a, args.run_b])
+    if args.html:
+        check_output(args.html)
     run_a, run_b = load_run(args.run_a), load_run(args.run_b)
     comparison = compare_loaded(run_a, run_b, args.resamples, args.seed)
-    if comparison["units"]["shared"] == 0:
-        raise ConfigError(f"{args.run_a} and {args.run_b} share no items; nothing to compare")
+    empty = nothing_paired(comparison)
+    if empty:
+        raise ConfigError(f"{args.run_a} and {args.run_b}: {empty}")
     warning = shared_warning(comparison)
     if warning:
         print(f"cares: warning: {warning}", file=sys.stderr)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cares.metrics.bootstrap import ClusterBootstrap
+from cares.metrics.bootstrap import ClusterBootstrap, Estimate
 
 EXACT_LIMIT = 12  # up to 2**12 sign assignments are enumerated; beyond that they are drawn
 
@@ -89,6 +89,17 @@ class PairedComparison:
             "n": len(differences),
             names[0]: self.boot.mean(groups, list(a)).to_dict(),
             names[1]: self.boot.mean(groups, list(b)).to_dict(),
-            "difference": self.boot.mean(groups, differences).to_dict(),
+            "difference": self._difference(groups, differences).to_dict(),
             "p_value": self.test.p_value(groups, differences),
         }
+
+    def _difference(self, groups: list[str], differences: list[float]) -> Estimate:
+        """The mean difference and its interval, computed so that swapping A and B flips both exactly.
+
+        Interpolated percentiles of -x are -(percentiles of x) only up to rounding; averaging the bounds
+        read from both orientations makes the interval an exact odd function of the differences."""
+        forward = self.boot.mean(groups, differences)
+        backward = self.boot.mean(groups, [-d for d in differences])
+        if forward.low is None or forward.high is None or backward.low is None or backward.high is None:
+            return forward
+        return Estimate(forward.value, (forward.low - backward.high) / 2, (forward.high - backward.low) / 2, forward.n)

@@ -180,6 +180,17 @@ def compare_runs(run_a: Path, run_b: Path, resamples: int = 1000, seed: int = 0)
     return compare_loaded(load_run(run_a), load_run(run_b), resamples, seed)
 
 
+def nothing_paired(comparison: dict[str, Any]) -> str | None:
+    """Why no metric could be compared, or None when at least one has paired units."""
+    units = comparison["units"]
+    if units["shared"] == 0:
+        return f"the runs share no units (paired by {units['paired_by']}); nothing to compare"
+    if not any(block["n"] for block in comparison["overall"].values()):
+        return (f"the runs share {units['shared']} units, but none is scored in both (failed, unparsed or pending "
+                "in one of them); nothing to compare")
+    return None
+
+
 def shared_warning(comparison: dict[str, Any]) -> str | None:
     units = comparison["units"]
     if units["only_a"] == 0 and units["only_b"] == 0:

@@ -33,8 +33,10 @@ def comparison_table(comparison: dict[str, Any]) -> RenderableType:
             add(metric["title"], block, metric["better"], style="bold" if index == 0 else None)
     headline = next(m for m in comparison["metrics"] if m["name"] == comparison["by"]["metric"])
     for slice_name, blocks in comparison["by"]["slices"].items():
-        table.add_section()
-        for key, block in blocks.items():
+        measured = {key: block for key, block in blocks.items() if block["n"]}
+        if measured:
+            table.add_section()
+        for key, block in measured.items():
             add(f"{headline['title']}, {SLICE_NAMES.get(slice_name, slice_name)} {key}", block, headline["better"])
     lines = Table.grid()
     lines.add_row(f"A: {runs['a']['run_dir']}  judge={runs['a']['judge']}")

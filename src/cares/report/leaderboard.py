@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,12 @@ def baseline_rows(run_dir: Path) -> list[dict[str, str]]:
     from cares.metrics.vqa import CLOSED, read_choice_of
     from cares.store import RunStore
 
-    with RunStore.in_dir(run_dir) as store:
-        items = [i for i in store.items() if i.metadata.get("answer_type") in CLOSED and not i.metadata.get("ambiguous")
-                 and i.metadata.get("truth") is not None]
+    try:
+        with RunStore.in_dir(run_dir, read_only=True) as store:
+            items = [i for i in store.items() if i.metadata.get("answer_type") in CLOSED
+                     and not i.metadata.get("ambiguous") and i.metadata.get("truth") is not None]
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"{run_dir}/run.sqlite: not a readable run store ({exc})") from None
     rows = []
     for name, answer in TRIVIAL.items():
         first = answer == "A"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cares.store import RunStore
+from cares.store.runstore import STORE_NAME
 from cares.tasks.base import SampleRow, Task
 
 RESULTS_NAME = "results.json"
@@ -96,8 +97,17 @@ def load_results(run_dir: Path) -> dict[str, Any]:
 
     path = run_dir / RESULTS_NAME
     if not path.is_file():
-        raise ConfigError(f"{run_dir}: no results.json (is it a run directory? `cares export {run_dir}` rebuilds it)")
+        if not (run_dir / STORE_NAME).is_file():
+            raise ConfigError(f"{run_dir}: not a run directory (no results.json, no run.sqlite)")
+        # A store without results.json: the run stopped before its first export.
+        raise ConfigError(f"{run_dir}: no results.json yet, the run has not finished; run its command again "
+                          f"(or `cares resume {run_dir}`) to finish it")
     try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
+        results = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg}); `cares export {run_dir}` rebuilds it") from None
+    missing = [key for key in ("benchmark", "metrics", "counts") if not isinstance(results, dict) or key not in results]
+    if missing:
+        raise ConfigError(f"{path}: not a cares results file (no {', '.join(missing)}); "
+                          f"`cares export {run_dir}` rebuilds it")
+    return results

@@ -6,6 +6,7 @@ report or comparison shows comes from the same judgements as the aggregate numbe
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,13 @@ def load_run(run_dir: Path) -> LoadedRun:
     if not (run_dir / "run.sqlite").is_file():
         raise ConfigError(f"{run_dir}: no run.sqlite beside results.json; reports read items from the run store")
     judge = results.get("judge") if benchmark in LABEL_JUDGED else None
-    with RunStore.in_dir(run_dir, read_only=True) as store:
-        known = store.judges()
-        if judge is not None and known and judge not in known:
-            raise ConfigError(f"{run_dir}: results.json names judge {judge!r}, which the run store does not hold; "
-                              f"`cares export {run_dir}` rebuilds results.json")
-        rows = collect_rows(store, judge)
+    try:
+        with RunStore.in_dir(run_dir, read_only=True) as store:
+            known = store.judges()
+            if judge is not None and known and judge not in known:
+                raise ConfigError(f"{run_dir}: results.json names judge {judge!r}, which the run store does not "
+                                  f"hold; `cares export {run_dir}` rebuilds results.json")
+            rows = collect_rows(store, judge)
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"{run_dir}/run.sqlite: not a readable run store ({exc})") from None
     return LoadedRun(run_dir, results, rows)

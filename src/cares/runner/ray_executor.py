@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import os
+import socket
 import time
 import uuid
 from collections import deque
@@ -34,6 +36,7 @@ CHUNKS_IN_FLIGHT = 3
 # API workers: fewer slots than this per worker are not worth a process of their own.
 MIN_SLOTS_PER_WORKER = 8
 CLOSE_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -52,9 +55,31 @@ class Plan:
     chunk: int
 
 
+def unreachable(address: str | None) -> str | None:
+    """Why nothing answers at an explicit HOST:PORT (or ray://HOST:PORT) address, or None when something does.
+
+    Ray retries an address that does not answer for minutes before it gives up; one TCP connection
+    with a short timeout tells a wrong address from a slow cluster at once."""
+    if not address or address in ("auto", "local"):
+        return None
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
 def connect(options: ExecutorOptions) -> Any:
     ray = require_ray()
     if not ray.is_initialized():
+        address = options.ray_address or os.environ.get("RAY_ADDRESS")
+        problem = unreachable(address)
+        if problem:
+            flag = "--ray-address" if options.ray_address else "RAY_ADDRESS"
+            raise ConfigError(f"{flag} {address}: cannot join the Ray cluster, nothing answers there ({problem})")
         # No address: RAY_ADDRESS, else the cluster last started on this node, else a new local instance.
         try:
             ray.init(address=options.ray_address, logging_level="WARNING")

@@ -50,3 +50,34 @@ def test_sample_budget_keeps_failures_first_and_says_what_it_left_out(runs: dict
     rows = json.loads(small.json_text)["rows"]
     outcome = json.loads(small.json_text)["columns"].index("outcome")
     assert {row[outcome] for row in rows} == {"fail"}  # comply fails every harmful item; those come first
+
+
+def test_a_long_legend_wraps_inside_the_chart() -> None:
+    from cares.report.html.svg import Bar, bar_chart
+
+    series = [f"openai/a-rather-long-model-name-number-{i}" for i in range(7)]
+    chart = bar_chart("t", [Bar("x", i, {"value": 0.5, "ci": [0.4, 0.6], "n": 9}) for i in range(7)], series)
+    width = int(re.search(r'viewBox="0 0 (\d+) ', chart).group(1))
+    entries = re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="lg">([^<]*)</text>', chart)
+    assert len(entries) == 7
+    # Legend text is about 7 px a character at the chart's font: every entry ends inside the drawing.
+    assert all(float(x) + 7 * len(name) <= width for x, _, name in entries)
+    assert len({y for _, y, _ in entries}) > 1
+    first_bar_top = min(float(y) for y in re.findall(r'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="12"', chart))
+    assert first_bar_top > max(float(y) for _, y, _ in entries)
+
+
+def test_an_interrupted_run_is_flagged_above_its_numbers(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    from cares.runner.pipeline import export
+
+    run_dir = tmp_path / "interrupted"
+    shutil.copytree(runs["comply100"], run_dir)
+    with sqlite3.connect(run_dir / "run.sqlite") as db:
+        db.execute("DELETE FROM responses WHERE key IN (SELECT key FROM responses ORDER BY key LIMIT 30)")
+    export(run_dir)
+    page = build_report([run_dir], resamples=0)
+    assert "30 of 100 requests are not answered yet (an interrupted run)" in page
+    assert f"`cares resume {run_dir}`" in page

@@ -61,3 +61,26 @@ def test_report_renders_filters_and_keeps_hostile_outputs_inert(runs: dict[str, 
     assert events.requests == [path.as_uri()]  # nothing else was fetched
     assert events.csp_violations == [] and events.exceptions == [] and events.dialogs == []
     assert shot.stat().st_size > 10_000
+
+
+async def _printed(path: Path, width: int) -> tuple[int, list[str], list[str]]:
+    async with await Chromium.launch() as browser:
+        page = await browser.open(path.as_uri(), width=width)
+        options = await page.evaluate(
+            "Array.from(document.querySelectorAll('select[data-filter=run] option')).map(o => o.value)")
+        await page.send("Emulation.setEmulatedMedia", media="print")
+        wide = await page.evaluate(
+            "Array.from(document.querySelectorAll('table')).filter(t => t.getBoundingClientRect().right > %d)"
+            ".map(t => t.querySelector('th').textContent)" % width)
+        return await page.evaluate("document.documentElement.scrollWidth"), wide, options
+
+
+def test_printed_on_a4_no_table_runs_off_the_page_and_runs_keep_their_order(runs: dict[str, Path],
+                                                                              tmp_path: Path) -> None:
+    # 718 CSS pixels: an A4 page less Chromium's default print margins. The hostile run brings a long model name.
+    path = tmp_path / "report.html"
+    mix = [runs["refuse"], runs["comply"], runs["evil"], runs["vqa_no"], runs["vqa_refuse"]] + [runs["comply100"]] * 6
+    path.write_text(build_report(mix, resamples=0))
+    scroll_width, wide, options = asyncio.run(_printed(path, 718))
+    assert wide == [] and scroll_width <= 718
+    assert options == [""] + [str(i) for i in range(11)]  # run 10 after run 9, not after run 1

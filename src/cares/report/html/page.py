@@ -29,26 +29,42 @@ def content_security_policy(script: str) -> str:
             "base-uri 'none'; form-action 'none'")
 
 
+# Long tokens: judge, revision and run directory may break anywhere; the model name only on paper,
+# where the table cannot scroll.
+CELL_CLASSES = {0: ' class="name"', 2: ' class="id"', 3: ' class="id"', 9: ' class="id"'}
+
+
 def _runs_table(runs: list[LoadedRun]) -> str:
     head = ("<tr><th>model</th><th>benchmark</th><th>judge</th><th>dataset revision</th><th>items</th><th>scored</th>"
             "<th>failed</th><th>unparsed</th><th>pending</th><th>run directory</th></tr>")
     body = []
     for run in runs:
         c = run.results.get("counts") or {}
-        cells = [run.model, run.benchmark, run.judge, run.revision[:30] + ("…" if len(run.revision) > 30 else ""), c.get("items"), c.get("scored"), c.get("failed"),
+        revision = run.revision[:30] + ("…" if len(run.revision) > 30 else "")
+        cells = [run.model, run.benchmark, run.judge, revision, c.get("items"), c.get("scored"), c.get("failed"),
                  c.get("unparsed"), c.get("pending"), str(run.run_dir)]
-        body.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + "</tr>")
+        body.append("<tr>" + "".join(f'<td{CELL_CLASSES.get(i, "")}>{esc(v)}</td>'
+                                     for i, v in enumerate(cells)) + "</tr>")
     warnings = [f'<p class="warn">{esc(run.model)}: {run.results["counts"]["failed"]} requests failed and are left out '
                 f"of every number; `cares resume {esc(run.run_dir)}` retries them.</p>"
                 for run in runs if (run.results.get("counts") or {}).get("failed")]
+    warnings += [f'<p class="warn">{esc(run.model)}: {run.results["counts"]["pending"]} of '
+                 f'{run.results["counts"].get("requests", "its")} requests are not answered yet (an interrupted run); '
+                 f"its numbers cover the answered ones only. Run its command again, or `cares resume "
+                 f"{esc(run.run_dir)}`, to finish it.</p>"
+                 for run in runs if (run.results.get("counts") or {}).get("pending")]
     return f'<table><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>' + "".join(warnings)
 
 
 def comparison_section(comparison: dict[str, Any]) -> str:
     from cares.report.ablation_table import fmt_p
-    from cares.report.compare import shared_warning
+    from cares.report.compare import nothing_paired, shared_warning
 
     runs, units = comparison["runs"], comparison["units"]
+    title = f"Paired comparison: B = {runs['b']['model']} against A = {runs['a']['model']}"
+    empty = nothing_paired(comparison)
+    if empty:
+        return f'<h3>{esc(title)}</h3><p class="warn">{esc(empty)}</p>'
     head = "<tr><th>metric</th><th>n</th><th>A</th><th>B</th><th>difference B − A</th><th>p</th><th>better</th></tr>"
     body, bars = [], []
     for metric in comparison["metrics"]:
@@ -64,9 +80,9 @@ def comparison_section(comparison: dict[str, Any]) -> str:
     headline = next(m["title"] for m in comparison["metrics"] if m["name"] == comparison["by"]["metric"])
     for slice_name, blocks in comparison["by"]["slices"].items():
         for key, block in blocks.items():
-            bars.append(Bar(f"{headline}, {SLICE_NAMES.get(slice_name, slice_name)} {key}", 0, block["difference"]))
+            if block["n"]:
+                bars.append(Bar(f"{headline}, {SLICE_NAMES.get(slice_name, slice_name)} {key}", 0, block["difference"]))
     notes = [n for n in [shared_warning(comparison), *comparison["notes"]] if n]
-    title = f"Paired comparison: B = {runs['b']['model']} against A = {runs['a']['model']}"
     return "\n".join([
         f"<h3>{esc(title)}</h3>",
         f'<p class="note">{units["shared"]} shared units paired by {esc(units["paired_by"])}. Difference = B − A in '

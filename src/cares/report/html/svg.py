@@ -45,24 +45,34 @@ class Bar:
     muted: bool = False  # drawn grey: a baseline, or a group kept out of a gap
 
 
-def _legend(series: list[str], y: int) -> list[str]:
-    parts, x = [], LABEL_W
+LEGEND_NAME = 40  # characters of a series name shown in a legend; the full name is its tooltip
+LEGEND_LINE = 16
+
+
+def _legend(series: list[str], y: int, width: int) -> tuple[list[str], int]:
+    """Legend entries wrapped onto as many lines as the chart's width needs; returns them and the lines used."""
+    parts, x, line = [], LABEL_W, 0
     for index, name in enumerate(series):
+        shown = name if len(name) <= LEGEND_NAME else name[: LEGEND_NAME - 1] + "…"
+        step = 24 + 7 * len(shown)
+        if x > LABEL_W and x + step > width:
+            x, line = LABEL_W, line + 1
+        top = y + line * LEGEND_LINE
         colour = PALETTE[index % len(PALETTE)]
-        parts.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{x + 14}" y="{y + 9}" class="lg">{esc(name)}</text>')
-        x += 24 + 7 * min(len(name), 40)
-    return parts
+        parts.append(f'<g><title>{esc(name)}</title><rect x="{x}" y="{top}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{x + 14}" y="{top + 9}" class="lg">{esc(shown)}</text></g>')
+        x += step
+    return parts, line + 1
 
 
 def bar_chart(title: str, bars: list[Bar], series: list[str], signed: bool = False, note: str = "") -> str:
     """Horizontal bars on 0-100% (or -100..+100 for differences), with CI whiskers and n beside each bar."""
     categories = list(dict.fromkeys(b.category for b in bars))
     per = max(1, len(series))
-    legend = len(series) > 1
-    top = 28 if legend else 8
-    height = top + len(categories) * (per * ROW_H + GAP) + 22
     width = LABEL_W + PLOT_W + TEXT_W
+    legend, lines = _legend(series, 8, width) if len(series) > 1 else ([], 0)
+    top = 12 + LEGEND_LINE * lines if legend else 8
+    height = top + len(categories) * (per * ROW_H + GAP) + 22
     x0 = LABEL_W + (PLOT_W // 2 if signed else 0)
     span = PLOT_W // 2 if signed else PLOT_W
 
@@ -71,8 +81,7 @@ def bar_chart(title: str, bars: list[Bar], series: list[str], signed: bool = Fal
 
     out = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
            f'xmlns="http://www.w3.org/2000/svg"><title>{esc(title)}</title>']
-    if legend:
-        out.extend(_legend(series, 8))
+    out.extend(legend)
     for tick in ((-1.0, -0.5, 0.0, 0.5, 1.0) if signed else (0.0, 0.25, 0.5, 0.75, 1.0)):
         x = sx(tick)
         out.append(f'<line x1="{x}" y1="{top - 4}" x2="{x}" y2="{height - 20}" class="grid{" zero" if tick == 0 else ""}"/>'

@@ -32,7 +32,8 @@
   filters.forEach(function (f) {
     var values = {};
     data.rows.forEach(function (row) { var v = cell(row, f[0]); if (v !== "" && v !== undefined) { values[v] = true; } });
-    var keys = Object.keys(values).sort();
+    // Runs stay in the order they were given (0, 1, ..., 10), not in the text order of their indices.
+    var keys = Object.keys(values).sort(f[0] === "run" ? function (x, y) { return x - y; } : undefined);
     if (keys.length < 2) { return; }
     var label = el("label", f[1]);
     var select = document.createElement("select");
