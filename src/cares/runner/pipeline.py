@@ -202,9 +202,21 @@ def export(run_dir: Path, judge_id: str | None = None) -> RunResult:
     with RunStore.in_dir(run_dir) as store:
         judge_id = judge_id or store.get_meta("active_judge")
         known = store.judges()
-        if judge_id != "readers" and judge_id not in known:
+        if judge_id is None:
+            judge_id = _judge_before_judging(run_dir, config)
+        elif judge_id != "readers" and judge_id not in known:
             raise ConfigError(f"{run_dir} has no judgements by {judge_id!r}; it has: {', '.join(known) or 'none'}")
         return _finish(store, run_dir, config, judge_id, {}, time.monotonic(), None, None)
+
+
+def _judge_before_judging(run_dir: Path, config: RunConfig) -> str:
+    """The judge a run stopped before reaching: its answers export, labelled by nobody yet."""
+    if config.benchmark == "cares-vqa":
+        return "readers"
+    if config.judge == "rules":
+        return get_judge("rules").id
+    raise ConfigError(f"{run_dir} stopped before its judge ({config.judge}) ran; `cares resume {run_dir}` "
+                      f"judges it, or `cares rescore {run_dir} --judge rules` labels it offline")
 
 
 async def _judge(store: RunStore, judge: Any, options: RunOptions) -> EngineStats | None:
