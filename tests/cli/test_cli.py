@@ -175,3 +175,18 @@ def test_ctrl_c_promises_a_resume_only_where_one_exists(argv: list[str], resumab
     from cares.cli.main import _resumable, build_parser
 
     assert _resumable(build_parser().parse_args(argv)) is resumable
+
+
+def test_resume_asks_the_server_the_run_started_with(tmp_path: Path, dataset_file: Path) -> None:
+    with FakeOpenAIServer(ServerConfig()) as srv:
+        run_dir = tmp_path / "run"
+        first = cares("run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url, "--data",
+                      str(dataset_file), "--run-dir", str(run_dir), "--no-progress", "--limit", "6")
+        assert first.returncode == 0, first.stderr
+        asked = srv.stats.requests
+        # No --base-url: the stored identity says where the answers came from, so nothing is asked again.
+        again = cares("resume", str(run_dir), "--no-progress", "--json")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["this_invocation"]["requested"] == 0
+        assert "not the model this run started with" not in again.stderr
+        assert srv.stats.requests == asked

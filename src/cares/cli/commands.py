@@ -90,11 +90,14 @@ def show_overview(results: list[RunResult]) -> None:
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
-    from cares.runner.pipeline import evaluate_async, stored_config, stored_model_args
+    from cares.runner.pipeline import evaluate_async, stored_base_url, stored_config, stored_model_args
 
     config = stored_config(args.run_dir)
     if not args.model_arg:
         args.model_arg = stored_model_args(args.run_dir)
+    if args.base_url is None:
+        # The server is part of the model's identity: asking another one would not resume anything.
+        args.base_url = stored_base_url(args.run_dir)
     if args.judge:
         config = RunConfig.from_dict({**config.to_dict(), "judge": args.judge})
     result = await evaluate_async(config, args.run_dir, opt.run_options(args))

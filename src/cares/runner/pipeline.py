@@ -61,6 +61,19 @@ def stored_model_args(run_dir: Path) -> list[tuple[str, str]]:
         return [tuple(pair) for pair in store.get_meta("model_args") or []]  # type: ignore[misc]
 
 
+def stored_base_url(run_dir: Path) -> str | None:
+    """The server the run's model was asked at (part of its identity), wrapped models included."""
+    if not (run_dir / STORE_NAME).exists():
+        return None
+    with RunStore.in_dir(run_dir) as store:
+        identity = store.get_meta("model_identity")
+    while isinstance(identity, dict):
+        if isinstance(identity.get("base_url"), str):
+            return identity["base_url"]
+        identity = identity.get("inner")
+    return None
+
+
 def stored_guard_settings(run_dir: Path) -> GuardSettings | None:
     if not (run_dir / STORE_NAME).exists():
         return None
