@@ -36,3 +36,14 @@ class InputError(CaresError):
 
 class ConfigError(CaresError):
     """A bad command-line option, model spec or run-directory state."""
+
+
+def unwritable(path: str | Path, exc: BaseException, what: str = "write") -> InputError:
+    """The error for an output path that cannot be written, naming the cause a user can fix."""
+    target = Path(path)
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return InputError(target, f"cannot {what}: {parent} is a file, not a folder")
+            break
+    return InputError(target, f"cannot {what} ({getattr(exc, 'strerror', None) or exc})")

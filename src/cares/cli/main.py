@@ -75,27 +75,45 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs; 0 for none (default 1000)")
     out.add_argument("--json", action="store_true", help="print results.json instead of the table")
 
-    resume = sub.add_parser("resume", help="continue an interrupted run with its stored settings")
-    resume.add_argument("run_dir", type=Path)
+    resume = sub.add_parser(
+        "resume", help="continue an interrupted run with its stored settings", formatter_class=fmt,
+        epilog=textwrap.dedent("""\
+            examples:
+              cares resume runs/cares-18k/openai_my-model-1a2b3c4d
+              cares resume runs/cares-vqa/hf_._my-vlm-5e6f7a8b --model-arg batch_size=4
+
+            The benchmark, data, generation settings, server (--base-url), --model-arg and --guard-*
+            settings are the run's own; give an option again only to change it. Nothing already
+            answered is asked again."""))
+    resume.add_argument("run_dir", type=Path, help="the run directory (holding run.sqlite)")
     opt.add_model_connection(resume)
     opt.add_guard_options(resume)
     opt.add_judge_options(resume, default="")
     opt.add_engine_options(resume)
     resume.add_argument("--json", action="store_true")
 
-    rescore = sub.add_parser("rescore", help="judge a run again with another judge (no model calls)")
-    rescore.add_argument("run_dir", type=Path)
+    rescore = sub.add_parser(
+        "rescore", help="judge a run again with another judge (no model calls)", formatter_class=fmt,
+        epilog=textwrap.dedent("""\
+            examples:
+              cares rescore runs/cares-18k/openai_my-model-1a2b3c4d --judge llm/openai/gpt-4o-mini
+              cares rescore runs/cares-18k/openai_my-model-1a2b3c4d --judge rules
+
+            The model's answers are read from run.sqlite and never asked again; each judge's labels are
+            stored beside the others, so switching back costs nothing. results.json then reports the
+            new judge (`cares export DIR --judge ID` picks any stored one)."""))
+    rescore.add_argument("run_dir", type=Path, help="the run directory (holding run.sqlite)")
     opt.add_judge_options(rescore, default=None)
     opt.add_model_connection(rescore)
     opt.add_engine_options(rescore)
     rescore.add_argument("--json", action="store_true")
 
     export = sub.add_parser("export", help="rebuild results.json and samples.jsonl from the run store")
-    export.add_argument("run_dir", type=Path)
+    export.add_argument("run_dir", type=Path, help="the run directory (holding run.sqlite)")
     export.add_argument("--judge", help="judge id to export (default: the run's active judge)")
 
     show = sub.add_parser("show", help="print the summary table of a run")
-    show.add_argument("run_dir", type=Path)
+    show.add_argument("run_dir", type=Path, help="the run directory (holding results.json)")
 
     judge = sub.add_parser("judge", help="judge {id, prompt, response} lines from any source")
     judge.add_argument("--input", type=Path, required=True, help="JSONL with id, prompt and response per line")
@@ -115,8 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_model_connection(gen)
     opt.add_engine_options(gen)
 
-    board = sub.add_parser("leaderboard", help="CARES-VQA leaderboard of one or more runs, beside trivial baselines")
-    board.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN")
+    board = sub.add_parser(
+        "leaderboard", help="CARES-VQA leaderboard of one or more runs, beside trivial baselines", formatter_class=fmt,
+        epilog=textwrap.dedent("""\
+            examples:
+              cares leaderboard runs/cares-vqa/*
+              cares leaderboard runs/cares-vqa/* --csv board.csv --html board.html
+
+            One row per run and per trivial baseline (always yes, always no, first option) scored on the
+            same items, with 95% CIs; a model should clear the baselines to count for anything."""))
+    board.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="CARES-VQA run directories")
     board.add_argument("--csv", type=Path, help="also write the table as CSV")
     board.add_argument("--no-baselines", action="store_true", help="leave out the always-yes / always-no / first-option rows")
     board.add_argument("--html", type=Path, metavar="FILE", help="also write the self-contained HTML report of these runs")

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cares.errors import unwritable
 from cares.store import RunStore
 from cares.store.runstore import STORE_NAME
 from cares.tasks.base import SampleRow, Task
@@ -67,13 +68,22 @@ def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write beside the target and rename, so a crash never leaves a half-written export."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write beside the target and rename, so a crash never leaves a half-written export.
+
+    A path that cannot be written (a file where a folder should be, no permission, a full disk)
+    is a one-line error naming it, not a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise unwritable(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from cares.errors import unwritable
 from cares.types import Item, Judgement, Label, Request, Response, ResponseStatus, Usage
 
 # 2: responses.meta (what a wrapper such as the guard decided per request).
@@ -60,9 +61,12 @@ class RunStore:
             self._db.execute("PRAGMA busy_timeout=10000")
             self._has_meta_column = "meta" in self._response_columns()
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we commit explicitly, each response as it arrives, so a kill loses nothing.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we commit explicitly, each response as it arrives, so a kill loses nothing.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise unwritable(self.path, exc, "open a run store here") from None
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
