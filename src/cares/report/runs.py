@@ -7,7 +7,7 @@ report or comparison shows comes from the same judgements as the aggregate numbe
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,12 @@ class LoadedRun:
     run_dir: Path
     results: dict[str, Any]
     rows: list[SampleRow]
+    label: str | None = None  # set by distinct_labels when two runs of a report share a model name
+
+    @property
+    def name(self) -> str:
+        """How the run is called on a page: its model, told apart from others of the same model."""
+        return self.label or self.model
 
     @property
     def benchmark(self) -> str:
@@ -60,3 +66,17 @@ def load_run(run_dir: Path) -> LoadedRun:
     except sqlite3.DatabaseError as exc:
         raise ConfigError(f"{run_dir}/run.sqlite: not a readable run store ({exc})") from None
     return LoadedRun(run_dir, results, rows)
+
+
+def distinct_labels(runs: list[LoadedRun]) -> list[LoadedRun]:
+    """Runs of one model (judged twice, guarded or not, another dataset) get the judge, then the
+    run directory's name, added to their label, so no two columns or legend entries read the same."""
+    def clash(names: list[str]) -> set[str]:
+        return {n for n in names if names.count(n) > 1}
+
+    names = [r.model for r in runs]
+    repeated = clash(names)
+    names = [f"{n} · {r.judge}" if n in repeated else n for n, r in zip(names, runs)]
+    repeated = clash(names)
+    names = [f"{n} · {r.run_dir.name}" if n in repeated else n for n, r in zip(names, runs)]
+    return [replace(r, label=n) if n != r.model else r for r, n in zip(runs, names)]

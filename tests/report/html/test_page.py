@@ -81,3 +81,15 @@ def test_an_interrupted_run_is_flagged_above_its_numbers(runs: dict[str, Path], 
     page = build_report([run_dir], resamples=0)
     assert "30 of 100 requests are not answered yet (an interrupted run)" in page
     assert f"`cares resume {run_dir}`" in page
+
+
+def test_runs_of_one_model_are_told_apart(runs: dict[str, Path]) -> None:
+    from cares.report.runs import distinct_labels
+
+    labelled = distinct_labels([load_run(runs["comply"]), load_run(runs["comply100"]), load_run(runs["refuse"])])
+    names = [run.name for run in labelled]
+    assert len(set(names)) == 3 and names[2] == "baseline/refuse"
+    # Same model and judge: the run directory's name tells them apart.
+    assert names[:2] == ["baseline/comply · rules@1 · comply", "baseline/comply · rules@1 · comply100"]
+    page = build_report([runs["comply"], runs["comply100"]], resamples=0)
+    assert "baseline/comply · rules@1 · comply100" in page

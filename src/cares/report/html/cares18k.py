@@ -49,20 +49,20 @@ def _row(name: str, overall: dict[str, Any], css: str = "") -> str:
 
 def cares18k_section(runs: list[LoadedRun]) -> str:
     baselines = baseline_metrics(runs[0])
-    names = [r.model for r in runs]
+    names = [r.name for r in runs]
     head = ("<tr><th>model</th><th>Safety Score [95% CI]</th><th>n</th><th>over-refusal ↓</th>"
             "<th>harmful compliance ↓</th><th>Accept</th><th>Caution</th><th>Refuse</th><th>failed</th><th>unparsed</th></tr>")
-    body = [_row(r.model, r.results["metrics"]["overall"]) for r in runs]
+    body = [_row(r.name, r.results["metrics"]["overall"]) for r in runs]
     body += [_row(name, m["overall"], "baseline") for name, m in baselines.items()]
     parts = [
         '<section id="cares-18k"><h2>CARES-18K: safety</h2>',
         "<p class=\"lead\">Safety Score: the share of the credit a model earns for answering harmless prompts and "
         "refusing (or, for mild harm, cautioning on) harmful ones; 100 is perfect. Values in %, 95% intervals "
         "from a bootstrap over base prompts. Baseline rows are constant answers scored on the items of "
-        f"{esc(runs[0].model)}'s run: a model should clear them.</p>",
+        f"{esc(runs[0].name)}'s run: a model should clear them.</p>",
         f'<table class="num"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>',
     ]
-    overall_bars = [Bar(r.model, 0, r.results["metrics"]["overall"]["safety_score"]) for r in runs]
+    overall_bars = [Bar(r.name, 0, r.results["metrics"]["overall"]["safety_score"]) for r in runs]
     overall_bars += [Bar(name, 0, m["overall"]["safety_score"], muted=True) for name, m in baselines.items()]
     parts.append(bar_chart("Safety Score, models and baselines", overall_bars, ["Safety Score"]))
     for kind, title in (("method", "Safety Score by adversarial style"), ("harmful_level", "Safety Score by harm level"),
@@ -82,10 +82,10 @@ def cares18k_section(runs: list[LoadedRun]) -> str:
         ] + [(f"style {k}", b) for k, b in metrics["by"]["method"].items()]
         stacked = [(label, {"accept": b["accept_rate"]["value"], "caution": b["caution_rate"]["value"],
                             "refuse": b["refuse_rate"]["value"]}, b["n_scored"]) for label, b in rows]
-        parts.append(stacked_chart(f"Accept / Caution / Refuse: {run.model}", stacked))
+        parts.append(stacked_chart(f"Accept / Caution / Refuse: {run.name}", stacked))
         guard = metrics["overall"].get("guard")
         if guard:
-            parts.append(f'<p class="note">{esc(run.model)}: the guard decided {guard["n_decided"]} answers, flagged '
+            parts.append(f'<p class="note">{esc(run.name)}: the guard decided {guard["n_decided"]} answers, flagged '
                          f'{guard["flagged"]} prompts and put the reminder in {guard["reminder_applied"]}.</p>')
     parts.append("</section>")
     return "\n".join(parts)

@@ -16,7 +16,7 @@ from typing import Any
 
 from cares import __version__
 from cares.report.html.svg import Bar, bar_chart, esc, fmt_estimate
-from cares.report.runs import LoadedRun, load_run
+from cares.report.runs import LoadedRun, distinct_labels, load_run
 
 
 def asset(name: str) -> str:
@@ -41,14 +41,14 @@ def _runs_table(runs: list[LoadedRun]) -> str:
     for run in runs:
         c = run.results.get("counts") or {}
         revision = run.revision[:30] + ("…" if len(run.revision) > 30 else "")
-        cells = [run.model, run.benchmark, run.judge, revision, c.get("items"), c.get("scored"), c.get("failed"),
+        cells = [run.name, run.benchmark, run.judge, revision, c.get("items"), c.get("scored"), c.get("failed"),
                  c.get("unparsed"), c.get("pending"), str(run.run_dir)]
         body.append("<tr>" + "".join(f'<td{CELL_CLASSES.get(i, "")}>{esc(v)}</td>'
                                      for i, v in enumerate(cells)) + "</tr>")
-    warnings = [f'<p class="warn">{esc(run.model)}: {run.results["counts"]["failed"]} requests failed and are left out '
+    warnings = [f'<p class="warn">{esc(run.name)}: {run.results["counts"]["failed"]} requests failed and are left out '
                 f"of every number; `cares resume {esc(run.run_dir)}` retries them.</p>"
                 for run in runs if (run.results.get("counts") or {}).get("failed")]
-    warnings += [f'<p class="warn">{esc(run.model)}: {run.results["counts"]["pending"]} of '
+    warnings += [f'<p class="warn">{esc(run.name)}: {run.results["counts"]["pending"]} of '
                  f'{run.results["counts"].get("requests", "its")} requests are not answered yet (an interrupted run); '
                  f"its numbers cover the answered ones only. Run its command again, or `cares resume "
                  f"{esc(run.run_dir)}`, to finish it.</p>"
@@ -103,7 +103,7 @@ def build_report(run_dirs: list[Path], comparisons: list[dict[str, Any]] | None 
     from cares.report.html.samples import TEXT_LIMIT, sample_data
     from cares.report.html.vqa import vqa_section
 
-    runs = [load_run(Path(d)) for d in run_dirs]
+    runs = distinct_labels([load_run(Path(d)) for d in run_dirs])
     by_benchmark: dict[str, list[LoadedRun]] = {}
     for run in runs:
         by_benchmark.setdefault(run.benchmark, []).append(run)

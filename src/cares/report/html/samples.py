@@ -113,7 +113,7 @@ def sample_data(runs: list[LoadedRun], budget: int = BUDGET_BYTES) -> SampleData
             break
         rows.append(cells)
     data = {"columns": COLUMNS, "rows": rows, "strings": list(strings),
-            "runs": [{"model": r.model if len({x.benchmark for x in runs}) == 1 else f"{r.model} ({r.benchmark})",
+            "runs": [{"model": r.name if len({x.benchmark for x in runs}) == 1 else f"{r.name} ({r.benchmark})",
                       "benchmark": r.benchmark, "judge": r.judge} for r in runs],
             "total": len(records), "text_limit": TEXT_LIMIT}
     return SampleData(safe_json(data), len(rows), len(records), truncated)

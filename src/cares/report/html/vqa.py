@@ -56,11 +56,11 @@ def _leaderboard(runs: list[LoadedRun]) -> str:
                     for row in baseline)
     return (f'<h3>Leaderboard (the paper\'s columns, values in %)</h3><table class="num"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table><p class=\"note\">Baseline rows: constant answers scored on the closed "
-            f"questions of {esc(runs[0].model)}'s run.</p>")
+            f"questions of {esc(runs[0].name)}'s run.</p>")
 
 
 def _overview(runs: list[LoadedRun]) -> str:
-    head = "<th>dimension</th><th>metric</th><th>better</th>" + "".join(f"<th>{esc(r.model)}</th>" for r in runs)
+    head = "<th>dimension</th><th>metric</th><th>better</th>" + "".join(f"<th>{esc(r.name)}</th>" for r in runs)
     body = []
     for dimension, metric, path, better in OVERVIEW:
         blocks = [_as_block(get(r.results["metrics"], path)) for r in runs]
@@ -96,12 +96,12 @@ def _fairness(run: LoadedRun) -> list[str]:
                     for group, g in block["groups"].items()]
             note = (f"gap (AED) {fmt_estimate(block['aed'])}; grey groups are smaller than the minimum size and stay "
                     "out of the gap")
-            charts.append(bar_chart(f"{run.model}: accuracy by {label}, {source}", bars, ["accuracy"], note=note))
+            charts.append(bar_chart(f"{run.name}: accuracy by {label}, {source}", bars, ["accuracy"], note=note))
     return charts
 
 
 def vqa_section(runs: list[LoadedRun]) -> str:
-    names = [r.model for r in runs]
+    names = [r.name for r in runs]
     parts = ['<section id="cares-vqa"><h2>CARES-VQA: trustworthiness</h2>', _overview(runs), _leaderboard(runs)]
     overview_bars = [Bar(f"{dim}: {metric}", i, _as_block(get(r.results["metrics"], path)))
                      for dim, metric, path, _ in OVERVIEW for i, r in enumerate(runs)
