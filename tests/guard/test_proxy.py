@@ -148,23 +148,32 @@ def test_upstream_sees_the_reminder_exactly_when_the_guard_flags(
     guard = Guard(detector)
     expected = [guard.decide(p).flagged for p in prompts]
     assert True in expected and False in expected  # both outcomes are exercised
+    request_ids = []
     with make_proxy(detector, upstream, tmp_path) as proxy:
         client = proxy.client()
         for index, prompt in enumerate(prompts):
             messages = [{"role": "user", "content": prompt}]
-            if index % 2:  # every other prompt streamed
-                stream = client.chat.completions.create(model="fake-model", messages=messages, stream=True)
-                text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+            raw = client.chat.completions.with_raw_response.create(
+                model="fake-model", messages=messages, stream=bool(index % 2))  # every other prompt streamed
+            request_ids.append(raw.headers["X-Request-Id"])
+            if index % 2:
+                text = "".join(chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices)
             else:
-                completion = client.chat.completions.create(model="fake-model", messages=messages)
-                text = completion.choices[0].message.content or ""
+                text = raw.parse().choices[0].message.content or ""
             assert text.strip()
+        # A streamed request's line is written when its stream closes, which may be after the client
+        # has read the last chunk: wait for every line, then pair lines with requests by id.
+        deadline = time.monotonic() + 5
+        while len([line for line in proxy.log_lines() if line["path"] == "/v1/chat/completions"]) < len(prompts):
+            assert time.monotonic() < deadline, "access log lines missing"
+            time.sleep(0.02)
         log = proxy.log_lines()
     seen = {entry["prompt"]: reminder_seen(entry) for entry in upstream.stats.log}
     assert len(upstream.stats.log) == len(prompts)
     assert [seen[p] for p in prompts] == expected
     # The access log agrees with the decision, request by request, and holds no prompt text.
-    chat_lines = [line for line in log if line["path"] == "/v1/chat/completions"]
+    by_id = {line["request_id"]: line for line in log if line["path"] == "/v1/chat/completions"}
+    chat_lines = [by_id[request_id] for request_id in request_ids]
     assert [line["flagged"] for line in chat_lines] == expected
     assert [line["reminder_applied"] for line in chat_lines] == expected
     assert [line["stream"] for line in chat_lines] == [bool(i % 2) for i in range(len(prompts))]
