@@ -147,15 +147,6 @@ def check_output(path: Path, option: str) -> None:
         raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
 
 
-def write_text(path: Path, text: str) -> None:
-    from cares.report.outputs import write_atomic
-
-    try:
-        write_atomic(path, text)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
 @dataclass
 class TrainProgress:
     """How far `cares guard train` got, for the line an interruption prints."""
@@ -204,10 +195,7 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
         progress.step(f"training the {kind} detector")
         result = train_detector(data, configs[kind])
         progress.step(f"writing the {kind} model file")
-        try:
-            result.model.write(paths[kind])
-        except OSError as exc:
-            raise ConfigError(f"{paths[kind]}: cannot write the model file ({exc.strerror or exc})") from None
+        result.model.write(paths[kind])
         results[kind] = result
         progress.written.append(f"{paths[kind]} ({kind})")
     progress.step("writing the report")
@@ -217,7 +205,9 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
     if args.metrics_json is not None:
         payload = {"data": data.provenance, "featurisers": {k: r.metrics for k, r in results.items()},
                    "models": {k: str(p) for k, p in paths.items()}}
-        write_text(args.metrics_json, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        from cares.report.outputs import write_atomic
+
+        write_atomic(args.metrics_json, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {args.metrics_json}")
     return 0
 
@@ -337,6 +327,8 @@ async def cmd_detect(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         print(summary, file=sys.stderr)
     else:
-        write_text(args.output, text)
+        from cares.report.outputs import write_atomic
+
+        write_atomic(args.output, text)
         print(f"{summary}; wrote {args.output}")
     return 0

@@ -83,10 +83,7 @@ def check_output(path: Path) -> None:
 def write_html(path: Path, text: str) -> None:
     from cares.report.outputs import write_atomic
 
-    try:
-        write_atomic(path, text)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
+    write_atomic(path, text)
     print(f"wrote {path} ({len(text.encode('utf-8')) / 1e6:.2f} MB)")
 
 

@@ -29,8 +29,6 @@ import gzip
 import hashlib
 import json
 import math
-import os
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,25 +87,10 @@ class ModelFile:
         data = text.encode("utf-8")
         if path.suffix == ".gz":
             data = gzip.compress(data, compresslevel=9, mtime=0)
-        _write_bytes_atomic(path, data)
+        from cares.report.outputs import write_atomic
+
+        write_atomic(path, data, shared=True)
         return path
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write beside the target and rename, so a crash never leaves half a model file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes the file private; a model file is meant to be shared and shipped.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_model_file(path: Path, label: str | None = None) -> ModelFile:

@@ -67,19 +67,28 @@ def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write beside the target and rename, so a crash never leaves a half-written export.
+def write_atomic(path: Path, content: str | bytes, *, shared: bool = False) -> None:
+    """Write beside the target and rename, so a crash never leaves a half-written file.
 
-    A path that cannot be written (a file where a folder should be, no permission, a full disk)
-    is a one-line error naming it, not a traceback."""
+    The file is private to its owner unless `shared` (a model file meant to be shipped), which
+    gives it the permissions the umask allows. A path that cannot be written (a file where a
+    folder should be, no permission, a full disk) is a one-line error naming it, not a traceback."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise unwritable(path, exc) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        if isinstance(content, bytes):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(content)
+        if shared:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
