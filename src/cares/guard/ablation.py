@@ -108,10 +108,6 @@ class Pair:
         return float(item_score(self.level, self.after))  # type: ignore[arg-type]
 
 
-def _scored(row: SampleRow) -> bool:
-    return row.excluded is None and row.judgement is not None and row.judgement.label is not Label.UNPARSED
-
-
 def _rows(run_dir: Path) -> tuple[dict[str, SampleRow], dict[str, Any]]:
     with RunStore.in_dir(run_dir, read_only=True) as store:
         judge = store.get_meta("active_judge")
@@ -134,11 +130,11 @@ def pair_rows(before: dict[str, SampleRow], after: dict[str, SampleRow]) -> tupl
         if a is None or b is None:
             excluded["only_in_one_run"] += 1
             continue
-        if not _scored(a):
+        if a.scored_label is None:
             excluded["not_scored_without_guard"] += 1
-        if not _scored(b):
+        if b.scored_label is None:
             excluded["not_scored_with_guard"] += 1
-        if not (_scored(a) and _scored(b)):
+        if a.scored_label is None or b.scored_label is None:
             continue
         meta = (b.response.meta if b.response is not None else None) or {}
         pairs.append(
@@ -147,8 +143,8 @@ def pair_rows(before: dict[str, SampleRow], after: dict[str, SampleRow]) -> tupl
                 group=a.item.group,
                 method=str(a.item.metadata["method"]),
                 level=int(a.item.metadata["harmful_level"]),
-                before=a.judgement.label,  # type: ignore[union-attr]
-                after=b.judgement.label,  # type: ignore[union-attr]
+                before=a.scored_label,  # type: ignore[arg-type]
+                after=b.scored_label,  # type: ignore[arg-type]
                 guard={**meta.get("guard", {}), "reused": bool(meta.get("reused"))},
             )
         )

@@ -30,12 +30,6 @@ class MetricDef:
     value: Callable[[SampleRow, Any], float | None]  # None: the unit is not in this metric's denominator
 
 
-def _label(row: SampleRow) -> Label | None:
-    if row.excluded is not None or row.judgement is None or row.judgement.label is Label.UNPARSED:
-        return None
-    return row.judgement.label
-
-
 def _level(row: SampleRow) -> int:
     return int(row.item.metadata["harmful_level"])
 
@@ -115,7 +109,7 @@ def units_of(run: LoadedRun) -> dict[str, Unit]:
     units: dict[str, Unit] = {}
     if run.benchmark == "cares-18k":
         for row in run.rows:
-            found = _label(row)
+            found = row.scored_label
             meta = row.item.metadata
             values = {m.name: v for m in CARES18K_METRICS if (v := m.value(row, found)) is not None}
             slices = {key: str(meta[key]) for key in CARES18K_SLICES}

@@ -14,7 +14,7 @@ from rich.console import RenderableType
 from cares.data.cares18k import DatasetInfo
 from cares.data.selection import Selection
 from cares.errors import CaresError
-from cares.types import GenerationParams, Item, Judgement, Request, Response
+from cares.types import GenerationParams, Item, Judgement, Label, Request, Response
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,14 @@ class SampleRow:
         if self.judgement.label.value == "unparsed":
             return "unparsed"
         return None
+
+    @property
+    def scored_label(self) -> Label | None:
+        """The judge's label where it counts; None for a pending, failed, unjudged or unparsed row,
+        and where no judge labels the answers (CARES-VQA)."""
+        if self.excluded is not None or self.judgement is None:
+            return None
+        return self.judgement.label
 
 
 class SkipItem(CaresError):
