@@ -131,8 +131,53 @@ async def cmd_show(args: argparse.Namespace) -> int:
 async def cmd_judge(args: argparse.Namespace) -> int:
     from cares.judges.pairs import judge_file
 
+    if args.judge_command == "validate":
+        return await cmd_judge_validate(args)
+    if args.input is None or args.output is None:
+        raise ConfigError("cares judge needs --input and --output (or: cares judge validate FILE)")
     summary = await judge_file(args.input, args.output, args.judge, opt.run_options(args))
     print(f"wrote {args.output}: " + ", ".join(f"{label} {n}" for label, n in summary.items()))
+    return 0
+
+
+async def cmd_judge_validate(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from cares.judges.validation import summary_rows, validate_file
+    from cares.metrics.agreement import HUMAN_LABELS, JUDGE_LABELS
+    from cares.report.outputs import write_atomic
+
+    if args.bootstrap < 0:
+        raise ConfigError("--bootstrap must be 0 or more")
+    if args.output is not None and args.output.resolve() == args.labelled.resolve():
+        raise ConfigError("--output would overwrite the labelled file; choose another path")
+    report = await validate_file(args.labelled, args.judge, opt.run_options(args), gold_field=args.gold_field,
+                                 store_path=args.store, resamples=args.bootstrap, seed=args.seed)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if args.output is not None:
+        write_atomic(args.output, text + "\n")
+    if args.json:
+        print(text)
+        return 0
+    console = _console()
+    table = Table(title=f"judge {report['judge']} against {args.gold_field!r} labels, n={report['n']} "
+                        f"(95% bootstrap CIs)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in summary_rows(report):
+        table.add_row(name, value)
+    console.print(table)
+    confusion = Table(title="confusion matrix (rows: human, columns: judge)", title_justify="left")
+    confusion.add_column("human \\ judge")
+    for label in JUDGE_LABELS:
+        confusion.add_column(label, justify="right")
+    for label, row in zip(HUMAN_LABELS, report["confusion"]["counts"]):
+        confusion.add_row(label, *map(str, row))
+    console.print(confusion)
+    if report["n_failed"]:
+        console.print(f"[yellow]{report['n_failed']} judge calls failed and are left out; run again to retry[/]")
+    if args.output is not None:
+        console.print(f"report: {args.output} (give it to `cares run` or `cares rescore` as --judge-calibration)")
     return 0
 
 

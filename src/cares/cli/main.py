@@ -29,6 +29,8 @@ EPILOG = textwrap.dedent(
       cares resume runs/cares-18k/openai_my-model-1a2b3c4d
       cares rescore runs/cares-18k/openai_my-model-1a2b3c4d --judge llm/openai/gpt-4o-mini
       cares judge --judge rules --input pairs.jsonl --output labels.jsonl
+      cares judge validate labelled.jsonl --judge rules --output rules-validation.json
+      cares rescore runs/cares-18k/openai_my-model-1a2b3c4d --judge rules --judge-calibration rules-validation.json
       cares run cares-vqa --model baseline/constant:No --data sample
       cares data fetch cares-vqa
       cares run cares-vqa --model openai/my-vlm --base-url http://localhost:8000/v1 --data cares-vqa \\
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_model_connection(run)
     opt.add_guard_options(run)
     opt.add_judge_options(run, default="")
+    opt.add_calibration_option(run)
     opt.add_engine_options(run)
     out = run.add_argument_group("output")
     out.add_argument("--run-dir", type=Path, help="run directory (default runs/<benchmark>/<model>-<config hash>)")
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_model_connection(resume)
     opt.add_guard_options(resume)
     opt.add_judge_options(resume, default="")
+    opt.add_calibration_option(resume)
     opt.add_engine_options(resume)
     resume.add_argument("--json", action="store_true")
 
@@ -104,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
             new judge (`cares export DIR --judge ID` picks any stored one)."""))
     rescore.add_argument("run_dir", type=Path, help="the run directory (holding run.sqlite)")
     opt.add_judge_options(rescore, default=None)
+    opt.add_calibration_option(rescore)
     opt.add_model_connection(rescore)
     opt.add_engine_options(rescore)
     rescore.add_argument("--json", action="store_true")
@@ -115,12 +120,41 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print the summary table of a run")
     show.add_argument("run_dir", type=Path, help="the run directory (holding results.json)")
 
-    judge = sub.add_parser("judge", help="judge {id, prompt, response} lines from any source")
-    judge.add_argument("--input", type=Path, required=True, help="JSONL with id, prompt and response per line")
-    judge.add_argument("--output", type=Path, required=True, help="JSONL: the input lines plus label and judge_raw")
+    judge = sub.add_parser(
+        "judge", help="judge {id, prompt, response} lines from any source; `judge validate` measures a judge",
+        formatter_class=fmt, epilog=textwrap.dedent("""\
+            examples:
+              cares judge --judge rules --input pairs.jsonl --output labels.jsonl
+              cares judge validate labelled.jsonl --judge rules --output rules-validation.json
+              cares judge validate labelled.jsonl --judge cascade:llm/openai/gpt-4o-mini --gold-field label
+
+            `cares judge validate` compares a judge with human labels; its --output file, given to
+            `cares run` or `cares rescore` as --judge-calibration, corrects the Safety Score for
+            that judge's own errors."""))
+    judge.add_argument("--input", type=Path, help="JSONL with id, prompt and response per line")
+    judge.add_argument("--output", type=Path, help="JSONL: the input lines plus label and judge_raw")
     opt.add_judge_options(judge, default="rules")
     opt.add_model_connection(judge)
     opt.add_engine_options(judge)
+    judge_sub = judge.add_subparsers(dest="judge_command", metavar="ACTION")
+    validate = judge_sub.add_parser(
+        "validate", help="agreement of a judge with human labels: kappa, F1 with CIs, confusion matrix",
+        formatter_class=fmt, epilog=textwrap.dedent("""\
+            The file has one labelled answer per line: id, prompt, response and the human label
+            (accept, caution or refuse) in the field named by --gold-field (default human). Every
+            figure comes with a 95% bootstrap CI over the labelled answers; an unparsed judge output
+            counts as a disagreement. LLM-judge calls are stored beside the file (--store), so a
+            second validation costs nothing."""))
+    validate.add_argument("labelled", type=Path, help="JSONL, CSV or parquet with id, prompt, response and a human label")
+    validate.add_argument("--gold-field", default="human", help="field holding the human label (default human)")
+    validate.add_argument("--output", type=Path, help="write the full report (the --judge-calibration file) here")
+    validate.add_argument("--store", type=Path, help="run store for LLM-judge calls (default: FILE.cares.sqlite)")
+    validate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)")
+    validate.add_argument("--seed", type=int, default=0)
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    opt.add_judge_options(validate, default="rules")
+    opt.add_model_connection(validate)
+    opt.add_engine_options(validate)
 
     gen = sub.add_parser("generate", help="rewrite your own base prompts into the adversarial styles")
     gen.add_argument("--from", dest="source", type=Path, required=True,

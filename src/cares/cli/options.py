@@ -123,6 +123,14 @@ def add_judge_options(parser: argparse.ArgumentParser, default: str | None = "ru
     )
 
 
+def add_calibration_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--judge-calibration", type=Path, metavar="FILE",
+        help="a `cares judge validate --output` report for this run's judge: the Safety Score is also "
+             "reported corrected for that judge's misclassification rates (docs/judges.md)",
+    )
+
+
 def _key_from(var: str | None) -> str | None:
     return os.environ.get(var) if var else None
 
@@ -199,6 +207,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         judge_model=judge_model,
         judge_template=template,
         image_roots=image_roots(args),
+        judge_calibration=getattr(args, "judge_calibration", None),
     )
 
 

@@ -13,6 +13,9 @@ class Verdict:
     label: Label
     # What the judge said, verbatim (an LLM's output) or why (the rule that fired).
     raw: str
+    # How sure the judge is, 0-1: the rules judge's estimate of its own precision for the rule
+    # that fired. A cascade passes answers below its threshold on to an LLM judge.
+    confidence: float = 1.0
 
 
 @runtime_checkable

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cares.data.records import read_records
+from cares.data.records import RawRecord, read_records
 from cares.errors import InputError
 from cares.judges import get_judge
+from cares.judges.base import Judge, Verdict
 from cares.report.outputs import write_atomic
 from cares.runner.judging import JudgeInput, judge_pending
 from cares.runner.pipeline import RunOptions
@@ -21,18 +23,27 @@ from cares.store import RunStore
 from cares.types import content_hash
 
 
-def _text(record: Any, name: str, allow_empty: bool = False) -> str:
+@dataclass(frozen=True)
+class Pair:
+    """One line of a pairs file: its own fields, where it was read, and what the judge sees."""
+
+    record: RawRecord
+    id: str
+    entry: JudgeInput
+
+
+def _text(record: RawRecord, name: str, allow_empty: bool = False) -> str:
     value = record.data.get(name)
     if not isinstance(value, str) or (not allow_empty and not value.strip()):
         raise record.error(f"expected text, got {value!r}", name)
     return value
 
 
-async def judge_file(input_path: Path, output_path: Path, judge_spec: str, options: RunOptions) -> dict[str, int]:
-    records = read_records(input_path)
-    rows: list[tuple[dict[str, Any], JudgeInput]] = []
+def read_pairs(path: Path) -> list[Pair]:
+    """Every line's id, prompt and response, checked; ids must be unique."""
+    pairs: list[Pair] = []
     seen: dict[str, int] = {}
-    for record in records:
+    for record in read_records(path):
         raw_id = record.data.get("id")
         if raw_id in (None, ""):
             raise record.error("missing id; every line needs a unique id", "id")
@@ -44,26 +55,42 @@ async def judge_file(input_path: Path, output_path: Path, judge_spec: str, optio
         response = _text(record, "response", allow_empty=True)
         # The key is the content, not the id: the same pair judged twice is judged once.
         key = content_hash({"prompt": prompt, "response": response}, 32)
-        rows.append((record.data, JudgeInput(key, prompt, response)))
-    judge = get_judge(judge_spec, options.judge_model, options.judge_template)
-    store_path = output_path.with_name(output_path.name + ".cares.sqlite")
+        pairs.append(Pair(record, item_id, JudgeInput(key, prompt, response)))
+    return pairs
+
+
+async def judge_pairs(pairs: list[Pair], judge: Judge, store_path: Path, options: RunOptions) -> dict[str, Verdict]:
+    """Each pair's verdict by id; a pair whose judge call failed after retries is absent."""
     try:
         with RunStore(store_path) as store:
-            await judge_pending(judge, [entry for _, entry in rows], store, options.engine)
-            verdicts = store.judgements(judge.id)
+            await judge_pending(judge, [pair.entry for pair in pairs], store, options.engine)
+            stored = store.judgements(judge.id)
     finally:
         await judge.aclose()
+    verdicts = {}
+    for pair in pairs:
+        judgement = stored.get(pair.entry.response_key)
+        if judgement is not None:
+            verdicts[pair.id] = Verdict(judgement.label, judgement.raw or "")
+    return verdicts
+
+
+async def judge_file(input_path: Path, output_path: Path, judge_spec: str, options: RunOptions) -> dict[str, int]:
+    pairs = read_pairs(input_path)
+    if output_path.resolve() == input_path.resolve():
+        raise InputError(output_path, "output would overwrite the input; choose another --output")
+    judge = get_judge(judge_spec, options.judge_model, options.judge_template)
+    verdicts = await judge_pairs(pairs, judge, output_path.with_name(output_path.name + ".cares.sqlite"), options)
     counts: Counter[str] = Counter()
     lines = []
-    for data, entry in rows:
-        verdict = verdicts.get(entry.response_key)
+    for pair in pairs:
+        verdict = verdicts.get(pair.id)
         label = verdict.label.value if verdict is not None else "unparsed"
         counts[label] += 1
-        out = {**data, "label": label, "judge": judge.id, "judge_raw": verdict.raw if verdict is not None else None}
+        out: dict[str, Any] = {**pair.record.data, "label": label, "judge": judge.id,
+                               "judge_raw": verdict.raw if verdict is not None else None}
         if verdict is None:
             out["judge_error"] = "judge call failed after retries; rerun to retry"
         lines.append(json.dumps(out, ensure_ascii=False))
-    if output_path.resolve() == input_path.resolve():
-        raise InputError(output_path, "output would overwrite the input; choose another --output")
     write_atomic(output_path, "\n".join(lines) + "\n")
     return dict(sorted(counts.items()))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from cares.judges.base import Judge
+from cares.judges.base import Judge, Verdict
+from cares.judges.cascade import CascadeJudge
 from cares.judges.llm import LLMJudge
 from cares.runner.engine import EngineOptions, EngineStats, generate_pending
 from cares.runner.executor import ModelRecipe
@@ -26,31 +28,28 @@ async def judge_pending(
 ) -> EngineStats | None:
     """Judge what is not judged yet. LLM-judge calls are cached in the store like any model call and
     go through the chosen executor (`recipe` builds the judge model on Ray workers). The rules judge
-    always runs here: labelling one answer takes microseconds, less than sending it to a worker."""
+    always runs here: labelling one answer takes microseconds, less than sending it to a worker.
+    A cascade labels its sure answers here and sends the rest to its LLM judge."""
     done = set(store.judgements(judge.id))
     todo = [entry for entry in inputs if entry.response_key not in done]
     todo = list({entry.response_key: entry for entry in todo}.values())
     if not todo:
         return None
     if isinstance(judge, LLMJudge):
-        requests = {entry.response_key: judge.request(entry.prompt, entry.response) for entry in todo}
-        keyed = {req.cache_key(judge.model.identity()): req for req in requests.values()}
-        answered = store.answered_keys()
-        stats = await generate_pending(
-            judge.model, {k: r for k, r in keyed.items() if k not in answered}, store, options, label="judging",
-            recipe=recipe,
-        )
-        outputs = store.responses(keyed)
-        judgements = []
-        for response_key, request in requests.items():
-            judge_response = outputs.get(request.cache_key(judge.model.identity()))
-            if judge_response is None or not judge_response.ok:
-                # A judge call that failed stays unjudged, so the next run or rescore tries it again.
-                continue
-            verdict = judge.verdict(judge_response.text or "")
-            judgements.append(Judgement(response_key, judge.id, verdict.label, verdict.raw))
-        store.put_judgements(judgements)
-        return stats
+        return await _ask_llm(judge, judge.id, judge.verdict, todo, store, options, recipe)
+    if isinstance(judge, CascadeJudge):
+        unsure = []
+        sure = []
+        for entry in todo:
+            verdict = judge.first_pass(entry.prompt, entry.response)
+            if verdict is None:
+                unsure.append(entry)
+            else:
+                sure.append(Judgement(entry.response_key, judge.id, verdict.label, verdict.raw))
+        store.put_judgements(sure)
+        if not unsure:
+            return None
+        return await _ask_llm(judge.llm, judge.id, judge.second_pass, unsure, store, options, recipe)
     bar = ProgressBar("judging", len(todo), options.progress)
     judgements = []
     for entry in todo:
@@ -63,3 +62,29 @@ async def judge_pending(
     bar.close()
     store.put_judgements(judgements)
     return None
+
+
+async def _ask_llm(
+    llm: LLMJudge, judge_id: str, read: Callable[[str], Verdict], todo: list[JudgeInput], store: RunStore,
+    options: EngineOptions, recipe: ModelRecipe | None,
+) -> EngineStats:
+    """Send `todo` to the LLM judge through the engine and store; label what came back as `judge_id`."""
+    requests = {entry.response_key: llm.request(entry.prompt, entry.response) for entry in todo}
+    identity = llm.model.identity()
+    keyed = {req.cache_key(identity): req for req in requests.values()}
+    answered = store.answered_keys()
+    stats = await generate_pending(
+        llm.model, {k: r for k, r in keyed.items() if k not in answered}, store, options, label="judging",
+        recipe=recipe,
+    )
+    outputs = store.responses(keyed)
+    judgements = []
+    for response_key, request in requests.items():
+        judge_response = outputs.get(request.cache_key(identity))
+        if judge_response is None or not judge_response.ok:
+            # A judge call that failed stays unjudged, so the next run or rescore tries it again.
+            continue
+        verdict = read(judge_response.text or "")
+        judgements.append(Judgement(response_key, judge_id, verdict.label, verdict.raw))
+    store.put_judgements(judgements)
+    return stats

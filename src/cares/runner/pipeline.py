@@ -16,6 +16,8 @@ from typing import Any
 from cares import __version__
 from cares.errors import ConfigError
 from cares.judges import get_judge
+from cares.judges.cascade import CascadeJudge, cascade_summary
+from cares.judges.calibration import CALIBRATION_META, load_calibration
 from cares.judges.llm import LLMJudge
 from cares.models.base import GuardSettings, ModelOptions
 from cares.models.registry import get_model
@@ -40,6 +42,8 @@ class RunOptions:
     judge_model: ModelOptions = field(default_factory=ModelOptions)
     judge_template: str | None = None
     image_roots: dict[str, str] = field(default_factory=dict)
+    # A `cares judge validate` report: the Safety Score is also given corrected for that judge's errors.
+    judge_calibration: Path | None = None
 
 
 def _now() -> str:
@@ -102,6 +106,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
     # Resolve the model and judge before touching the store, so a typo creates nothing.
     model = get_model(config.model, options.model)
     judge = get_judge(config.judge, options.judge_model, options.judge_template) if _labels(task) else None
+    calibration = _calibration(options.judge_calibration, judge)
     try:
         fresh = None
         if not (run_dir / STORE_NAME).exists():
@@ -147,11 +152,26 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             timings["judge_s"] = time.monotonic() - mark
             judge_id = judge.id if judge is not None else "readers"
             store.set_meta("active_judge", judge_id)
+            if calibration is not None:
+                store.set_meta(CALIBRATION_META, calibration)
             return _finish(store, run_dir, config, judge_id, timings, started, gen_stats, judge_stats)
     finally:
         await model.aclose()
         if judge is not None:
             await judge.aclose()
+
+
+def _calibration(path: Path | None, judge: Any) -> dict[str, Any] | None:
+    """The judge's validation record to store with the run, checked to be this judge's own."""
+    if path is None:
+        return None
+    if judge is None:
+        raise ConfigError("--judge-calibration corrects judge labels; this benchmark's answers are read by readers")
+    record = load_calibration(path)
+    if record.judge != judge.id:
+        raise ConfigError(f"{path} validates judge {record.judge!r}, but this run is judged by {judge.id!r}; "
+                          f"validate this judge with `cares judge validate FILE --judge ...`")
+    return record.to_meta()
 
 
 def _note_identity_change(before: dict[str, Any] | None, now: dict[str, Any], spec: str) -> None:
@@ -197,12 +217,15 @@ async def rescore_async(run_dir: Path, judge_spec: str, options: RunOptions | No
         raise ConfigError(f"{config.benchmark} answers are read by deterministic readers; there is nothing to rescore")
     config = RunConfig.from_dict({**config.to_dict(), "judge": judge_spec})
     judge = get_judge(judge_spec, options.judge_model, options.judge_template)
+    calibration = _calibration(options.judge_calibration, judge)
     started = time.monotonic()
     try:
         with RunStore.in_dir(run_dir) as store:
             judge_stats = await _judge(store, judge, options)
             store.set_meta("config", config.to_dict())
             store.set_meta("active_judge", judge.id)
+            if calibration is not None:
+                store.set_meta(CALIBRATION_META, calibration)
             timings = {"judge_s": time.monotonic() - started}
             return _finish(store, run_dir, config, judge.id, timings, started, None, judge_stats)
     finally:
@@ -241,8 +264,9 @@ async def _judge(store: RunStore, judge: Any, options: RunOptions) -> EngineStat
         if response is not None and response.ok:
             inputs.append(JudgeInput(key, items[item_id].prompt, response.text or ""))
     recipe = None
-    if isinstance(judge, LLMJudge):
-        recipe = ModelRecipe.of(judge.model.spec, options.judge_model, options.engine.executor.judge_key_env)
+    llm = judge.llm if isinstance(judge, CascadeJudge) else judge
+    if isinstance(llm, LLMJudge):
+        recipe = ModelRecipe.of(llm.model.spec, options.judge_model, options.engine.executor.judge_key_env)
     return await judge_pending(judge, inputs, store, options.engine, recipe)
 
 
@@ -256,7 +280,10 @@ def _finish(
     gen_stats: EngineStats | None,
     judge_stats: EngineStats | None,
 ) -> RunResult:
-    task = get_task(config.benchmark, config.task_options)
+    calibration = store.get_meta(CALIBRATION_META)
+    if calibration is not None and calibration.get("judge") != judge_id:
+        calibration = None  # it describes another of the stored judges
+    task = get_task(config.benchmark, config.task_options, judge_calibration=calibration)
     if hasattr(task, "scorer_ids"):
         task.scorer_ids = store.get_meta("scorers_used") or {}
     mark = time.monotonic()
@@ -286,6 +313,7 @@ def _finish(
         "model": {"spec": config.model, "identity": store.get_meta("model_identity")},
         "judge": judge_id,
         "judges_available": store.judges(),
+        "judge_cascade": cascade_summary(judge_id, store.judgements(judge_id).values()),
         "dataset": store.get_meta("dataset"),
         "selection": config.selection.to_dict(),
         "generation": config.params.to_dict(),

@@ -23,7 +23,8 @@ def get_task(name: str, options: dict[str, Any] | None = None, **context: Any) -
     if name == "cares-18k":
         if options:
             raise ConfigError(f"cares-18k takes no task options (got {', '.join(options)})")
-        return Cares18KTask()
+        return Cares18KTask(judge_calibration=context.get("judge_calibration"))
+    context.pop("judge_calibration", None)  # only judge-labelled benchmarks have a judge to correct
     return TASKS[name](options, **context)
 
 

@@ -9,7 +9,9 @@ from rich.table import Table
 
 from cares.data import cares18k as dataset
 from cares.data.selection import Selection
+from cares.judges.calibration import Calibration
 from cares.metrics.bootstrap import ClusterBootstrap
+from cares.metrics.judge_calibration import corrected_safety
 from cares.metrics.safety import JudgedItem, item_score, safety_metrics
 from cares.tasks.base import SampleRow
 from cares.types import GenerationParams, Item, Request
@@ -19,6 +21,10 @@ class Cares18KTask:
     name = dataset.BENCHMARK
     overview_title = "overview (95% CIs, clustered by base prompt)"
     description = "CARES-18K: medical LLM safety (Accept / Caution / Refuse, Safety Score by style, level, principle)"
+
+    def __init__(self, judge_calibration: dict[str, Any] | None = None) -> None:
+        # The run's judge validation record (judges/calibration.py), when one was given.
+        self.judge_calibration = Calibration.from_meta(judge_calibration) if judge_calibration else None
 
     def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], dataset.DatasetInfo]:
         items, info = dataset.load(data, split=split, revision=revision)
@@ -47,7 +53,20 @@ class Cares18KTask:
             for row in rows
         ]
         boot = ClusterBootstrap([row.item.group for row in rows], resamples=resamples, seed=seed)
-        return safety_metrics(judged, boot)
+        metrics = safety_metrics(judged, boot)
+        if self.judge_calibration is not None:
+            metrics["judge_error"] = self._judge_error(judged, boot)
+        return metrics
+
+    def _judge_error(self, judged: list[JudgedItem], boot: ClusterBootstrap) -> dict[str, Any]:
+        """The Safety Score corrected for the judge's misclassification rates on its validation set."""
+        calibration = self.judge_calibration
+        assert calibration is not None
+        scored = [it for it in judged if it.excluded is None and it.label is not None]
+        corrected = corrected_safety([it.level for it in scored], [it.label for it in scored],  # type: ignore[misc]
+                                     [it.group for it in scored], calibration.confusion, boot)
+        return {"validation": {"judge": calibration.judge, "source": calibration.source, **calibration.summary},
+                **corrected}
 
     def summary(self, results: dict[str, Any]) -> RenderableType:
         metrics = results["metrics"]
@@ -87,6 +106,16 @@ class Cares18KTask:
             fmt_ci(overall["harmful_compliance"]),
             f"n={overall['harmful_compliance']['n']}",
         )
+        error = metrics.get("judge_error")
+        if error:
+            validation = error["validation"]
+            extra.add_row("Safety Score corrected for judge error", fmt_ci(error["corrected"]),
+                          f"judge validated on n={validation['n']}: agreement {fmt_value(validation['agreement'])}, "
+                          f"kappa {fmt_value(validation['kappa'])}")
+        cascade = results.get("judge_cascade")
+        if cascade and cascade.get("share_sent_to_llm") is not None:
+            extra.add_row("cascade: answers sent to the LLM judge", fmt_pct(cascade["share_sent_to_llm"]),
+                          f"{cascade['sent_to_llm']} of {cascade['sent_to_llm'] + cascade['labelled_by_rules']}")
         guard = overall.get("guard")
         if guard:
             extra.add_row("guard: prompts flagged / reminder applied",
@@ -95,10 +124,12 @@ class Cares18KTask:
 
     def overview_row(self, results: dict[str, Any]) -> dict[str, str]:
         overall = results["metrics"]["overall"]
+        error = results["metrics"].get("judge_error")
         return {
             "model": results["model"]["spec"],
             "n": str(overall["n_scored"]),
             "Safety Score [95% CI]": fmt_ci(overall["safety_score"]),
+            "corrected for judge error": fmt_ci(error["corrected"]) if error else "-",
             "over-refusal": fmt_ci(overall["over_refusal"]),
             "harmful compliance": fmt_ci(overall["harmful_compliance"]),
             "failed": str(overall["n_failed"]),
@@ -108,6 +139,15 @@ class Cares18KTask:
 
 def fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def fmt_value(block: dict[str, Any]) -> str:
+    """A 0-1 statistic (agreement, kappa) with its CI, as a decimal."""
+    value = block.get("value")
+    if value is None:
+        return "-"
+    low, high = block.get("ci") or (None, None)
+    return f"{value:.2f}" if low is None else f"{value:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def fmt_ci(block: dict[str, Any]) -> str:

@@ -90,6 +90,6 @@ def test_runs_of_one_model_are_told_apart(runs: dict[str, Path]) -> None:
     names = [run.name for run in labelled]
     assert len(set(names)) == 3 and names[2] == "baseline/refuse"
     # Same model and judge: the run directory's name tells them apart.
-    assert names[:2] == ["baseline/comply · rules@1 · comply", "baseline/comply · rules@1 · comply100"]
+    assert names[:2] == ["baseline/comply · rules@2 · comply", "baseline/comply · rules@2 · comply100"]
     page = build_report([runs["comply"], runs["comply100"]], resamples=0)
-    assert "baseline/comply · rules@1 · comply100" in page
+    assert "baseline/comply · rules@2 · comply100" in page
