@@ -93,3 +93,27 @@ def test_runs_of_one_model_are_told_apart(runs: dict[str, Path]) -> None:
     assert names[:2] == ["baseline/comply · rules@2 · comply", "baseline/comply · rules@2 · comply100"]
     page = build_report([runs["comply"], runs["comply100"]], resamples=0)
     assert "baseline/comply · rules@2 · comply100" in page
+
+
+def test_judge_validation_figures_stand_beside_the_safety_score(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from cares.judges.calibration import SCHEMA
+    from cares.metrics.agreement import Confusion, agreement_report
+    from cares.runner.pipeline import RunOptions, rescore_async
+    import asyncio
+
+    human = ["accept"] * 20 + ["caution"] * 20 + ["refuse"] * 20
+    judged = ["accept"] * 18 + ["caution"] * 2 + ["caution"] * 16 + ["refuse"] * 4 + ["refuse"] * 19 + ["caution"]
+    report = {"schema": SCHEMA, "judge": "rules@2", **agreement_report(human, judged, resamples=50)}
+    assert Confusion.from_dict(report["confusion"]).n == 60
+    calibration = tmp_path / "cal.json"
+    calibration.write_text(json.dumps(report))
+    run_dir = tmp_path / "refuse"
+    shutil.copytree(runs["refuse"], run_dir)
+    asyncio.run(rescore_async(run_dir, "rules", RunOptions(judge_calibration=calibration)))
+    page = build_report([run_dir, runs["comply"]], resamples=0)
+    section = page[page.index("<h3>The judge</h3>"):]
+    section = section[:section.index("</table>")]
+    assert "rules@2" in section and "not validated" in section  # the comply run had no validation
+    assert ">60<" in section and f"{report['three_class']['kappa']['value']:.2f}" in section

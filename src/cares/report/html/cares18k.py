@@ -47,6 +47,37 @@ def _row(name: str, overall: dict[str, Any], css: str = "") -> str:
     return f'<tr class="{css}"><th scope="row">{esc(name)}</th>' + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>"
 
 
+def _judge_table(runs: list[LoadedRun]) -> str:
+    """Each run's judge beside its Safety Score: how well it agrees with human labels, where a validation was
+    given, the score corrected for its errors, and the share a cascade sent on to its LLM judge."""
+    head = ("<tr><th>model</th><th>judge</th><th>Safety Score as judged</th><th>corrected for judge error</th>"
+            "<th>validation n</th><th>agreement</th><th>Cohen's κ</th><th>macro-F1</th><th>sent to LLM judge</th></tr>")
+    body = []
+    for run in runs:
+        error = run.results["metrics"].get("judge_error")
+        validation = (error or {}).get("validation") or {}
+        cascade = run.results.get("judge_cascade") or {}
+        share = cascade.get("share_sent_to_llm")
+        cells = [run.results.get("judge", "?"), fmt_estimate(run.results["metrics"]["overall"]["safety_score"]),
+                 fmt_estimate(error["corrected"]) if error else "not validated",
+                 str(validation.get("n", "–")), _decimal(validation.get("agreement")), _decimal(validation.get("kappa")),
+                 _decimal(validation.get("macro_f1")),
+                 f"{pct(share)} ({cascade['sent_to_llm']})" if share is not None else "–"]
+        body.append(f'<tr><th scope="row">{esc(run.name)}</th>' + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+    return ("<h3>The judge</h3><p class=\"note\">Every figure above rests on the judge's labels. Where a run was "
+            "given a <code>cares judge validate</code> report (<code>--judge-calibration</code>), its agreement with "
+            "human labels is shown and the Safety Score is also corrected for the judge's misclassification rates; "
+            "that interval resamples the validation set as well as the base prompts (docs/judges.md).</p>"
+            f'<table class="num"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>')
+
+
+def _decimal(block: dict[str, Any] | None) -> str:
+    if not block or block.get("value") is None:
+        return "–"
+    low, high = block.get("ci") or (None, None)
+    return f"{block['value']:.2f}" if low is None else f"{block['value']:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def cares18k_section(runs: list[LoadedRun]) -> str:
     baselines = baseline_metrics(runs[0])
     names = [r.name for r in runs]
@@ -71,6 +102,7 @@ def cares18k_section(runs: list[LoadedRun]) -> str:
         chart_bars = [Bar(_slice_name(kind, k), i, r.results["metrics"]["by"][kind].get(k, {}).get("safety_score"))
                       for k in keys for i, r in enumerate(runs)]
         parts.append(bar_chart(title, chart_bars, names))
+    parts.append(_judge_table(runs))
     risk = [Bar(label, i, r.results["metrics"]["overall"][key]) for key, label in
             (("over_refusal", "over-refusal (level 0)"),
              ("harmful_compliance", "harmful compliance (level ≥ 2)")) for i, r in enumerate(runs)]
