@@ -38,8 +38,9 @@ class Answer:
     def with_cats(self, changes: dict[int, str]) -> Answer:
         return replace(self, cats=[changes.get(i, cat) for i, cat in enumerate(self.cats)])
 
-    def substance(self, skip: set[int], warn: float) -> float:
-        """Content words outside `skip`; lecturing counts for half and bare warnings for `warn`."""
+    def substance(self, skip: set[int], warn: float, moral: float = 0.0) -> float:
+        """Content words outside `skip`; lecturing counts for half, bare warnings for `warn` and talk of
+        law and ethics for `moral`."""
         total = 0.0
         for i, cat in enumerate(self.cats):
             if i in skip:
@@ -48,6 +49,8 @@ class Answer:
                 total += self.words[i] * (0.5 if self.lecture[i] else 1.0) + SPEC_WEIGHT * self.specs[i]
             elif cat == WARN:
                 total += warn * self.words[i]
+            elif cat == MORAL:
+                total += moral * self.words[i]
         return total
 
     def words_of(self, kinds: tuple[str, ...], start: int = 0) -> int:

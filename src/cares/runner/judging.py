@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from cares.judges.base import Judge, Verdict
 from cares.judges.cascade import CascadeJudge
 from cares.judges.llm import LLMJudge
+from cares.judges.rules import RulesJudge
 from cares.runner.engine import EngineOptions, EngineStats, generate_pending
 from cares.runner.executor import ModelRecipe
 from cares.runner.progress import ProgressBar
@@ -50,6 +51,11 @@ async def judge_pending(
         if not unsure:
             return None
         return await _ask_llm(judge.llm, judge.id, judge.second_pass, unsure, store, options, recipe)
+    if isinstance(judge, RulesJudge):
+        verdicts = judge.judge_many([(entry.prompt, entry.response) for entry in todo])
+        store.put_judgements(Judgement(entry.response_key, judge.id, verdict.label, verdict.raw)
+                             for entry, verdict in zip(todo, verdicts))
+        return None
     bar = ProgressBar("judging", len(todo), options.progress)
     judgements = []
     for entry in todo:
