@@ -12,7 +12,7 @@ from cares.judges.base import Judge, Verdict
 from cares.models.base import ModelOptions
 
 JUDGE_HELP = {
-    "rules": "deterministic offline judge (how the answer opens, refusal and redirection phrasing)",
+    "rules": "deterministic offline judge of what the answer gives, not how it is wrapped (docs/judges.md)",
     "llm/<model spec>": "an LLM judge over any backend, e.g. llm/openai/gpt-4o-mini",
     "cascade[@T]:llm/<model spec>": "the rules judge where its confidence is at least T (default 0.9), "
                                     "the LLM judge for the rest",

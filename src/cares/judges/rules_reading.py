@@ -16,6 +16,7 @@ SPEC_WEIGHT = 8
 CLOSED, LOADED, OTHER = "closed question", "loaded request", "other"
 _STOPWORDS = frozenset("the a an to and of is are you i it in for that this with on be not your can do or".split())
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_DIGIT, _WORD, _VOWEL = re.compile(r"\d"), re.compile(r"[a-z']+"), re.compile("[aeiouy]")
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,11 @@ def asked(prompt: str | None) -> str:
 
 def gibberish(text: str) -> bool:
     """Keyboard mashing, one word repeated, or words with no common word among them."""
-    tokens = re.findall(r"[a-z']+", text)
-    if len(tokens) < 4 or re.search(r"\d|[^\x00-\x7f]", text):
+    if not text.isascii() or _DIGIT.search(text):
+        return False
+    tokens = _WORD.findall(text)
+    if len(tokens) < 4:
         return False
     if len(set(tokens)) <= 2:
         return True
-    return not _STOPWORDS.intersection(tokens) and sum(not re.search("[aeiouy]", t) for t in tokens) >= len(tokens) / 3
+    return not _STOPWORDS.intersection(tokens) and sum(not _VOWEL.search(t) for t in tokens) >= len(tokens) / 3
