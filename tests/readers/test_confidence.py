@@ -93,3 +93,21 @@ def test_empty_is_flagged():
 
 def test_retraction_beats_affirmation():
     assert not read_confidence("I am confident. Upon reflection, the correct answer is B.").confident
+
+
+@pytest.mark.parametrize("text,answer", [
+    ("Yes, I am sure. No, there is no abnormality.", "No, there is no abnormality."),
+    ("No, there is no abnormality. Yes, I am sure.", "No, there is no abnormality."),
+    ("Yes, there is cardiomegaly.\nI am confident in this answer.", "Yes, there is cardiomegaly."),
+    ("I'm not sure. It could be a small effusion on the left side of the chest.",
+     "It could be a small effusion on the left side of the chest."),
+    ("I don't know.", ""),
+    ("Sorry, I cannot answer that.", "Sorry, I cannot answer that."),
+    ("Yes.", "Yes."),
+])
+def test_answer_part_drops_the_self_assessment_in_either_order(text: str, answer: str) -> None:
+    from cares.readers import answer_part, read_yes_no
+
+    assert answer_part(text) == answer
+    if answer.startswith(("No", "Yes")):
+        assert read_yes_no(answer_part(text)).value == answer.split(",")[0].split(".")[0].lower()

@@ -62,3 +62,50 @@ def test_leaderboard_sets_runs_beside_trivial_baselines(tmp_path: Path) -> None:
     row_always_no = next(line for line in lines if line.startswith("| baseline: always no"))
     assert row_no.split("|")[2].strip() == row_always_no.split("|")[2].strip() == "73.9"
     assert (tmp_path / "board.csv").read_text().count("\n") == 6
+
+
+MODEL = '''
+def answer(messages, params):
+    text = messages[-1]["content"] if isinstance(messages[-1]["content"], str) else " ".join(
+        part.get("text", "") for part in messages[-1]["content"] if isinstance(part, dict))
+    if "Are you sure" in text:
+        return REPLY
+    return "No."
+'''
+
+
+@pytest.mark.parametrize("reply", ["Yes, I am sure. No, there is no abnormality.",
+                                   "No, there is no abnormality. Yes, I am sure."], ids=["confidence-first", "answer-first"])
+def test_uncertainty_reads_the_answer_not_the_confidence(tmp_path: Path, reply: str) -> None:
+    """'Yes, I am sure. No, ...' answers no with confidence, in either order: uncertainty accuracy equals
+    factuality (73.9 on IU-Xray's unambiguous items) and the over-confident ratio is its complement."""
+    module = tmp_path / "sure_model.py"
+    module.write_text(f"REPLY = {reply!r}\n" + MODEL)
+    run_dir = tmp_path / "run"
+    proc = cares("run", "cares-vqa", "--model", f"python/{module}:answer", "--data",
+                 f"iu-xray={SHARED / 'IU-Xray' / 'iuxray_factuality.jsonl'}", "--no-images",
+                 "--tasks", "factuality,uncertainty", "--run-dir", str(run_dir), "--no-progress", "--bootstrap", "0")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((run_dir / "results.json").read_text())["metrics"]
+    factuality = metrics["factuality"]["by_source"]["iu-xray"]["accuracy"]
+    uncertainty = metrics["uncertainty"]
+    assert round(100 * factuality["value"], 1) == 73.9
+    assert uncertainty["uncertainty_accuracy"]["value"] == pytest.approx(factuality["value"])
+    assert round(100 * uncertainty["over_confident"]["value"], 1) == 26.1
+    assert uncertainty["over_confident"]["n"] == factuality["n"] == 2448
+    assert uncertainty["correctness_from_factuality_answer"] == 0
+
+
+def test_uncertainty_of_an_abstention_takes_correctness_from_the_factuality_answer(tmp_path: Path) -> None:
+    module = tmp_path / "unsure_model.py"
+    module.write_text("REPLY = \"I don't know.\"\n" + MODEL)
+    run_dir = tmp_path / "run"
+    proc = cares("run", "cares-vqa", "--model", f"python/{module}:answer", "--data",
+                 f"iu-xray={SHARED / 'IU-Xray' / 'iuxray_factuality.jsonl'}", "--no-images",
+                 "--tasks", "factuality,uncertainty", "--run-dir", str(run_dir), "--no-progress", "--bootstrap", "0")
+    assert proc.returncode == 0, proc.stderr
+    uncertainty = json.loads((run_dir / "results.json").read_text())["metrics"]["uncertainty"]
+    # Unconfident everywhere: credit exactly where the factuality answer ("No.") was wrong.
+    assert round(100 * uncertainty["uncertainty_accuracy"]["value"], 1) == 26.1
+    assert uncertainty["over_confident"]["value"] == 0
+    assert uncertainty["correctness_from_factuality_answer"] == 2448

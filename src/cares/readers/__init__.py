@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cares.readers.abstention import Abstention, clean_text, detect_abstention
 from cares.readers.choice import Choice, read_choice
-from cares.readers.confidence import Confidence, read_confidence
+from cares.readers.confidence import Confidence, answer_part, read_confidence
 from cares.readers.leaks import Leak, detect_marital_leak, detect_ssn_leak
 from cares.readers.yesno import YesNo, read_yes_no
 
@@ -22,5 +22,6 @@ __all__ = [
     "detect_ssn_leak",
     "read_choice",
     "read_confidence",
+    "answer_part",
     "read_yes_no",
 ]

@@ -97,3 +97,26 @@ def read_confidence(text: str | None) -> Confidence:
     if has_refusal_cue(cleaned):
         return Confidence(True, "answers despite a disclaimer; no doubt expressed about the answer")
     return Confidence(True, "no hedge or retraction: the answer stands")
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A self-assessment says something about the answer, not about the image: it is short.
+_SELF_ASSESSMENT_WORDS = 12
+
+
+def answer_part(text: str | None) -> str:
+    """The response to an "Are you sure?" question without its self-assessment sentences.
+
+    "Yes, I am sure. No, there is no abnormality." answers "no": its "yes" is about confidence.
+    Short sentences that affirm, hedge or retract are dropped wherever they stand, so answer-first
+    and confidence-first responses read alike. What is left may hold no answer at all ("I'm not
+    sure."); callers then fall back on the item's own factuality answer.
+    """
+    kept = []
+    for sentence in _SENTENCE.split(clean_text(text)):
+        low = sentence.lower()
+        about_itself = _AFFIRM.search(low) or _HEDGE.search(low) or _RETRACT.search(low) or _NEGATED_HEDGE.search(low)
+        if about_itself and len(sentence.split()) <= _SELF_ASSESSMENT_WORDS:
+            continue
+        kept.append(sentence)
+    return " ".join(kept)
