@@ -31,9 +31,11 @@ def show_result(result: RunResult, as_json: bool) -> None:
     console = _console()
     console.print(get_task(result.benchmark).summary(result.results))
     counts = result.counts
+    by_variant = counts.get("unparsed_by_variant") or {}
+    detail = f" ({', '.join(f'{name} {n}' for name, n in by_variant.items())})" if by_variant else ""
     console.print(
         f"items {counts['items']}: scored {counts['scored']}, failed {counts['failed']}, "
-        f"unparsed {counts['unparsed']}, pending {counts['pending']}"
+        f"unparsed {counts['unparsed']}{detail}, pending {counts['pending']}"
     )
     if counts["failed"]:
         console.print(f"[yellow]{counts['failed']} failed requests are excluded; `cares resume {result.run_dir}` retries them[/]")

@@ -270,6 +270,14 @@ async def _judge(store: RunStore, judge: Any, options: RunOptions) -> EngineStat
     return await judge_pending(judge, inputs, store, options.engine, recipe)
 
 
+def _read_counts(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Where a task reads answers itself (CARES-VQA), its readers' unparsed count is the run's."""
+    by_variant = metrics.get("unparsed_by_variant")
+    if by_variant is None:
+        return {}
+    return {"unparsed": sum(by_variant.values()), "unparsed_by_variant": by_variant}
+
+
 def _finish(
     store: RunStore,
     run_dir: Path,
@@ -298,6 +306,7 @@ def _finish(
         "failed": sum(1 for r in responses if not r.ok),
         "pending": sum(1 for row in rows if row.response is None),
         "unparsed": sum(1 for row in rows if row.excluded == "unparsed"),
+        **_read_counts(metrics),
         "scored": sum(1 for row in rows if row.excluded is None),
     }
     skipped = store.get_meta("skipped") or {}
