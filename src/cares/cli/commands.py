@@ -234,7 +234,9 @@ async def cmd_data(args: argparse.Namespace) -> int:
     files = fetch_cares_vqa(dest, args.base_url or DEFAULT_BASE_URL, force=args.force)
     for entry in files:
         state = "downloaded" if entry.downloaded else "already present"
-        print(f"{entry.relative_path}: {state}, sha256 {entry.sha256[:12]}..., {entry.size} bytes")
+        check = f"git blob {entry.git_blob[:12]}..." if entry.verified_by == "git-blob" and entry.git_blob \
+            else f"sha256 {entry.sha256[:12]}..."
+        print(f"{entry.relative_path}: {state}, verified by {check}, {entry.size} bytes")
     print(f"question files are in {dest}; run with --data {dest if args.dest else 'cares-vqa'}")
     return 0
 

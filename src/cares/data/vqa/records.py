@@ -54,6 +54,7 @@ class VQARecord:
     question_id: str | None  # the file's own question_id, as a string
     line: int  # 1-based line (or row) in the source file
     raw_answer: str | None = None  # the file's answer as written, so ambiguous labels can be audited
+    subset: str | None = None  # a source's own sub-dataset (OmniMedVQA's `dataset`), for slicing results
 
     def to_item(self) -> Item:
         metadata: dict[str, Any] = {
@@ -73,6 +74,9 @@ class VQARecord:
             "line": self.line,
             "raw_answer": self.raw_answer,
         }
+        if self.subset is not None:
+            # Only where a source has sub-datasets, so other sources' items keep their exact metadata.
+            metadata["subset"] = self.subset
         return Item(
             id=self.id,
             benchmark=BENCHMARK,
@@ -104,6 +108,7 @@ class VQARecord:
                 question_id=meta["question_id"],
                 line=meta["line"],
                 raw_answer=meta.get("raw_answer"),
+                subset=meta.get("subset"),
             )
         except KeyError as exc:
             raise ValueError(f"item {item.id!r} lacks CARES-VQA metadata field {exc.args[0]!r}") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +14,27 @@ from cares.types import Item
 SAMPLE_SOURCE = "sample"
 
 
-def parse_data(data: str) -> list[tuple[str, Path]]:
-    """`sample`, `cares-vqa` (the fetched pack), a directory laid out like it, or `SOURCE=FILE[,SOURCE=FILE]`."""
+@dataclass(frozen=True)
+class DataFiles:
+    """The question files a --data value names, and the released files a pack folder lacks."""
+
+    files: list[tuple[str, Path]]
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (source, relative path) not in the folder
+
+
+def parse_data(data: str) -> DataFiles:
+    """`sample`, `cares-vqa` (the fetched pack), a directory laid out like it, or `SOURCE=FILE[,SOURCE=FILE]`.
+
+    A pack folder may hold only some of the seven released files (a fetch that failed for some, or
+    a copy made by hand): the ones present are used and the others are listed in `missing`, for
+    the caller to report.
+    """
     from cares.data.vqa import DEFAULT_FILES, SOURCES
 
     if data == "sample":
         from cares.data.vqa_sample import sample_dir
 
-        return [(SAMPLE_SOURCE, sample_dir() / "questions.jsonl")]
+        return DataFiles([(SAMPLE_SOURCE, sample_dir() / "questions.jsonl")])
     if "=" in data:
         pairs = []
         for part in data.split(","):
@@ -28,7 +43,7 @@ def parse_data(data: str) -> list[tuple[str, Path]]:
             if source not in SOURCES:
                 raise ConfigError(f"--data {part!r}: unknown source {source!r}; known: {', '.join(SOURCES)}")
             pairs.append((source, Path(path.strip())))
-        return pairs
+        return DataFiles(pairs)
     if data == "cares-vqa":
         from cares.data.vqa.fetch import default_cache_dir
 
@@ -42,7 +57,21 @@ def parse_data(data: str) -> list[tuple[str, Path]]:
     if not found:
         expected = ", ".join(DEFAULT_FILES.values())
         raise ConfigError(f"--data {data}: none of the released question files ({expected}) are in {directory}")
-    return found
+    missing = [(source, rel) for source, rel in DEFAULT_FILES.items() if not (directory / rel).is_file()]
+    return DataFiles(found, missing)
+
+
+def _missing_note(data: str, selected: DataFiles, wanted: set[str]) -> str | None:
+    """Released files the run would have read but the folder lacks: an error when asked for by
+    --source, otherwise a note, so that a partial pack is never mistaken for the whole benchmark."""
+    missing = [(source, rel) for source, rel in selected.missing if not wanted or source in wanted]
+    if not missing:
+        return None
+    names = ", ".join(f"{source} ({rel})" for source, rel in missing)
+    fetch = "run `cares data fetch cares-vqa` to fetch all seven"
+    if wanted:
+        raise ConfigError(f"--data {data}: --source asks for {names}, which the folder lacks; {fetch}")
+    return f"--data {data}: not run, the folder lacks {names}; {fetch}"
 
 
 def load_sources(data: str, options: dict[str, Any]) -> tuple[list[Item], DatasetInfo]:
@@ -50,9 +79,11 @@ def load_sources(data: str, options: dict[str, Any]) -> tuple[list[Item], Datase
 
     wanted = set(options.get("sources") or ())
     joins = dict(options.get("join") or {})
+    selected = parse_data(data)
+    missing_note = _missing_note(data, selected, wanted)
     items: list[Item] = []
     reports: list[dict[str, Any]] = []
-    for source, path in parse_data(data):
+    for source, path in selected.files:
         if wanted and source not in wanted:
             continue
         records, report = load_vqa("custom" if source == SAMPLE_SOURCE else source, path)
@@ -75,6 +106,9 @@ def load_sources(data: str, options: dict[str, Any]) -> tuple[list[Item], Datase
     if data == "sample":
         notes.append("bundled sample written for this toolkit with real images from pydicom and scikit-image; "
                      "not the published CARES-VQA items")
+    if missing_note:
+        notes.append(missing_note)
+        print(f"cares: note: {missing_note}", file=sys.stderr)
     info = DatasetInfo(
         "sample" if data == "sample" else "files",
         data,
