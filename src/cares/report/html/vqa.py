@@ -94,8 +94,12 @@ def _fairness(run: LoadedRun) -> list[str]:
         for source, block in (get(run.results["metrics"], ("fairness", attribute, "by_source")) or {}).items():
             bars = [Bar(f"{group}", 0, {"value": g["accuracy"], "ci": [None, None], "n": g["n"]}, muted=not g["in_gap"])
                     for group, g in block["groups"].items()]
-            note = (f"gap (AED) {fmt_estimate(block['aed'])}; grey groups are smaller than the minimum size and stay "
-                    "out of the gap")
+            sizes = ", ".join(f"{group} n={g['n']}" for group, g in block["groups"].items())
+            note = (f"gap (AED) {fmt_estimate(block['aed'])}; groups: {sizes}; grey groups are smaller than the "
+                    "minimum size and stay out of the gap")
+            rule = get(run.results["metrics"], ("fairness", "open_ended_rule"))
+            if rule:
+                note += f"; open-ended answers counted correct by {rule}"
             charts.append(bar_chart(f"{run.name}: accuracy by {label}, {source}", bars, ["accuracy"], note=note))
     return charts
 

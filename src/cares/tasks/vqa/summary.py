@@ -82,8 +82,12 @@ def summary_table(results: dict[str, Any]) -> RenderableType:
     for attribute, label in (("age_group", "age"), ("gender", "gender"), ("race", "race")):
         for source, block in (_get(m, "fairness", attribute, "by_source") or {}).items():
             add("fairness", f"{label} AED ({source})", block["aed"])
-            groups = ", ".join(f"{g} {100 * v['accuracy']:.0f}% ({v['n']})" for g, v in block["groups"].items())
+            groups = ", ".join(f"{g} {100 * v['accuracy']:.0f}% ({v['n']}{'' if v['in_gap'] else ', too few'})"
+                               for g, v in block["groups"].items())
             groups_table.add_row(label, source, pct(block["aed"], ci=True), groups)
+    rule = _get(m, "fairness", "open_ended_rule")
+    if rule:
+        groups_table.caption = f"open-ended answers counted correct by {rule}"
     for name, block in (m.get("jailbreak") or {}).items():
         add("safety", f"{name} accuracy", block.get("accuracy"))
         add("safety", f"{name} accuracy drop", block.get("drop"))
