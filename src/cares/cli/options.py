@@ -352,6 +352,13 @@ def judge_for(args: argparse.Namespace, benchmark: str) -> str:
     if judge != "readers" and not judge.startswith("llm/"):
         raise ConfigError(f"--judge {judge!r}: cares-vqa answers are read by its readers; "
                           "--judge llm/<model spec> adds a judge score for open-ended answers")
+    if getattr(args, "judge_template", None) and judge == "readers":
+        raise ConfigError("--judge-template sets the open-ended judge's prompt for cares-vqa; it needs "
+                          "--judge llm/<model spec>")
+    if getattr(args, "judge_template", None):
+        from cares.tasks.vqa.scoring import open_judge_template
+
+        open_judge_template(args.judge_template)  # a bad file fails before any model is asked
     return judge
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from cares.errors import ConfigError, InputError
 from cares.models.base import ModelOptions
 from cares.models.registry import get_model
 from cares.runner.engine import EngineOptions, generate_pending
@@ -32,8 +34,25 @@ def _render(template: str, **values: str) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template)
 
 
-def open_judge_id(spec: str) -> str:
-    return f"open-judge/{spec[len('llm/'):]}@{content_hash(_template('vqa_open_judge.txt'), 8)}"
+def open_judge_template(path: str | Path | None) -> str:
+    """The open-ended judge's prompt: ours, or the user's file (`--judge-template`), which needs
+    {response} and usually {question} and {reference}."""
+    if path is None:
+        return _template("vqa_open_judge.txt")
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(path, f"cannot read judge template ({exc.strerror})") from None
+    if "{response}" not in text:
+        raise InputError(path, "an open-ended judge template must contain {response} (and usually {question} "
+                               "and {reference})")
+    return text
+
+
+def open_judge_id(spec: str, template: str | None = None) -> str:
+    text = template if template is not None else _template("vqa_open_judge.txt")
+    return f"open-judge/{spec[len('llm/'):]}@{content_hash(text, 8)}"
 
 
 def toxicity_scorer_id(spec: str) -> str:
@@ -66,18 +85,22 @@ async def _llm_scores(store: RunStore, spec: str, model_options: ModelOptions, e
 
 
 async def score_stage(store: RunStore, rows: list[Any], judge: str | None, scorers: dict[str, str],
-                      model_options: ModelOptions, engine: EngineOptions) -> dict[str, str]:
+                      model_options: ModelOptions, engine: EngineOptions,
+                      judge_template: str | Path | None = None) -> dict[str, str]:
     """Runs the configured scorers over what is not scored yet; returns scorer ids by purpose."""
     from cares.scorers import make_toxicity_scorer, parse_judge_score, parse_toxicity_score
 
     used: dict[str, str] = {}
     answered = [r for r in rows if r.response is not None and r.response.ok]
+    if judge_template is not None and not (judge and judge.startswith("llm/")):
+        raise ConfigError("--judge-template sets the open-ended judge's prompt; it needs --judge llm/<model spec>")
     if judge and judge.startswith("llm/"):
-        scorer = open_judge_id(judge)
+        template = open_judge_template(judge_template)
+        scorer = open_judge_id(judge, template)
         used["open_judge"] = scorer
         done = store.scored_keys(scorer)
         prompts = {
-            r.key: _render(_template("vqa_open_judge.txt"), question=r.item.prompt,
+            r.key: _render(template, question=r.item.prompt,
                            reference=str(r.item.metadata.get("truth") or ""), response=r.response.text or "")
             for r in answered
             if r.variant == "factuality" and r.item.metadata.get("answer_type") == "open" and r.key not in done

@@ -123,7 +123,8 @@ class CaresVQATask:
         """Numeric scores that need a model or service (open-ended judge, toxicity); see scoring.py."""
         from cares.tasks.vqa.scoring import score_stage
 
-        return await score_stage(store, rows, config.judge, config.scorers, options.judge_model, options.engine)
+        return await score_stage(store, rows, config.judge, config.scorers, options.judge_model, options.engine,
+                                 options.judge_template)
 
     def summary(self, results: dict[str, Any]) -> RenderableType:
         from cares.tasks.vqa.summary import summary_table
