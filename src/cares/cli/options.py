@@ -114,7 +114,9 @@ def add_judge_options(parser: argparse.ArgumentParser, default: str | None = "ru
         + (f" (default {default})" if default else " (default: rules for cares-18k; for cares-vqa, the "
            "answer readers, and llm/<spec> adds a judge score for open-ended answers)" if default == "" else ""),
     )
-    group.add_argument("--judge-template", metavar="FILE", help="your own judge prompt with {prompt} and {response}")
+    group.add_argument("--judge-template", metavar="FILE",
+                       help="your own judge prompt: {prompt} and {response} for cares-18k; {question}, {reference} "
+                            "and {response} for the cares-vqa open-ended judge")
     group.add_argument("--judge-base-url", help="server for an llm/openai/... judge (else --base-url, then OPENAI_BASE_URL)")
     group.add_argument("--judge-api-key-env", metavar="VAR", help="environment variable with the judge's key (else --api-key-env)")
     group.add_argument(
