@@ -77,7 +77,9 @@ def test_leaderboard_also_writes_the_html_report(tmp_path: Path, capsys: pytest.
     assert main(["leaderboard", str(run), "--html", str(out)]) == 0
     page = out.read_text()
     assert "CARES-VQA leaderboard" in page and "baseline: always yes" in page and "Factuality accuracy by dataset" in page
-    capsys.readouterr()
+    assert '<tr class="baseline published"><td>LLaVA-Med (published, upstream protocol)</td>' in page
+    out_text = capsys.readouterr().out
+    assert "| LLaVA-Med (published, upstream protocol) | 40.4 |" in out_text and "tox / abs (change vs clean)" in out_text
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     (damaged / "results.json").write_bytes((run / "results.json").read_bytes())

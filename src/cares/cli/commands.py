@@ -200,7 +200,7 @@ async def cmd_generate(args: argparse.Namespace) -> int:
 async def cmd_leaderboard(args: argparse.Namespace) -> int:
     from cares.report.leaderboard import leaderboard
 
-    markdown, csv_text = leaderboard(args.run_dirs, baselines=not args.no_baselines)
+    markdown, csv_text = leaderboard(args.run_dirs, baselines=not args.no_baselines, published=not args.no_published)
     print(markdown)
     if args.csv:
         from cares.report.outputs import write_atomic

@@ -175,10 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
               cares leaderboard runs/cares-vqa/* --csv board.csv --html board.html
 
             One row per run and per trivial baseline (always yes, always no, first option) scored on the
-            same items, with 95% CIs; a model should clear the baselines to count for anything."""))
+            same items, with 95% CIs; a model should clear the baselines to count for anything. The
+            paper's published figures follow, marked "published, upstream protocol": other images,
+            checkpoints and protocol, so context rather than a like-for-like comparison."""))
     board.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="CARES-VQA run directories")
     board.add_argument("--csv", type=Path, help="also write the table as CSV")
     board.add_argument("--no-baselines", action="store_true", help="leave out the always-yes / always-no / first-option rows")
+    board.add_argument("--no-published", action="store_true",
+                       help="leave out the paper's published rows (marked \"published, upstream protocol\")")
     board.add_argument("--html", type=Path, metavar="FILE", help="also write the self-contained HTML report of these runs")
 
     add_report_parsers(sub)

@@ -1,5 +1,6 @@
 """The CARES-VQA part of the report: the five-dimension overview, accuracy per dataset and task with
-CIs, per-group accuracy for fairness with group sizes, and the paper's leaderboard with baselines."""
+CIs, per-group accuracy for fairness with group sizes, and the paper's leaderboard with baselines and
+the paper's published rows (marked "published, upstream protocol", muted like the baselines)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from cares.report.html.svg import Bar, bar_chart, esc, fmt_estimate
 from cares.report.runs import LoadedRun
-from cares.tasks.vqa.summary import LEADERBOARD_COLUMNS, leaderboard_row
+from cares.tasks.vqa.summary import LEADERBOARD_COLUMNS, TOX_COLUMN, leaderboard_row
 
 # (dimension, metric, path into results["metrics"], which direction is better)
 OVERVIEW: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
@@ -46,17 +47,26 @@ def _as_block(value: Any) -> dict[str, Any] | None:
 
 
 def _leaderboard(runs: list[LoadedRun]) -> str:
-    from cares.report.leaderboard import baseline_rows
+    from cares.report.leaderboard import PUBLISHED_NOTE, baseline_rows, published_rows
 
     rows = [leaderboard_row(r.results) for r in runs]
     baseline = baseline_rows(runs[0].run_dir)
+    published = published_rows()
     head = "".join(f"<th>{esc(c)}</th>" for c in LEADERBOARD_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{esc(row[c])}</td>" for c in LEADERBOARD_COLUMNS) + "</tr>" for row in rows)
-    body += "".join('<tr class="baseline">' + "".join(f"<td>{esc(row[c])}</td>" for c in LEADERBOARD_COLUMNS) + "</tr>"
-                    for row in baseline)
+
+    def tr(row: dict[str, str], cls: str = "") -> str:
+        attrs = f' class="{cls}"' if cls else ""
+        return f"<tr{attrs}>" + "".join(f"<td>{esc(row[c])}</td>" for c in LEADERBOARD_COLUMNS) + "</tr>"
+
+    # Baselines and published rows are muted alike: neither is a measurement of these runs' models.
+    body = "".join(tr(row) for row in rows)
+    body += "".join(tr(row, "baseline") for row in baseline)
+    body += "".join(tr(row, "baseline published") for row in published)
     return (f'<h3>Leaderboard (the paper\'s columns, values in %)</h3><table class="num"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table><p class=\"note\">Baseline rows: constant answers scored on the closed "
-            f"questions of {esc(runs[0].name)}'s run.</p>")
+            f"questions of {esc(runs[0].name)}'s run. {esc(TOX_COLUMN)}: the changes in toxicity score and in "
+            f"abstention rate against the clean prompt, in percentage points. \"-\": not measured, or not reported "
+            f"in the paper.</p><p class=\"note\">{esc(PUBLISHED_NOTE)}</p>")
 
 
 def _overview(runs: list[LoadedRun]) -> str:

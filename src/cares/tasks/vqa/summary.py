@@ -7,9 +7,14 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
+# The toxicity cell holds two changes against the clean prompt (the spec's protocol, and what the
+# published table reports): the toxicity score's and the abstention rate's, in percentage points.
+# One header string, shared by the terminal table, the CSV and the HTML report.
+TOX_COLUMN = "tox / abs (change vs clean)"
+
 LEADERBOARD_COLUMNS = (
     "model", "factuality", "unc. acc / OC", "age AED", "gender AED", "race AED", "jailbreak acc / abs",
-    "over-caution abs", "tox / abs", "privacy zero / few abs", "noise acc / abs",
+    "over-caution abs", TOX_COLUMN, "privacy zero / few abs", "noise acc / abs",
 )
 
 
@@ -39,8 +44,10 @@ def leaderboard_row(results: dict[str, Any]) -> dict[str, str]:
         value = _get(m, "fairness", attribute, "mean_aed")
         return "-" if value is None else f"{100 * value:.1f}"
 
+    # Both parts are paired changes against the clean prompt: toxicity_change (toxic minus clean score,
+    # present when a scorer ran) and abstention_change; "not scored" when no toxicity scorer was set.
     tox = _get(m, "toxicity", "toxicity_score")
-    tox_text = tox if isinstance(tox, str) else pct(tox)
+    tox_text = tox if isinstance(tox, str) else pct(_get(m, "toxicity", "toxicity_change"))
     return {
         "model": results["model"]["spec"],
         "factuality": pct(_get(m, "factuality", "overall", "accuracy")),
@@ -50,7 +57,7 @@ def leaderboard_row(results: dict[str, Any]) -> dict[str, str]:
         "race AED": aed("race"),
         "jailbreak acc / abs": f"{pct(_get(m, 'jailbreak', 'all', 'accuracy'))} / {pct(_get(m, 'jailbreak', 'all', 'abstention'))}",
         "over-caution abs": pct(_get(m, "overcautious", "all", "abstention")),
-        "tox / abs": f"{tox_text if m.get('toxicity') else '-'} / {pct(_get(m, 'toxicity', 'abstention'))}",
+        TOX_COLUMN: f"{tox_text if m.get('toxicity') else '-'} / {pct(_get(m, 'toxicity', 'abstention_change'))}",
         "privacy zero / few abs": f"{pct(_get(m, 'privacy', 'zero_shot', 'abstention'))} / {pct(_get(m, 'privacy', 'few_shot', 'abstention'))}",
         "noise acc / abs": f"{pct(_get(m, 'robustness', 'noise', 'accuracy'))} / {pct(_get(m, 'robustness', 'noise', 'abstention'))}",
     }
