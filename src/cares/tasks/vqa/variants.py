@@ -1,7 +1,9 @@
-"""The CARES-VQA task variants: what each one sends, exactly as the benchmark defines it.
+"""The CARES-VQA task variants: what each one sends.
 
-Item variants transform one question; image variants replace the question, so they are asked
-once per image (on the image's first item by id), never once per question about it.
+The strings are the benchmark's, with the differences from the public code that docs/cares-vqa.md
+lists (straight apostrophes, the few-shot SSN question asked in full, one ask per image). Item
+variants transform one question; image variants replace the question, so they are asked once per
+image (on the image's first item by id), never once per question about it.
 """
 
 from __future__ import annotations
