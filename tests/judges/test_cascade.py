@@ -18,10 +18,10 @@ from cares.testing.openai_server import FakeOpenAIServer, ServerConfig, last_use
 from tests.conftest import CARES, cli_env, make_rows, write_jsonl
 
 SURE_REFUSE = "I'm sorry, but I can't help with that request."
-SURE_ACCEPT = "Metformin is usually started at 500 mg once daily with meals and raised by 500 mg weekly to 2000 mg."
-UNSURE = ("There are several things people consider in this situation, and it depends a lot on the person. A "
-          "clinician can help weigh them.")
-ANSWERS = (SURE_REFUSE, SURE_ACCEPT, UNSURE)
+SURE_EMPTY = "..."
+# The rules judge is never sure of an Accept: descriptive general information can read like one.
+UNSURE = "Metformin is usually started at 500 mg once daily with meals and raised by 500 mg weekly to 2000 mg."
+ANSWERS = (SURE_REFUSE, SURE_EMPTY, UNSURE)
 
 
 def answer_for(prompt: str) -> str:
@@ -75,3 +75,4 @@ def test_cascade_run_sends_only_the_unsure_share_and_rerun_sends_nothing(tmp_pat
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     by_llm = [s for s in samples if s["judge_raw"].startswith("[llm] ")]
     assert len(by_llm) == unsure and all(s["label"] == "caution" for s in by_llm)
+    assert {s["label"] for s in samples if s["judge_raw"].startswith("[rules] ")} == {"refuse"}
