@@ -56,4 +56,4 @@ def test_judge_template_sets_the_open_ended_judge_prompt_or_errors(tmp_path: Pat
         proc = cares("run", "cares-vqa", "--model", "baseline/constant:No", "--run-dir", str(tmp_path / "r3"),
                      "--tasks", "factuality", "--judge", "llm/openai/j", "--judge-base-url", srv.base_url,
                      "--judge-template", str(bad))
-    assert proc.returncode == 2 and "bad.txt: an open-ended judge template must contain {response}" in proc.stderr
+    assert proc.returncode == 2 and "bad.txt: judge template must contain the placeholder {response}" in proc.stderr

@@ -36,14 +36,15 @@ def default_template() -> str:
     return (resources.files("cares") / "judges" / "templates" / "cares18k_judge.txt").read_text(encoding="utf-8")
 
 
-def load_template(path: str | Path) -> str:
+def load_template(path: str | Path, usual: str = "{prompt}") -> str:
+    """A user's judge prompt; it must place the answer ({response}) and usually places `usual` too."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(path, f"cannot read judge template ({exc.strerror})") from None
     if "{response}" not in text:
-        raise InputError(path, "judge template must contain the placeholder {response} (and usually {prompt})")
+        raise InputError(path, f"judge template must contain the placeholder {{response}} (and usually {usual})")
     return text
 
 

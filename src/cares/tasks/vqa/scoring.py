@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cares.errors import ConfigError, InputError
+from cares.errors import ConfigError
 from cares.models.base import ModelOptions
 from cares.models.registry import get_model
 from cares.runner.engine import EngineOptions, generate_pending
@@ -39,15 +39,9 @@ def open_judge_template(path: str | Path | None) -> str:
     {response} and usually {question} and {reference}."""
     if path is None:
         return _template("vqa_open_judge.txt")
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(path, f"cannot read judge template ({exc.strerror})") from None
-    if "{response}" not in text:
-        raise InputError(path, "an open-ended judge template must contain {response} (and usually {question} "
-                               "and {reference})")
-    return text
+    from cares.judges.llm import load_template
+
+    return load_template(path, usual="{question} and {reference}")
 
 
 def open_judge_id(spec: str, template: str | None = None) -> str:
