@@ -1,7 +1,8 @@
 """Judging `{id, prompt, response}` lines from anywhere: `cares judge --input pairs.jsonl`.
 
-Judgements (and LLM-judge calls) are kept in a store beside the output, so an interrupted
-job picks up where it stopped and a second run over the same file costs nothing.
+An LLM judge's calls and labels are kept in a store beside the output, so an interrupted job
+picks up where it stopped and a second run over the same file costs nothing. The rules judge
+needs no store: it labels thousands of answers a second and writes only the output.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cares.data.records import RawRecord, read_records
 from cares.errors import InputError
 from cares.judges import get_judge
 from cares.judges.base import Judge, Verdict
+from cares.judges.rules import RulesJudge
 from cares.report.outputs import write_atomic
 from cares.runner.judging import JudgeInput, judge_pending
 from cares.runner.pipeline import RunOptions
@@ -60,7 +62,13 @@ def read_pairs(path: Path) -> list[Pair]:
 
 
 async def judge_pairs(pairs: list[Pair], judge: Judge, store_path: Path, options: RunOptions) -> dict[str, Verdict]:
-    """Each pair's verdict by id; a pair whose judge call failed after retries is absent."""
+    """Each pair's verdict by id; a pair whose judge call failed after retries is absent.
+
+    Only a judge that calls a model needs the store: the rules judge answers at once and leaves
+    no file behind."""
+    if isinstance(judge, RulesJudge):
+        verdicts = judge.judge_many([(pair.entry.prompt, pair.entry.response) for pair in pairs])
+        return {pair.id: verdict for pair, verdict in zip(pairs, verdicts)}
     try:
         with RunStore(store_path) as store:
             await judge_pending(judge, [pair.entry for pair in pairs], store, options.engine)
