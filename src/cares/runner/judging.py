@@ -29,7 +29,7 @@ async def judge_pending(
 ) -> EngineStats | None:
     """Judge what is not judged yet. LLM-judge calls are cached in the store like any model call and
     go through the chosen executor (`recipe` builds the judge model on Ray workers). The rules judge
-    always runs here: labelling one answer takes microseconds, less than sending it to a worker.
+    always runs here: labelling one answer takes well under a millisecond, less than sending it to a worker.
     A cascade labels its sure answers here and sends the rest to its LLM judge."""
     done = set(store.judgements(judge.id))
     todo = [entry for entry in inputs if entry.response_key not in done]

@@ -16,7 +16,7 @@ from typing import Any
 from cares import __version__
 from cares.errors import ConfigError
 from cares.judges import get_judge
-from cares.judges.cascade import CascadeJudge, cascade_summary
+from cares.judges.cascade import CascadeJudge, cascade_summary, is_cascade
 from cares.judges.calibration import CALIBRATION_META, load_calibration
 from cares.judges.llm import LLMJudge
 from cares.models.base import GuardSettings, ModelOptions
@@ -322,7 +322,7 @@ def _finish(
         "model": {"spec": config.model, "identity": store.get_meta("model_identity")},
         "judge": judge_id,
         "judges_available": store.judges(),
-        "judge_cascade": cascade_summary(judge_id, store.judgements(judge_id).values()),
+        "judge_cascade": cascade_summary(judge_id, store.judgements(judge_id).values()) if is_cascade(judge_id) else None,
         "dataset": store.get_meta("dataset"),
         "selection": config.selection.to_dict(),
         "generation": config.params.to_dict(),
