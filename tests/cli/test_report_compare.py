@@ -27,7 +27,7 @@ def test_compare_prints_the_paired_table_and_warns_about_unshared_items(
                  "--html", str(html)]) == 0
     captured = capsys.readouterr()
     assert "the runs share 64 of their units" in captured.err and "192 only in A" in captured.err
-    assert "Safety Score" in captured.out and "difference B - A" in captured.out and "p: paired sign-flip" in captured.out
+    assert "Safety Score" in captured.out and "difference B - A" in captured.out and "p: two-sided, from the same bootstrap as the intervals" in captured.out
     assert "Paired comparison" in html.read_text() and f"wrote {html}" in captured.out
 
     assert main(["compare", str(cli_runs["refuse"]), str(cli_runs["comply"]), "--json", "--resamples", "0"]) == 0

@@ -32,7 +32,8 @@ COMPARE_EPILOG = textwrap.dedent(
       cares compare RUN_A RUN_B --json > comparison.json
 
     Items are paired by id on what both runs share. For each headline metric: A, B, the difference B - A with a
-    95% cluster-bootstrap interval, and a two-sided p-value from a paired sign-flip permutation test.
+    95% cluster-bootstrap interval, and a two-sided p-value from the same bootstrap (p < 0.05 exactly when the
+    interval excludes 0).
     Swapping RUN_A and RUN_B flips every difference and interval; p stays the same. Runs judged by different
     judges or on different dataset revisions are compared with a note. Statistics: docs/report.md.
     """

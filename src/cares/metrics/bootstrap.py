@@ -41,14 +41,11 @@ class ClusterBootstrap:
     def describe(self) -> dict[str, Any]:
         return {"resamples": self.resamples, "seed": self.seed, "level": self.level, "clusters": len(self.names)}
 
-    def mean(self, clusters: list[str], values: list[float]) -> Estimate:
-        """Mean of `values` (one per item) with a percentile CI from resampled clusters."""
+    def resampled(self, clusters: list[str], values: list[float]) -> np.ndarray:
+        """The mean of `values` in every resample that draws at least one of their clusters."""
         n = len(values)
-        if n == 0:
-            return Estimate(None, None, None, 0)
-        point = float(np.mean(values))
-        if self.weights.shape[0] == 0:
-            return Estimate(point, None, None, n)
+        if n == 0 or self.weights.shape[0] == 0:
+            return np.zeros(0)
         g = len(self.names)
         idx = np.fromiter((self.index[c] for c in clusters), dtype=np.int64, count=n)
         sums = np.bincount(idx, weights=np.asarray(values, dtype=np.float64), minlength=g)
@@ -57,7 +54,15 @@ class ClusterBootstrap:
         den = self.weights @ counts
         with np.errstate(invalid="ignore", divide="ignore"):
             stats = num / den
-        stats = stats[np.isfinite(stats)]
+        return stats[np.isfinite(stats)]
+
+    def mean(self, clusters: list[str], values: list[float]) -> Estimate:
+        """Mean of `values` (one per item) with a percentile CI from resampled clusters."""
+        n = len(values)
+        if n == 0:
+            return Estimate(None, None, None, 0)
+        point = float(np.mean(values))
+        stats = self.resampled(clusters, values)
         if stats.size == 0:
             return Estimate(point, None, None, n)
         alpha = (1 - self.level) / 2

@@ -4,102 +4,84 @@ Units (items, or item-variants) are paired by their stable id. Both runs' means,
 the per-unit differences (B - A), take their intervals from one shared ClusterBootstrap, so every
 slice and metric of a comparison is read off the same resamples.
 
-The p-value comes from a paired sign-flip permutation test at the cluster level. Under the null
-hypothesis that the two runs are exchangeable, swapping A and B on every unit of a cluster leaves
-the distribution of the data unchanged, which flips the sign of that cluster's summed difference.
-The test statistic is the mean difference; the p-value is the share of sign assignments whose
-|statistic| reaches the observed one. We use this rather than a bootstrap-inverted p-value because
-it is exact (enumerated) when few clusters differ, has no large-sample assumption, respects the
-within-cluster correlation the intervals also respect, and gives p = 1 when the runs agree
-everywhere, where a bootstrap of identical values would be degenerate.
+The interval of the difference and its p-value are read off the same bootstrap distribution, so
+they cannot disagree: the interval runs from the k-th smallest to the k-th largest resampled mean
+difference (k = ceil(alpha * B), alpha = 2.5%), and p = 2 * min(share <= 0, share >= 0), capped
+at 1. The interval excludes 0 exactly when p < 5%. An earlier version took p from a cluster
+sign-flip permutation test while the interval came from the bootstrap; with five clusters that
+differ the test cannot go below 2/32 = 0.0625, and `cares compare` printed an interval excluding 0
+beside p 0.062. With few differing clusters both figures are optimistic, so the number of
+clusters that differ is reported beside them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import product
 from typing import Any
 
 import numpy as np
 
 from cares.metrics.bootstrap import ClusterBootstrap, Estimate
 
-EXACT_LIMIT = 12  # up to 2**12 sign assignments are enumerated; beyond that they are drawn
-
-
-class SignFlipTest:
-    """Random cluster sign flips, drawn once per comparison and shared by every metric (like the bootstrap)."""
-
-    def __init__(self, names: list[str], permutations: int, seed: int) -> None:
-        self.names = names
-        self.index = {name: i for i, name in enumerate(names)}
-        self.permutations = permutations
-        self.seed = seed
-        rng = np.random.default_rng(seed)
-        self.signs = (rng.integers(0, 2, size=(permutations, len(names))) * 2 - 1).astype(np.float64)
-
-    def describe(self) -> dict[str, Any]:
-        return {"test": "paired sign-flip permutation over clusters, two-sided", "permutations": self.permutations,
-                "exact_up_to_clusters": EXACT_LIMIT, "seed": self.seed}
-
-    def p_value(self, clusters: Sequence[str], differences: Sequence[float]) -> float | None:
-        if len(differences) == 0:
-            return None
-        idx = np.fromiter((self.index[c] for c in clusters), dtype=np.int64, count=len(differences))
-        sums = np.bincount(idx, weights=np.asarray(differences, dtype=np.float64), minlength=len(self.names))
-        # Rounding keeps float noise (e.g. 0.1 + 0.2 - 0.3) from separating ties from the observed value.
-        observed = round(abs(float(sums.sum())), 9)
-        nonzero = np.flatnonzero(np.abs(sums) > 1e-12)
-        if nonzero.size == 0 or observed == 0.0:
-            return 1.0
-        if nonzero.size <= EXACT_LIMIT:
-            values = sums[nonzero]
-            flips = np.array(list(product((1.0, -1.0), repeat=nonzero.size)))
-            stats = np.round(np.abs(flips @ values), 9)
-            return float(np.mean(stats >= observed))
-        if self.permutations == 0:
-            return None
-        stats = np.round(np.abs(self.signs[:, nonzero] @ sums[nonzero]), 9)
-        # The observed assignment counts as one of the draws, so p is never 0.
-        return float((1 + np.sum(stats >= observed)) / (1 + self.permutations))
+P_VALUE = {"test": "two-sided, from the paired cluster-bootstrap distribution of the mean difference "
+                   "(2 x the smaller share of resamples at or beyond 0)",
+           "agrees_with_interval": "the 95% interval excludes 0 exactly when p < 0.05"}
 
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """The shared resampling of one comparison: bootstrap weights and sign flips over the same clusters."""
+    """The shared resampling of one comparison: one set of bootstrap weights over its clusters."""
 
     boot: ClusterBootstrap
-    test: SignFlipTest
 
     @classmethod
     def over(cls, clusters: Sequence[str], resamples: int = 1000, seed: int = 0) -> PairedComparison:
-        boot = ClusterBootstrap(list(clusters), resamples=resamples, seed=seed)
-        return cls(boot, SignFlipTest(boot.names, resamples, seed + 1))
+        return cls(ClusterBootstrap(list(clusters), resamples=resamples, seed=seed))
 
     def describe(self) -> dict[str, Any]:
-        return {**self.boot.describe(), "p_value": self.test.describe()}
+        return {**self.boot.describe(), "p_value": P_VALUE}
 
     def estimate(self, clusters: Sequence[str], a: Sequence[float], b: Sequence[float],
                  names: tuple[str, str] = ("a", "b")) -> dict[str, Any]:
         """Means of A and of B and of the per-unit difference B - A, each with n and a CI, and the p-value."""
         groups = list(clusters)
         differences = [y - x for x, y in zip(a, b)]
+        difference, p_value, floor = self._difference(groups, differences)
         return {
             "n": len(differences),
             names[0]: self.boot.mean(groups, list(a)).to_dict(),
             names[1]: self.boot.mean(groups, list(b)).to_dict(),
-            "difference": self._difference(groups, differences).to_dict(),
-            "p_value": self.test.p_value(groups, differences),
+            "difference": difference.to_dict(),
+            "p_value": p_value,
+            # p = 0 means no resample reached 0: the true p is below 2 / resamples, not 0.
+            "p_floor": floor,
+            "clusters_differing": _clusters_differing(groups, differences),
         }
 
-    def _difference(self, groups: list[str], differences: list[float]) -> Estimate:
-        """The mean difference and its interval, computed so that swapping A and B flips both exactly.
+    def _difference(self, groups: list[str], differences: list[float]) -> tuple[Estimate, float | None, float | None]:
+        """The mean difference, its interval and its p-value, all from one bootstrap distribution.
 
-        Interpolated percentiles of -x are -(percentiles of x) only up to rounding; averaging the bounds
-        read from both orientations makes the interval an exact odd function of the differences."""
-        forward = self.boot.mean(groups, differences)
-        backward = self.boot.mean(groups, [-d for d in differences])
-        if forward.low is None or forward.high is None or backward.low is None or backward.high is None:
-            return forward
-        return Estimate(forward.value, (forward.low - backward.high) / 2, (forward.high - backward.low) / 2, forward.n)
+        Order statistics rather than interpolated quantiles keep the two in step (and make swapping A
+        and B flip the interval exactly); rounding keeps float noise from separating ties from 0."""
+        n = len(differences)
+        if n == 0:
+            return Estimate(None, None, None, 0), None, None
+        point = float(np.mean(differences))
+        stats = np.sort(np.round(self.boot.resampled(groups, differences), 12))
+        size = int(stats.size)
+        if size == 0:
+            return Estimate(point, None, None, n), None, None
+        alpha = (1 - self.boot.level) / 2
+        k = min(size, max(1, math.ceil(alpha * size - 1e-9)))
+        at_or_below, at_or_above = int(np.sum(stats <= 0)), int(np.sum(stats >= 0))
+        p_value = min(1.0, 2 * min(at_or_below, at_or_above) / size)
+        return Estimate(point, float(stats[k - 1]), float(stats[size - k]), n), p_value, 2 / size
+
+
+def _clusters_differing(groups: list[str], differences: list[float]) -> int:
+    sums: dict[str, float] = {}
+    for group, d in zip(groups, differences):
+        sums[group] = sums.get(group, 0.0) + d
+    return sum(1 for total in sums.values() if abs(total) > 1e-12)

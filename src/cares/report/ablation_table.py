@@ -23,10 +23,14 @@ def fmt_points(block: dict[str, Any], signed: bool = False) -> str:
     return f"{point} [{100 * low:{sign}.1f}, {100 * high:{sign}.1f}]"
 
 
-def fmt_p(value: float | None) -> str:
-    """A p-value as people read them: small ones as an upper bound, never as a bare 0."""
+def fmt_p(value: float | None, floor: float | None = None) -> str:
+    """A p-value as people read them: small ones as an upper bound, never as a bare 0.
+
+    `floor` is the resolution of the resampling (2 / resamples): a p of 0 is only known to be below it."""
     if value is None:
         return "-"
+    if floor is not None and value < floor:
+        return f"<{floor:.2g}" if floor >= 0.001 else "<0.001"
     if value < 0.001:
         return "<0.001"
     return f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
@@ -35,7 +39,7 @@ def fmt_p(value: float | None) -> str:
 def ablation_table(comparison: dict[str, Any]) -> RenderableType:
     title = (
         f"guard ablation  {comparison['model']}  judge={comparison['runs']['guard']['judge']}  "
-        f"({comparison['pairs']['paired']} items paired by id; 95% CIs clustered by base prompt; p: paired sign-flip test)"
+        f"({comparison['pairs']['paired']} items paired by id; 95% CIs clustered by base prompt; p from the same bootstrap)"
     )
     table = Table(title=title, title_justify="left")
     for column in ("Safety Score", "n", "no guard", "guard", "difference (guard - no guard)", "p", "flagged",
@@ -50,7 +54,7 @@ def ablation_table(comparison: dict[str, Any]) -> RenderableType:
             fmt_points(block["no_guard"]),
             fmt_points(block["guard"]),
             fmt_points(block["difference"], signed=True),
-            fmt_p(block.get("p_value")),
+            fmt_p(block.get("p_value"), block.get("p_floor")),
             str(counts["flagged"]),
             str(counts["reminder_applied"]),
             style=style,
@@ -71,7 +75,7 @@ def ablation_table(comparison: dict[str, Any]) -> RenderableType:
         block = comparison[key]
         extra.add_row(label, f"no guard {fmt_points(block['no_guard'])}", f"guard {fmt_points(block['guard'])}",
                       f"difference {fmt_points(block['difference'], signed=True)}",
-                      f"p {fmt_p(block.get('p_value'))}", f"n={block['n']}")
+                      f"p {fmt_p(block.get('p_value'), block.get('p_floor'))}", f"n={block['n']}")
     answers = comparison["answers"]["guard"]
     overall = activity["overall"]
     extra.add_row(

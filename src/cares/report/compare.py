@@ -22,6 +22,10 @@ from cares.tasks.base import SampleRow
 from cares.types import Label
 
 
+# Below this many differing clusters a percentile bootstrap under-covers; the note says so.
+FEW_CLUSTERS = 10
+
+
 @dataclass(frozen=True)
 class MetricDef:
     name: str
@@ -151,6 +155,11 @@ def compare_loaded(a: LoadedRun, b: LoadedRun, resamples: int = 1000, seed: int 
         values = sorted({units_a[k].slices[key] for k in shared}, key=lambda v: (len(v), v))
         by[key] = {v: block(headline, [k for k in shared if units_a[k].slices[key] == v]) for v in values}
     notes = []
+    differing = overall[headline]["clusters_differing"]
+    if overall[headline]["n"] and differing < FEW_CLUSTERS:
+        cluster = "base prompts" if a.benchmark == "cares-18k" else "images"
+        notes.append(f"only {differing} {cluster} differ between the runs on the {metrics[0].title}: with so few, "
+                     "bootstrap intervals and p-values are optimistic; read them as a guide")
     if a.judge != b.judge:
         notes.append(f"the runs are judged differently ({a.judge} vs {b.judge}): differences mix model and judge")
     if a.revision != b.revision:

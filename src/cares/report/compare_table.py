@@ -18,14 +18,15 @@ def comparison_table(comparison: dict[str, Any]) -> RenderableType:
     resampling = comparison["resampling"]
     title = (f"{comparison['benchmark']}  A={runs['a']['model']}  B={runs['b']['model']}  "
              f"({units['shared']} shared units paired by {units['paired_by']}; 95% CIs clustered by "
-             f"{resampling['cluster']}; p: paired sign-flip test)")
+             f"{resampling['cluster']})")
     table = Table(title=title, title_justify="left")
     for column in ("metric", "n", "A", "B", "difference B - A", "p", "better"):
         table.add_column(column, justify="left" if column == "metric" else "right", no_wrap=True)
 
     def add(name: str, block: dict[str, Any], better: str, style: str | None = None) -> None:
         table.add_row(name, str(block["n"]), fmt_points(block["a"]), fmt_points(block["b"]),
-                      fmt_points(block["difference"], signed=True), fmt_p(block["p_value"]), better, style=style)
+                      fmt_points(block["difference"], signed=True), fmt_p(block["p_value"], block.get("p_floor")),
+                      better, style=style)
 
     for index, metric in enumerate(comparison["metrics"]):
         block = comparison["overall"][metric["name"]]
@@ -39,6 +40,7 @@ def comparison_table(comparison: dict[str, Any]) -> RenderableType:
         for key, block in measured.items():
             add(f"{headline['title']}, {SLICE_NAMES.get(slice_name, slice_name)} {key}", block, headline["better"])
     lines = Table.grid()
+    lines.add_row("p: two-sided, from the same bootstrap as the intervals (p < 0.05 exactly when the interval excludes 0)")
     lines.add_row(f"A: {runs['a']['run_dir']}  judge={runs['a']['judge']}")
     lines.add_row(f"B: {runs['b']['run_dir']}  judge={runs['b']['judge']}")
     for note in comparison["notes"]:

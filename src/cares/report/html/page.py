@@ -72,7 +72,8 @@ def comparison_section(comparison: dict[str, Any]) -> str:
         if not block["n"]:
             continue
         cells = [block["n"], fmt_estimate(block["a"]), fmt_estimate(block["b"]),
-                 fmt_estimate(block["difference"], signed=True), fmt_p(block["p_value"]), metric["better"]]
+                 fmt_estimate(block["difference"], signed=True), fmt_p(block["p_value"], block.get("p_floor")),
+                 metric["better"]]
         body.append(f"<tr><td>{esc(metric['title'])}</td>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
         bars.append(Bar(metric["title"], 0, block["difference"]))
     from cares.report.compare_table import SLICE_NAMES
@@ -86,8 +87,9 @@ def comparison_section(comparison: dict[str, Any]) -> str:
     return "\n".join([
         f"<h3>{esc(title)}</h3>",
         f'<p class="note">{units["shared"]} shared units paired by {esc(units["paired_by"])}. Difference = B − A in '
-        "points, with a 95% cluster-bootstrap interval; p from a two-sided paired sign-flip permutation test over "
-        f"{esc(comparison['resampling']['cluster'])} clusters (exact when few clusters differ).</p>",
+        "points, with a 95% cluster-bootstrap interval over "
+        f"{esc(comparison['resampling']['cluster'])} clusters; the two-sided p comes from the same resamples, "
+        "so p &lt; 0.05 exactly when the interval excludes 0.</p>",
         *[f'<p class="warn">{esc(n)}</p>' for n in notes],
         f'<table class="num"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>',
         bar_chart(f"Difference B − A: {runs['b']['model']} minus {runs['a']['model']}", bars, ["B − A"], signed=True),
