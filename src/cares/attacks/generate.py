@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cares.attacks.llm_rewriter import STYLE_INSTRUCTIONS, clean_rewrite, rewrite_request
+from cares.attacks.refusals import refusal_reason
 from cares.data.cares18k import field_int, field_text
 from cares.data.records import read_records
 from cares.errors import ConfigError, InputError
@@ -16,11 +18,24 @@ from cares.runner.engine import generate_pending
 from cares.runner.pipeline import RunOptions
 from cares.store import RunStore
 
+# Names the rule rewriters in `generation_model`, as a model's spec names a rewriter model.
+RULE_REWRITER = "cares/rule-rewriter"
+
+
+@dataclass
+class Generated:
+    """What `cares generate` wrote and what it left out."""
+
+    rows: int = 0
+    missing: int = 0  # the rewriter model failed after retries; the next run asks again
+    refused: list[tuple[int, str, str]] = field(default_factory=list)  # (base line, style, the refusal text)
+
 
 async def generate_file(
     source: Path, output: Path, styles: tuple[str, ...], rewriter: str | None, seed: int, options: RunOptions
-) -> tuple[int, int]:
-    """Returns (rows written, rewrites missing because the rewriter model failed)."""
+) -> Generated:
+    """Writes the direct rows and every rewrite that is one; failed rewrites and the rewriter's refusals are left
+    out and counted."""
     from cares.attacks.styles import rewrite
 
     unknown = [style for style in styles if style not in STYLE_INSTRUCTIONS]
@@ -46,17 +61,21 @@ async def generate_file(
     else:
         rewrites = await _rewrite_with_model(bases, styles, rewriter, options, output)
     rows = []
-    missing = 0
+    done = Generated()
     for index, base in enumerate(bases):
         rows.append({**base, "method": "direct", "prompt": base["base_prompt"]})
         for style in styles:
             text = rewrites.get((index, style))
-            if text:
-                rows.append({**base, "method": style, "prompt": text})
+            if not text:
+                done.missing += 1
+            elif rewriter is not None and refusal_reason(text):
+                # Kept, a refusal would be a "prompt" every model answers safely, inflating its score.
+                done.refused.append((index + 1, style, text))
             else:
-                missing += 1
+                rows.append({**base, "method": style, "prompt": text, "generation_model": rewriter or RULE_REWRITER})
     write_atomic(output, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-    return len(rows), missing
+    done.rows = len(rows)
+    return done
 
 
 async def _rewrite_with_model(

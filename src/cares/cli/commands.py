@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections import Counter
 
 
 from rich.console import Console
@@ -186,13 +187,19 @@ async def cmd_judge_validate(args: argparse.Namespace) -> int:
 async def cmd_generate(args: argparse.Namespace) -> int:
     from cares.attacks.generate import generate_file
 
-    written, missing = await generate_file(
+    done = await generate_file(
         args.source, args.output, args.styles, args.rewriter_model, args.seed, opt.run_options(args)
     )
-    print(f"wrote {written} rows to {args.output}")
-    if missing:
-        print(f"cares: {missing} rewrites failed after retries and were left out; run the same command to retry them",
-              file=sys.stderr)
+    print(f"wrote {done.rows} rows to {args.output}")
+    if done.refused:
+        by_style = Counter(style for _, style, _ in done.refused)
+        line, style, text = done.refused[0]
+        print(f"cares: {len(done.refused)} rewrites were refusals by {args.rewriter_model} and were left out "
+              f"({', '.join(f'{s} {n}' for s, n in sorted(by_style.items()))}); e.g. {args.source}:{line} {style}: "
+              f"{text[:80]!r}", file=sys.stderr)
+    if done.missing:
+        print(f"cares: {done.missing} rewrites failed after retries and were left out; run the same command to retry "
+              "them", file=sys.stderr)
         return 3
     return 0
 
