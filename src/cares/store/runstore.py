@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS judgements (
 
 
 class RunStore:
+    # Called with each answer after it is committed here (the shared answer cache listens); a run's
+    # truth is this file, so the listener only ever sees what is already safe.
+    on_answer: Callable[[Response, Request], None] | None = None
+
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
@@ -179,6 +183,8 @@ class RunStore:
                 None if response.meta is None else json.dumps(response.meta, sort_keys=True),
             ),
         )
+        if self.on_answer is not None and response.ok:
+            self.on_answer(response, request)
 
     def _response_query(self) -> str:
         meta = "meta" if self._has_meta_column else "NULL"
