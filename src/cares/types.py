@@ -113,28 +113,34 @@ class Request:
     messages: tuple[Message, ...]
     params: GenerationParams
     images: tuple[ImageRef, ...] = ()
+    # Set when identical requests must each be asked (a protocol that repeats one prompt per question);
+    # None, the usual case, lets identical requests share one answer.
+    ask: str | None = None
 
     def cache_key(self, model_identity: dict[str, Any]) -> str:
         # Generation params other than the system prompt change the answer; the system
         # prompt is already inside `messages`, so it is not counted twice.
         params = self.params.to_dict()
         params.pop("system_prompt", None)
-        return content_hash(
-            {
-                "model": model_identity,
-                "messages": [m.to_dict() for m in self.messages],
-                "images": [image.identity() for image in self.images],
-                "params": params,
-            },
-            length=32,
-        )
+        identity: dict[str, Any] = {
+            "model": model_identity,
+            "messages": [m.to_dict() for m in self.messages],
+            "images": [image.identity() for image in self.images],
+            "params": params,
+        }
+        if self.ask is not None:  # only then, so that every other request keeps its key
+            identity["ask"] = self.ask
+        return content_hash(identity, length=32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "messages": [m.to_dict() for m in self.messages],
             "params": self.params.to_dict(),
             "images": [image.to_dict() for image in self.images],
         }
+        if self.ask is not None:
+            data["ask"] = self.ask
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Request:
@@ -142,15 +148,17 @@ class Request:
             messages=tuple(Message(**m) for m in data["messages"]),
             params=GenerationParams.from_dict(data["params"]),
             images=tuple(ImageRef.from_dict(i) for i in data.get("images", ())),
+            ask=data.get("ask"),
         )
 
     @classmethod
-    def chat(cls, prompt: str, params: GenerationParams, images: tuple[ImageRef, ...] = ()) -> Request:
+    def chat(cls, prompt: str, params: GenerationParams, images: tuple[ImageRef, ...] = (),
+             ask: str | None = None) -> Request:
         messages: list[Message] = []
         if params.system_prompt:
             messages.append(Message("system", params.system_prompt))
         messages.append(Message("user", prompt))
-        return cls(messages=tuple(messages), params=params, images=images)
+        return cls(messages=tuple(messages), params=params, images=images, ask=ask)
 
 
 @dataclass(frozen=True)

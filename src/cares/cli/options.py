@@ -283,6 +283,11 @@ def add_vqa_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-images", action="store_true", help="text-only run, for baselines and ablations")
     group.add_argument("--noise-sigma", type=float, help="Gaussian noise sigma on the 0-255 scale (default sqrt(6))")
     group.add_argument("--noise-seed", type=int, default=0, help="seed of the image noise (default 0)")
+    group.add_argument("--protocol", choices=("cares", "upstream"), default=None,
+                       help="cares (default): this toolkit's prompts and readers, with the fixes docs/cares-vqa.md "
+                       "lists. upstream: the public code's exact prompts, one ask per question, its yes/no, option "
+                       "and refusal readers, uint8-wrapped noise and the paper's open-ended rubric (with --judge "
+                       "llm/...), for comparing with published figures")
     group.add_argument("--join", action="append", default=[], metavar="SOURCE=CSV",
                        help="CSV adding age, gender and race by question_id (e.g. fairvlmed=demographics.csv)")
     group.add_argument("--toxicity-scorer", metavar="SPEC",
@@ -293,11 +298,14 @@ def add_vqa_options(parser: argparse.ArgumentParser) -> None:
 def task_options(args: argparse.Namespace) -> dict[str, object]:
     """Benchmark options that change what is asked; they are part of the run's identity."""
     vqa_given = (args.tasks or args.source or args.no_images or args.noise_sigma is not None or args.join
-                 or args.toxicity_scorer)
+                 or args.toxicity_scorer or args.protocol)
     if args.benchmark != "cares-vqa":
         if vqa_given or args.image_root:
-            raise ConfigError("--tasks, --source, --image-root, --no-images, --noise-sigma, --join and "
+            raise ConfigError("--tasks, --source, --image-root, --no-images, --noise-sigma, --protocol, --join and "
                               "--toxicity-scorer apply to cares-vqa")
+    if args.protocol == "upstream" and args.noise_sigma is not None:
+        raise ConfigError("--noise-sigma: --protocol upstream adds the public code's noise (variance 6, cast to "
+                          "uint8); drop one of the two")
         return {}
     from cares.tasks.vqa.task import DEFAULT_NOISE_SIGMA
     from cares.tasks.vqa.variants import select_variants
@@ -319,6 +327,8 @@ def task_options(args: argparse.Namespace) -> dict[str, object]:
         "noise_sigma": sigma,
         "noise_seed": args.noise_seed,
         "join": joins,
+        # Only when not the default, so that runs made before protocols existed keep their identity.
+        **({"protocol": args.protocol} if args.protocol == "upstream" else {}),
     }
 
 
@@ -358,8 +368,9 @@ def judge_for(args: argparse.Namespace, benchmark: str) -> str:
         raise ConfigError("--judge-template sets the open-ended judge's prompt for cares-vqa; it needs "
                           "--judge llm/<model spec>")
     if getattr(args, "judge_template", None):
-        from cares.tasks.vqa.scoring import open_judge_template
+        from cares.tasks.vqa.scoring import check_judge_template, open_judge_template
 
+        check_judge_template(judge, args.judge_template, getattr(args, "protocol", None) or "cares")
         open_judge_template(args.judge_template)  # a bad file fails before any model is asked
     return judge
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from cares.errors import ConfigError
 from cares.images.load import load_image
-from cares.images.noise import add_gaussian_noise
+from cares.images.noise import add_gaussian_noise, add_upstream_noise
 from cares.images.paths import resolve_image, sha256_file
 
 # Fixed so that the same pixels give the same bytes from run to run. Different zlib builds (Pillow wheels
@@ -65,6 +65,7 @@ def prepare_image(
     noise_sigma: float | None = None,
     seed: int = 0,
     max_side: int | None = None,
+    noise: str | None = None,
 ) -> PreparedImage:
     """Resolve, decode, optionally downsize then add noise, and encode one image. The source file is only read."""
     if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1):
@@ -81,6 +82,12 @@ def prepare_image(
         img = add_gaussian_noise(img, noise_sigma, seed)
         transform["noise_sigma"] = float(noise_sigma)
         transform["seed"] = int(seed)
+    if noise == "upstream-uint8":
+        img = upstream_noisy_copy(img, path, seed)
+        transform["noise"] = noise
+        transform["seed"] = int(seed)
+    elif noise is not None:
+        raise ConfigError(f"unknown image noise {noise!r}; known: upstream-uint8")
     png = to_png_bytes(img)
     return PreparedImage(
         png=png,
@@ -91,6 +98,24 @@ def prepare_image(
         source_path=path,
         transform=transform,
     )
+
+
+def upstream_noisy_copy(img: Image.Image, source: Path, seed: int) -> Image.Image:
+    """The upstream noise, written as the public code wrote it (same format; JPEG at cv2's default
+    quality 95) but to a temporary copy that is read back and deleted: never over the source."""
+    import tempfile
+
+    noisy = add_upstream_noise(img, seed)
+    suffix = source.suffix.lower()
+    jpeg = suffix in (".jpg", ".jpeg")
+    with tempfile.TemporaryDirectory(prefix="cares-noise-") as tmp:
+        copy = Path(tmp) / f"noisy{suffix if jpeg or suffix == '.png' else '.png'}"
+        if jpeg:
+            noisy.save(copy, format="JPEG", quality=95)
+        else:
+            noisy.save(copy, format="PNG")
+        with Image.open(copy) as reread:
+            return reread.convert("RGB")
 
 
 def downsize(img: Image.Image, max_side: int) -> Image.Image:

@@ -57,3 +57,18 @@ def _check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"noise seed must be an integer >= 0, got {seed!r}")
     return int(seed)
+
+
+def add_upstream_noise(img: Image.Image, seed: int) -> Image.Image:
+    """The public code's noise (`src/noise_add.py`), reproduced for `--protocol upstream`.
+
+    It read every image as three 8-bit channels (cv2.imread), drew N(0, 6) per pixel and channel, cast
+    the draw to uint8 (truncated toward zero, negatives wrapping: -1.4 becomes 255) and added it with
+    saturation (cv2.add), so about a third of the values go to or near white. Seeded here, where the
+    public code was not, so a rerun sends the same image.
+    """
+    seed = _check_seed(seed)
+    pixels = np.asarray(img.convert("RGB"), dtype=np.int16)
+    draw = np.random.default_rng(seed).normal(0.0, math.sqrt(UPSTREAM_NOISE_VARIANCE), size=pixels.shape)
+    wrapped = np.mod(np.trunc(draw).astype(np.int16), 256)
+    return Image.fromarray(np.minimum(pixels + wrapped, 255).astype(np.uint8))

@@ -44,6 +44,7 @@ def _prepare(image: ImageRef) -> bytes:
         noise_sigma=options.get("noise_sigma"),
         seed=int(options.get("seed", 0)),
         max_side=options.get("max_side"),
+        noise=options.get("noise"),
     )
     return prepared.png
 

@@ -135,6 +135,7 @@ def record(
     subset: str | None = None,
 ) -> VQARecord:
     age, group, gender, race = demographics(raw)
+    written = next((raw.data[name] for name in ("text", "question") if isinstance(raw.data.get(name), str)), question)
     return VQARecord(
         id="",
         source=source,
@@ -153,6 +154,7 @@ def record(
         line=raw.line,
         raw_answer=raw_answer,
         subset=subset,
+        raw_question=written if written != question else None,
     )
 
 

@@ -55,6 +55,9 @@ class VQARecord:
     line: int  # 1-based line (or row) in the source file
     raw_answer: str | None = None  # the file's answer as written, so ambiguous labels can be audited
     subset: str | None = None  # a source's own sub-dataset (OmniMedVQA's `dataset`), for slicing results
+    # The question as the file writes it, placeholder included, where that differs from `question`:
+    # `--protocol upstream` builds its prompts from it, as the public code does.
+    raw_question: str | None = None
 
     def to_item(self) -> Item:
         metadata: dict[str, Any] = {
@@ -77,6 +80,8 @@ class VQARecord:
         if self.subset is not None:
             # Only where a source has sub-datasets, so other sources' items keep their exact metadata.
             metadata["subset"] = self.subset
+        if self.raw_question is not None:
+            metadata["raw_question"] = self.raw_question
         return Item(
             id=self.id,
             benchmark=BENCHMARK,
@@ -109,6 +114,7 @@ class VQARecord:
                 line=meta["line"],
                 raw_answer=meta.get("raw_answer"),
                 subset=meta.get("subset"),
+                raw_question=meta.get("raw_question"),
             )
         except KeyError as exc:
             raise ValueError(f"item {item.id!r} lacks CARES-VQA metadata field {exc.args[0]!r}") from None

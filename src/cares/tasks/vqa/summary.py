@@ -65,7 +65,8 @@ def leaderboard_row(results: dict[str, Any]) -> dict[str, str]:
 
 def summary_table(results: dict[str, Any]) -> RenderableType:
     m = results["metrics"]
-    title = f"CARES-VQA  {results['model']['spec']}  (95% CIs clustered by image)"
+    protocol = m.get("protocol") or "cares"
+    title = f"CARES-VQA  {results['model']['spec']}  (protocol {protocol}; 95% CIs clustered by image)"
     fact = Table(title=title, title_justify="left")
     for column in ("source", "n", "accuracy [95% CI]", "all items", "ambiguous", "unparsed", "failed", "abstention"):
         fact.add_column(column, justify="left" if column == "source" else "right", no_wrap=True)
@@ -105,6 +106,8 @@ def summary_table(results: dict[str, Any]) -> RenderableType:
         tox = m["toxicity"]
         dims.add_row("safety", "toxicity score", tox["toxicity_score"] if isinstance(tox["toxicity_score"], str)
                       else pct(tox["toxicity_score"], ci=True), "")
+        if tox.get("n_refusals_left_out") is not None:
+            dims.add_row("safety", "toxicity: refused answers left out (upstream)", str(tox["n_refusals_left_out"]), "")
         add("safety", "toxicity abstention", tox.get("abstention"))
         add("safety", "toxicity abstention change vs clean", tox.get("abstention_change"))
     for name, block in (m.get("privacy") or {}).items():
@@ -113,7 +116,9 @@ def summary_table(results: dict[str, Any]) -> RenderableType:
     robustness = m.get("robustness") or {}
     if "noise" in robustness:
         sigma = robustness["noise"].get("sigma")
-        add("robustness", f"noise (sigma {sigma:.2f}) accuracy" if sigma else "noise accuracy", robustness["noise"]["accuracy"])
+        label = f"noise (sigma {sigma:.2f}) accuracy" if sigma else "noise (upstream uint8) accuracy" \
+            if protocol == "upstream" else "noise accuracy"
+        add("robustness", label, robustness["noise"]["accuracy"])
         add("robustness", "noise accuracy drop", robustness["noise"]["drop"])
         add("robustness", "noise abstention", robustness["noise"]["abstention"])
     if "ood" in robustness:

@@ -12,11 +12,14 @@ from cares.data.cares18k import DatasetInfo
 from cares.data.selection import Selection
 from cares.errors import ConfigError
 from cares.tasks.base import SampleRow, SkipItem
-from cares.tasks.vqa.variants import VARIANTS, select_variants
+from cares.tasks.vqa.variants import VARIANTS, select_variants, upstream_prompt
 from cares.types import GenerationParams, ImageRef, Item, Request, content_hash
 
 BENCHMARK = "cares-vqa"
 DEFAULT_NOISE_SIGMA = 6 ** 0.5  # the benchmark's variance of 6 on the 0-255 scale, applied correctly
+# `cares`: this toolkit's protocol, with the fixes docs/cares-vqa.md lists; `upstream`: the public
+# code's prompts, repetitions, readers, noise and open-ended rubric, for comparison with published figures.
+PROTOCOLS = ("cares", "upstream")
 
 
 def _sha256(path: Path) -> str:
@@ -41,6 +44,9 @@ class CaresVQATask:
         self.no_images = bool(self.options.get("no_images", False))
         self.noise_sigma = float(self.options.get("noise_sigma", DEFAULT_NOISE_SIGMA))
         self.noise_seed = int(self.options.get("noise_seed", 0))
+        self.protocol = str(self.options.get("protocol") or "cares")
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"--protocol {self.protocol!r}: choose from {', '.join(PROTOCOLS)}")
         self.image_roots = dict(image_roots or {})
         self.hash_file = hash_file
         self._image_owner: dict[str, str] = {}
@@ -88,21 +94,30 @@ class CaresVQATask:
             # One seed per image, derived from the run's seed and the image's content, so images
             # get independent noise and the same image always gets the same noise.
             seed = int(content_hash(f"{self.noise_seed}:{digest}", 8), 16)
-            transform = (("noise_sigma", self.noise_sigma), ("seed", seed))
+            if self.protocol == "upstream":
+                transform = (("noise", "upstream-uint8"), ("seed", seed))
+            else:
+                transform = (("noise_sigma", self.noise_sigma), ("seed", seed))
         return (ImageRef(str(Path(root).resolve()), str(item.metadata["image"]), digest, transform),)
 
     def requests(self, item: Item, params: GenerationParams) -> dict[str, Request]:
         if not self._image_owner:
             self.prepare([item])
         owner = self._image_owner.get(item.group) == item.id
+        upstream = self.protocol == "upstream"
         out: dict[str, Request] = {}
         clean = self._image(item, noise=False)
         for name in self.variants:
             variant = VARIANTS[name]
-            if variant.per_image and not owner:
-                continue
             images = self._image(item, noise=True) if variant.noise else clean
-            out[name] = Request.chat(variant.prompt(item.prompt), params, images)
+            if upstream:
+                # The public code rewrites every question line, so a question-replacing prompt is
+                # asked once per question: `ask` keeps the repeats apart instead of sharing one answer.
+                written = str(item.metadata.get("raw_question") or item.prompt)
+                out[name] = Request.chat(upstream_prompt(name, written), params, images,
+                                         ask=item.id if variant.per_image else None)
+            elif not variant.per_image or owner:
+                out[name] = Request.chat(variant.prompt(item.prompt), params, images)
         return out
 
     # -- scoring ------------------------------------------------------------------------------
@@ -111,12 +126,13 @@ class CaresVQATask:
     def score(self, row: SampleRow) -> float | None:
         from cares.metrics.vqa import read_row
 
-        return read_row(row).score
+        return read_row(row, self.protocol).score
 
     def metrics(self, rows: list[SampleRow], resamples: int, seed: int) -> dict[str, Any]:
         from cares.metrics.vqa import vqa_metrics
 
-        options = {**self.options, "noise_sigma": self.noise_sigma, "scorer_ids": self.scorer_ids}
+        sigma = None if self.protocol == "upstream" else self.noise_sigma
+        options = {**self.options, "protocol": self.protocol, "noise_sigma": sigma, "scorer_ids": self.scorer_ids}
         return vqa_metrics(rows, self.variants, resamples, seed, options)
 
     async def score_stage(self, store: Any, rows: list[SampleRow], config: Any, options: Any) -> dict[str, str]:
@@ -124,7 +140,7 @@ class CaresVQATask:
         from cares.tasks.vqa.scoring import score_stage
 
         return await score_stage(store, rows, config.judge, config.scorers, options.judge_model, options.engine,
-                                 options.judge_template)
+                                 options.judge_template, self.protocol)
 
     def summary(self, results: dict[str, Any]) -> RenderableType:
         from cares.tasks.vqa.summary import summary_table
