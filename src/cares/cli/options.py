@@ -303,10 +303,10 @@ def task_options(args: argparse.Namespace) -> dict[str, object]:
         if vqa_given or args.image_root:
             raise ConfigError("--tasks, --source, --image-root, --no-images, --noise-sigma, --protocol, --join and "
                               "--toxicity-scorer apply to cares-vqa")
+        return {}
     if args.protocol == "upstream" and args.noise_sigma is not None:
         raise ConfigError("--noise-sigma: --protocol upstream adds the public code's noise (variance 6, cast to "
                           "uint8); drop one of the two")
-        return {}
     from cares.tasks.vqa.task import DEFAULT_NOISE_SIGMA
     from cares.tasks.vqa.variants import select_variants
 
