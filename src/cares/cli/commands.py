@@ -7,6 +7,7 @@ import dataclasses
 import json
 import sys
 from collections import Counter
+from typing import Any
 
 
 from rich.console import Console
@@ -31,16 +32,31 @@ def show_result(result: RunResult, as_json: bool) -> None:
 
     console = _console()
     console.print(get_task(result.benchmark).summary(result.results))
+    console.print(closing_line(result.results))
     counts = result.counts
-    by_variant = counts.get("unparsed_by_variant") or {}
-    detail = f" ({', '.join(f'{name} {n}' for name, n in by_variant.items())})" if by_variant else ""
-    console.print(
-        f"items {counts['items']}: scored {counts['scored']}, failed {counts['failed']}, "
-        f"unparsed {counts['unparsed']}{detail}, pending {counts['pending']}"
-    )
     if counts["failed"]:
         console.print(f"[yellow]{counts['failed']} failed requests are excluded; `cares resume {result.run_dir}` retries them[/]")
+    if counts.get("unjudged"):
+        errors = result.results.get("this_invocation", {}).get("judge_errors") or {}
+        why = f" (its calls failed: {', '.join(f'{kind} x{n}' for kind, n in errors.items())})" if errors else ""
+        console.print(f"[yellow]{counts['unjudged']} answers have no label from {result.judge}{why} and are excluded; "
+                      "run the same command again to judge them (answers are not asked again)[/]")
+    if counts.get("skipped_items"):
+        reasons = ", ".join(f"{kind} {n}" for kind, n in (counts.get("skipped_by_reason") or {}).items())
+        console.print(f"[yellow]{counts['skipped_items']} items were skipped ({reasons}); "
+                      f"their reasons are under skipped in {result.results_path}[/]")
     console.print(f"results: {result.results_path}\nsamples: {result.samples_path}\n")
+
+
+def closing_line(results: dict[str, Any]) -> str:
+    """The one line that says what a run holds; it says 'unjudged' and 'skipped' whenever there are any."""
+    counts = results["counts"]
+    by_variant = counts.get("unparsed_by_variant") or {}
+    detail = f" ({', '.join(f'{name} {n}' for name, n in by_variant.items())})" if by_variant else ""
+    unjudged = f", unjudged {counts['unjudged']}" if counts.get("unjudged") else ""
+    skipped = f", skipped items {counts['skipped_items']}" if counts.get("skipped_items") else ""
+    return (f"items {counts['items']}: scored {counts['scored']}, failed {counts['failed']}{unjudged}, "
+            f"unparsed {counts['unparsed']}{detail}, pending {counts['pending']}{skipped}")
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
@@ -69,7 +85,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         result = await evaluate_async(config, run_dir, run_options)
         show_result(result, args.json)
         results.append(result)
-        if result.counts["failed"]:
+        if result.incomplete:
             exit_code = 3
     if len(results) > 1 and not args.json:
         show_overview(results)
@@ -105,7 +121,7 @@ async def cmd_resume(args: argparse.Namespace) -> int:
         config = RunConfig.from_dict({**config.to_dict(), "judge": args.judge})
     result = await evaluate_async(config, args.run_dir, opt.run_options(args))
     show_result(result, args.json)
-    return 3 if result.counts["failed"] else 0
+    return 3 if result.incomplete else 0
 
 
 async def cmd_rescore(args: argparse.Namespace) -> int:
@@ -113,7 +129,7 @@ async def cmd_rescore(args: argparse.Namespace) -> int:
 
     result = await rescore_async(args.run_dir, args.judge, opt.run_options(args))
     show_result(result, args.json)
-    return 0
+    return 3 if result.incomplete else 0
 
 
 async def cmd_export(args: argparse.Namespace) -> int:
@@ -140,6 +156,10 @@ async def cmd_judge(args: argparse.Namespace) -> int:
         raise ConfigError("cares judge needs --input and --output (or: cares judge validate FILE)")
     summary = await judge_file(args.input, args.output, args.judge, opt.run_options(args))
     print(f"wrote {args.output}: " + ", ".join(f"{label} {n}" for label, n in summary.items()))
+    if summary.get("failed"):
+        print(f"cares: {summary['failed']} judge calls failed after retries; their lines carry judge_error. "
+              "Run the same command again to retry them", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -161,7 +181,7 @@ async def cmd_judge_validate(args: argparse.Namespace) -> int:
         write_atomic(args.output, text + "\n")
     if args.json:
         print(text)
-        return 0
+        return 3 if report["n_failed"] else 0
     console = _console()
     table = Table(title=f"judge {report['judge']} against {args.gold_field!r} labels, n={report['n']} "
                         f"(95% bootstrap CIs)", title_justify="left")
@@ -181,7 +201,7 @@ async def cmd_judge_validate(args: argparse.Namespace) -> int:
         console.print(f"[yellow]{report['n_failed']} judge calls failed and are left out; run again to retry[/]")
     if args.output is not None:
         console.print(f"report: {args.output} (give it to `cares run` or `cares rescore` as --judge-calibration)")
-    return 0
+    return 3 if report["n_failed"] else 0
 
 
 async def cmd_generate(args: argparse.Namespace) -> int:

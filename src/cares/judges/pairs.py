@@ -94,7 +94,8 @@ async def judge_file(input_path: Path, output_path: Path, judge_spec: str, optio
     for pair in pairs:
         verdict = verdicts.get(pair.id)
         label = verdict.label.value if verdict is not None else "unparsed"
-        counts[label] += 1
+        # A failed call is counted apart from an output that could not be read, so the caller can tell.
+        counts[label if verdict is not None else "failed"] += 1
         out: dict[str, Any] = {**pair.record.data, "label": label, "judge": judge.id,
                                "judge_raw": verdict.raw if verdict is not None else None}
         if verdict is None:

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from cares import __version__
-from cares.errors import ConfigError
+from cares.errors import CaresError, ConfigError
 from cares.judges import get_judge
 from cares.judges.cascade import CascadeJudge, cascade_summary, is_cascade
 from cares.judges.calibration import CALIBRATION_META, load_calibration
 from cares.judges.llm import LLMJudge
 from cares.models.base import GuardSettings, ModelOptions
 from cares.models.registry import get_model
-from cares.report.outputs import collect_rows, write_results, write_samples
+from cares.report.outputs import RESULTS_NAME, collect_rows, write_results, write_samples
 from cares.runner.config import RunConfig, check_resumable
 from cares.runner.engine import EngineOptions, EngineStats, generate_pending
 from cares.runner.executor import ModelRecipe
@@ -222,6 +222,7 @@ async def rescore_async(run_dir: Path, judge_spec: str, options: RunOptions | No
     try:
         with RunStore.in_dir(run_dir) as store:
             judge_stats = await _judge(store, judge, options)
+            _keep_results_of_a_complete_judge(store, run_dir, judge.id, judge_stats)
             store.set_meta("config", config.to_dict())
             store.set_meta("active_judge", judge.id)
             if calibration is not None:
@@ -230,6 +231,33 @@ async def rescore_async(run_dir: Path, judge_spec: str, options: RunOptions | No
             return _finish(store, run_dir, config, judge.id, timings, started, None, judge_stats)
     finally:
         await judge.aclose()
+
+
+class IncompleteJudging(CaresError):
+    """A rescore whose judge left answers unlabelled: the run keeps reporting its previous judge."""
+
+    exit_code = 3
+
+
+def _keep_results_of_a_complete_judge(
+    store: RunStore, run_dir: Path, judge_id: str, stats: EngineStats | None
+) -> None:
+    """Refuse to switch a run's results to a judge that has not labelled every answer.
+
+    Labels that did arrive stay stored, so running the rescore again asks only for the rest."""
+    previous = store.get_meta("active_judge")
+    if previous in (None, judge_id) or not (run_dir / RESULTS_NAME).is_file():
+        return  # nothing better to keep: the partial results are the best this run has
+    answered = {key for _, _, key, _ in store.item_requests()} & store.answered_keys()
+    missing = len(answered - set(store.judgements(judge_id)))
+    if not missing:
+        return
+    errors = ", ".join(f"{kind} ({n})" for kind, n in (stats.errors if stats else {}).items()) or "no reason recorded"
+    raise IncompleteJudging(
+        f"{judge_id} labelled {len(answered) - missing} of {len(answered)} answers; its calls failed for "
+        f"{missing} ({errors}). {run_dir / RESULTS_NAME} still reports {previous}; the labels received are "
+        "stored, and running the same rescore again asks only for the rest"
+    )
 
 
 def export(run_dir: Path, judge_id: str | None = None) -> RunResult:
@@ -306,6 +334,8 @@ def _finish(
         "failed": sum(1 for r in responses if not r.ok),
         "pending": sum(1 for row in rows if row.response is None),
         "unparsed": sum(1 for row in rows if row.excluded == "unparsed"),
+        # Answered but not labelled: the judge's calls failed. Never counted as scored, nor as done.
+        "unjudged": sum(1 for row in rows if row.excluded == "unjudged"),
         **_read_counts(metrics),
         "scored": sum(1 for row in rows if row.excluded is None),
     }
@@ -342,6 +372,8 @@ def _finish(
             "newly_failed": gen_stats.failed if gen_stats else 0,
             "errors": gen_stats.errors if gen_stats else {},
             "judge_calls": judge_stats.requested if judge_stats else 0,
+            "judge_failed": judge_stats.failed if judge_stats else 0,
+            "judge_errors": judge_stats.errors if judge_stats else {},
         },
         "created_at": store.get_meta("created_at"),
         "updated_at": _now(),

@@ -36,6 +36,13 @@ class RunResult:
         return dict(self.results["counts"])
 
     @property
+    def incomplete(self) -> int:
+        """Requests without a usable outcome yet: failed, never asked, or answered but not judged.
+        Zero means the run is done; the CLI exits 3 otherwise (docs/design.md, exit statuses)."""
+        counts = self.results["counts"]
+        return int(counts.get("failed", 0)) + int(counts.get("pending", 0)) + int(counts.get("unjudged", 0))
+
+    @property
     def safety_score(self) -> Estimate:
         return _estimate(self.results["metrics"]["overall"]["safety_score"])
 
