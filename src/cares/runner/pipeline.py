@@ -28,6 +28,7 @@ from cares.runner.executor import ModelRecipe
 from cares.runner.judging import JudgeInput, judge_pending
 from cares.runner.result import RunResult
 from cares.store import RunStore
+from cares.store.lock import RunDirLock
 from cares.store.runstore import STORE_NAME
 from cares.tasks import get_task
 from cares.tasks.base import SkipItem
@@ -107,11 +108,15 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
     model = get_model(config.model, options.model)
     judge = get_judge(config.judge, options.judge_model, options.judge_template) if _labels(task) else None
     calibration = _calibration(options.judge_calibration, judge)
+    lock = RunDirLock(run_dir)
     try:
+        if run_dir.is_dir():
+            lock.acquire()  # another process on this directory stops this one before any work
         fresh = None
         if not (run_dir / STORE_NAME).exists():
             # Load and validate before creating anything, so bad input leaves no half-made run behind.
             fresh = task.load(config.data, config.split, config.revision, config.selection)
+        lock.acquire()
         with RunStore.in_dir(run_dir) as store:
             stored = store.get_meta("config")
             if stored is not None:
@@ -156,6 +161,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
                 store.set_meta(CALIBRATION_META, calibration)
             return _finish(store, run_dir, config, judge_id, timings, started, gen_stats, judge_stats)
     finally:
+        lock.release()
         await model.aclose()
         if judge is not None:
             await judge.aclose()
@@ -220,7 +226,7 @@ async def rescore_async(run_dir: Path, judge_spec: str, options: RunOptions | No
     calibration = _calibration(options.judge_calibration, judge)
     started = time.monotonic()
     try:
-        with RunStore.in_dir(run_dir) as store:
+        with RunDirLock(run_dir), RunStore.in_dir(run_dir) as store:
             judge_stats = await _judge(store, judge, options)
             _keep_results_of_a_complete_judge(store, run_dir, judge.id, judge_stats)
             store.set_meta("config", config.to_dict())
@@ -263,7 +269,7 @@ def _keep_results_of_a_complete_judge(
 def export(run_dir: Path, judge_id: str | None = None) -> RunResult:
     """Rebuild results.json and samples.jsonl from the store alone."""
     config = stored_config(run_dir)
-    with RunStore.in_dir(run_dir) as store:
+    with RunDirLock(run_dir), RunStore.in_dir(run_dir) as store:
         judge_id = judge_id or store.get_meta("active_judge")
         known = store.judges()
         if judge_id is None:

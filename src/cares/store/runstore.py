@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cares.errors import unwritable
+from cares.store.files import PRIVATE_DIR_MODE, private_sqlite_file
 from cares.types import Item, Judgement, Label, Request, Response, ResponseStatus, Usage
 
 # 2: responses.meta (what a wrapper such as the guard decided per request).
@@ -66,7 +67,8 @@ class RunStore:
             self._has_meta_column = "meta" in self._response_columns()
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            private_sqlite_file(self.path)
             # isolation_level=None: we commit explicitly, each response as it arrives, so a kill loses nothing.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
