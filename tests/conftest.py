@@ -41,6 +41,15 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def answer_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own shared answer cache: never the user's, and never another test's answers (a later
+    fake server may get an earlier one's port, and so its model identity)."""
+    path = tmp_path_factory.mktemp("answer-cache") / "answers.sqlite"
+    monkeypatch.setenv("CARES_ANSWER_CACHE", str(path))
+    return path
+
+
 @pytest.fixture
 def dataset_rows() -> list[dict]:
     return make_rows()

@@ -82,7 +82,7 @@ def test_bad_options_are_one_line_exit_2(tmp_path: Path, args: list[str], messag
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_api_key_never_reaches_the_run_directory(tmp_path: Path, dataset_file: Path) -> None:
+def test_api_key_never_reaches_the_run_directory(tmp_path: Path, dataset_file: Path, answer_cache: Path) -> None:
     sentinel = "sk-SENTINEL-7f3a9c-do-not-store"
     with FakeOpenAIServer(ServerConfig(api_key=sentinel)) as srv:
         env = cli_env(OPENAI_API_KEY=sentinel)
@@ -90,10 +90,12 @@ def test_api_key_never_reaches_the_run_directory(tmp_path: Path, dataset_file: P
                    "--run-dir", str(tmp_path / "run"), "--judge", "llm/openai/judge", env=env)
         assert ok.returncode == 0, ok.stderr
         bad = cares("run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url, "--data", str(dataset_file),
-                    "--run-dir", str(tmp_path / "bad"), env=cli_env(OPENAI_API_KEY=sentinel + "-wrong"))
+                    "--run-dir", str(tmp_path / "bad"), "--no-cache", env=cli_env(OPENAI_API_KEY=sentinel + "-wrong"))
     assert bad.returncode == 1 and "authentication failed" in bad.stderr and "Traceback" not in bad.stderr
     assert srv.stats.requests > 48
-    for run_dir in (tmp_path / "run", tmp_path / "bad"):
+    # Without --no-cache the bad run would take the good run's answers from the shared cache and ask nothing.
+    assert answer_cache.is_file()
+    for run_dir in (tmp_path / "run", tmp_path / "bad", answer_cache.parent):
         for path in run_dir.rglob("*"):
             if path.is_file():
                 assert sentinel.encode() not in path.read_bytes(), path

@@ -53,6 +53,8 @@ def options(base_url: str, executor: ExecutorOptions, **engine: Any) -> RunOptio
         engine=EngineOptions(progress=False, backoff_base_s=0.01, backoff_max_s=0.05, executor=executor, **engine),
         model=connection,
         judge_model=connection,
+        # Each executor must really ask: answers shared between run directories would hide the second one.
+        answer_cache=False,
     )
 
 

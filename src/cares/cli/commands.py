@@ -45,7 +45,22 @@ def show_result(result: RunResult, as_json: bool) -> None:
         reasons = ", ".join(f"{kind} {n}" for kind, n in (counts.get("skipped_by_reason") or {}).items())
         console.print(f"[yellow]{counts['skipped_items']} items were skipped ({reasons}); "
                       f"their reasons are under skipped in {result.results_path}[/]")
+    for line in reuse_lines(result.results):
+        console.print(line, markup=False, highlight=False)
     console.print(f"results: {result.results_path}\nsamples: {result.samples_path}\n")
+
+
+def reuse_lines(results: dict[str, Any]) -> list[str]:
+    """Where this invocation's answers came from, and what the selection did: reuse is never silent."""
+    lines = []
+    now = results.get("this_invocation") or {}
+    if "reused_from_run_dir" in now:
+        cache = now.get("answer_cache")
+        where = f"the shared answer cache ({cache})" if cache else "the shared answer cache (off)"
+        lines.append(f"answers: {now.get('requested', 0)} asked of the model, {now['reused_from_run_dir']} reused "
+                     f"from this run directory, {now.get('reused_from_cache', 0)} from {where}")
+    lines.extend(f"note: {note}" for note in results.get("notes") or [])
+    return lines
 
 
 def closing_line(results: dict[str, Any]) -> str:

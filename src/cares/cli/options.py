@@ -39,6 +39,15 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--retry-base", type=float, default=1.0, help="first backoff ceiling in seconds, doubled per attempt (default 1)")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
     group.add_argument(
+        "--no-cache", action="store_true",
+        help="neither read nor add to the shared answer cache (answers already in the run directory are still reused)",
+    )
+    group.add_argument(
+        "--answer-cache", type=Path, metavar="FILE",
+        help="the shared answer cache, a SQLite file used by every run (default $CARES_ANSWER_CACHE, else "
+        "answers.sqlite in $CARES_CACHE_DIR, $XDG_CACHE_HOME/cares or ~/.cache/cares)",
+    )
+    group.add_argument(
         "--executor", choices=EXECUTORS, default="local",
         help="where the model and LLM-judge calls run: local (default, this process) or ray (actors on a Ray "
         "cluster; needs pip install 'cares[ray]'; see docs/ray.md). Answers, store and resume are the same",
@@ -210,6 +219,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         judge_template=template,
         image_roots=image_roots(args),
         judge_calibration=getattr(args, "judge_calibration", None),
+        answer_cache=not getattr(args, "no_cache", False),
+        answer_cache_path=getattr(args, "answer_cache", None),
     )
 
 

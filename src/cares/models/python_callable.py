@@ -16,6 +16,7 @@ otherwise, one call is in flight at a time. `max_concurrency = N` sets that defa
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -30,7 +31,8 @@ from cares.models.registry import provider
 from cares.types import Completion, Request, Usage
 
 
-def _load_target(target: str) -> Any:
+def _load_target(target: str) -> tuple[Any, str | None]:
+    """The callable (a class instantiated) and the SHA-256 of the source file that defines it, where there is one."""
     module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"python/{target}: expected python/<module>:<callable>, e.g. python/my_pkg.models:answer")
@@ -60,14 +62,28 @@ def _load_target(target: str) -> Any:
         obj = obj()
     if not callable(obj):
         raise ConfigError(f"python/{target}: {attr!r} is not callable")
-    return obj
+    return obj, _source_sha256(module)
+
+
+def _source_sha256(module: Any) -> str | None:
+    """The hash of the module file the callable lives in: editing the model changes its identity.
+
+    Only the one file: code it imports from elsewhere is not followed, which is what `cares_version`
+    is for. None for modules without a readable source file (compiled, built in)."""
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
 
 
 class PythonModel:
     def __init__(self, target: str) -> None:
         self.spec = f"python/{target}"
         self.target = target
-        self.fn = _load_target(target)
+        self.fn, self._source = _load_target(target)
         self._is_async = inspect.iscoroutinefunction(self.fn) or inspect.iscoroutinefunction(
             getattr(self.fn, "__call__", None)
         )
@@ -75,8 +91,13 @@ class PythonModel:
         self.preferred_concurrency = _declared_concurrency(target, self.fn, self.runs_locally)
 
     def identity(self) -> dict[str, Any]:
-        # A callable may declare a version so that changing its behaviour invalidates cached answers.
-        return {"provider": "python", "target": self.target, "version": getattr(self.fn, "cares_version", None)}
+        # A declared `cares_version` is the callable's own word on when its answers change. Without one,
+        # the source file's hash stands in, so an edited model is never served the answers of the old one.
+        version = getattr(self.fn, "cares_version", None)
+        identity: dict[str, Any] = {"provider": "python", "target": self.target, "version": version}
+        if version is None:
+            identity["source_sha256"] = self._source
+        return identity
 
     async def generate(self, request: Request) -> Completion:
         # Images arrive as OpenAI-style data-URL content parts, the format most VLM wrappers accept.

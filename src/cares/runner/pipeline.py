@@ -23,10 +23,11 @@ from cares.models.base import GuardSettings, ModelOptions
 from cares.models.registry import get_model
 from cares.report.outputs import RESULTS_NAME, collect_rows, write_results, write_samples
 from cares.runner.config import RunConfig, check_resumable
-from cares.runner.engine import EngineOptions, EngineStats, generate_pending
+from cares.runner.engine import EngineOptions, EngineStats
 from cares.runner.executor import ModelRecipe
 from cares.runner.judging import JudgeInput, judge_pending
 from cares.runner.result import RunResult
+from cares.runner.reuse import Reuse, answer_all, selection_notes
 from cares.store import RunStore
 from cares.store.lock import RunDirLock
 from cares.store.runstore import STORE_NAME
@@ -45,6 +46,10 @@ class RunOptions:
     image_roots: dict[str, str] = field(default_factory=dict)
     # A `cares judge validate` report: the Safety Score is also given corrected for that judge's errors.
     judge_calibration: Path | None = None
+    # The shared answer cache (cares.store.answer_cache): on unless --no-cache; None: $CARES_ANSWER_CACHE or
+    # the user cache directory.
+    answer_cache: bool = True
+    answer_cache_path: Path | None = None
 
 
 def _now() -> str:
@@ -127,6 +132,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
                 store.set_meta("dataset", info.to_dict())
                 store.set_meta("config", config.to_dict())
                 store.set_meta("created_at", _now())
+                store.set_meta("selection_notes", selection_notes(config.selection, len(items)))
             items = store.items()
             identity = model.identity()
             if hasattr(task, "hash_file"):
@@ -143,10 +149,9 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             timings["load_s"] = time.monotonic() - started
 
             mark = time.monotonic()
-            answered = store.answered_keys()
-            pending = {key: request for _, _, key, request in links if key not in answered}
             recipe = ModelRecipe.of(config.model, options.model, options.engine.executor.model_key_env)
-            gen_stats = await generate_pending(model, pending, store, options.engine, seed=config.seed, recipe=recipe)
+            gen_stats, reuse = await answer_all(model, links, store, options.engine, options.answer_cache,
+                                                options.answer_cache_path, config.seed, recipe)
             timings["generate_s"] = time.monotonic() - mark
 
             mark = time.monotonic()
@@ -159,7 +164,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             store.set_meta("active_judge", judge_id)
             if calibration is not None:
                 store.set_meta(CALIBRATION_META, calibration)
-            return _finish(store, run_dir, config, judge_id, timings, started, gen_stats, judge_stats)
+            return _finish(store, run_dir, config, judge_id, timings, started, gen_stats, judge_stats, reuse)
     finally:
         lock.release()
         await model.aclose()
@@ -321,6 +326,7 @@ def _finish(
     started: float,
     gen_stats: EngineStats | None,
     judge_stats: EngineStats | None,
+    reuse: Reuse | None = None,
 ) -> RunResult:
     calibration = store.get_meta(CALIBRATION_META)
     if calibration is not None and calibration.get("judge") != judge_id:
@@ -378,9 +384,11 @@ def _finish(
             "newly_failed": gen_stats.failed if gen_stats else 0,
             "errors": gen_stats.errors if gen_stats else {},
             "judge_calls": judge_stats.requested if judge_stats else 0,
+            **(reuse.to_dict() if reuse is not None else {}),
             "judge_failed": judge_stats.failed if judge_stats else 0,
             "judge_errors": judge_stats.errors if judge_stats else {},
         },
+        "notes": store.get_meta("selection_notes") or [],
         "created_at": store.get_meta("created_at"),
         "updated_at": _now(),
         "timings": {},
