@@ -65,6 +65,16 @@ class GenerationParams:
     top_p: float | None = None
     system_prompt: str | None = None
 
+    def __post_init__(self) -> None:
+        from cares.checks import number, whole
+
+        number("GenerationParams.temperature", self.temperature, minimum=0)
+        whole("GenerationParams.max_tokens", self.max_tokens, minimum=1)
+        if self.seed is not None:
+            whole("GenerationParams.seed", self.seed)
+        if self.top_p is not None:
+            number("GenerationParams.top_p", self.top_p, above=0, maximum=1)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -9,6 +9,7 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import NoReturn
 
 from cares import __version__
 from cares.cli import options as opt
@@ -46,8 +47,15 @@ EPILOG = textwrap.dedent(
 )
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error; subcommand parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"cares: error: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="cares",
         description="Safety and trustworthiness evaluation of medical LLMs and VLMs (CARES-18K, CARES-VQA).",
         epilog=EPILOG,
@@ -215,7 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(asyncio.run(handler(args)) or 0)
     except CaresError as exc:
-        print(f"cares: error: {exc}", file=sys.stderr)
+        from cares.checks import InvalidSetting
+
+        message = exc.render(opt.OPTION_OF_SETTING.get(exc.setting, exc.setting)) if isinstance(
+            exc, InvalidSetting) else str(exc)
+        print(f"cares: error: {' '.join(message.split())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         if _resumable(args):

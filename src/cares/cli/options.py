@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from cares.checks import InvalidSetting, number, whole
 from cares.data.selection import Selection
 from cares.errors import ConfigError
 from cares.models.base import GuardSettings, ModelOptions
@@ -205,12 +206,17 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         extra=tuple(getattr(args, "model_arg", None) or ()),
         guard=guard_settings(args),
     )
-    judge_model = ModelOptions(
-        base_url=getattr(args, "judge_base_url", None) or base_url,
-        api_key=_key_from(getattr(args, "judge_api_key_env", None) or key_env),
-        timeout_s=args.timeout,
-        extra=tuple(getattr(args, "judge_model_arg", None) or ()),
-    )
+    try:
+        judge_model = ModelOptions(
+            base_url=getattr(args, "judge_base_url", None) or base_url,
+            api_key=_key_from(getattr(args, "judge_api_key_env", None) or key_env),
+            timeout_s=args.timeout,
+            extra=tuple(getattr(args, "judge_model_arg", None) or ()),
+        )
+    except InvalidSetting as exc:
+        # The same settings as the model's, except the server, which --judge-base-url may set.
+        judged = "judge " + exc.setting if exc.setting == "ModelOptions.base_url" else exc.setting
+        raise InvalidSetting(judged, exc.value, exc.problem) from None
     template = getattr(args, "judge_template", None)
     return RunOptions(
         engine=engine_options(args),
@@ -329,8 +335,8 @@ def task_options(args: argparse.Namespace) -> dict[str, object]:
             raise ConfigError(f"--join {value!r}: expected SOURCE=CSV with an existing file")
         joins[source] = str(Path(path).resolve())
     sigma = DEFAULT_NOISE_SIGMA if args.noise_sigma is None else args.noise_sigma
-    if sigma < 0:
-        raise ConfigError("--noise-sigma must be 0 or more")
+    number("--noise-sigma", sigma, minimum=0)  # NaN and infinity included: they would fail every noisy image
+    whole("--noise-seed", args.noise_seed, minimum=0)
     return {
         "tasks": sorted(args.tasks),
         "sources": sorted(args.source),
@@ -395,3 +401,23 @@ def scorers(args: argparse.Namespace) -> dict[str, str]:
     if spec == "perspective" and not os.environ.get("PERSPECTIVE_API_KEY"):
         raise ConfigError("--toxicity-scorer perspective needs the PERSPECTIVE_API_KEY environment variable")
     return {"toxicity": spec}
+
+
+# The option each checked setting comes from, so that its one-line error names what the user typed.
+OPTION_OF_SETTING = {
+    "GenerationParams.temperature": "--temperature",
+    "GenerationParams.max_tokens": "--max-tokens",
+    "GenerationParams.seed": "--model-seed",
+    "GenerationParams.top_p": "--top-p",
+    "EngineOptions.concurrency": "--concurrency",
+    "EngineOptions.timeout_s": "--timeout",
+    "EngineOptions.max_attempts": "--max-attempts",
+    "EngineOptions.backoff_base_s": "--retry-base",
+    "ModelOptions.base_url": "--base-url",
+    "judge ModelOptions.base_url": "--judge-base-url",
+    "ModelOptions.timeout_s": "--timeout",
+    "GuardSettings.threshold": "--guard-threshold",
+    "ExecutorOptions.gpus_per_worker": "--ray-gpus-per-worker",
+    "RunConfig.seed": "--seed",
+    "RunConfig.bootstrap": "--bootstrap",
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from cares.checks import http_url, number
 from cares.types import Completion, Request
 
 
@@ -32,6 +33,10 @@ class GuardSettings:
     mode: str | None = None  # flagged (None) | always | never
     threshold: float | None = None  # None: the detector's own
     reuse_from: str | None = None  # run directory of the same model without the guard
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None:
+            number("GuardSettings.threshold", self.threshold, minimum=0, maximum=1)
 
     def over(self, stored: GuardSettings) -> GuardSettings:
         """These settings where given, the stored ones elsewhere (a resume with one option changed)."""
@@ -66,6 +71,11 @@ class ModelOptions:
     timeout_s: float = 120.0
     extra: tuple[tuple[str, Any], ...] = ()
     guard: GuardSettings | None = None  # read by `guard/<model>` specs only
+
+    def __post_init__(self) -> None:
+        if self.base_url is not None:
+            http_url("ModelOptions.base_url", self.base_url)
+        number("ModelOptions.timeout_s", self.timeout_s, above=0)
 
 
 @runtime_checkable

@@ -8,9 +8,13 @@ honoured once and every attempt is counted.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import Any
 
+import pydantic
+
+from cares.checks import http_url
 from cares.errors import ConfigError
 from cares.models.content import api_messages
 from cares.models.base import FatalModelError, ModelCallError, ModelOptions
@@ -49,6 +53,8 @@ class OpenAIChatModel:
         self.spec = f"openai/{name}"
         self.name = name
         self.base_url = (options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        if options.base_url is None and os.environ.get("OPENAI_BASE_URL"):
+            http_url("OPENAI_BASE_URL", os.environ["OPENAI_BASE_URL"])
         api_key = options.api_key or os.environ.get("OPENAI_API_KEY")
         if not api_key:
             if self.base_url == DEFAULT_BASE_URL:
@@ -111,7 +117,13 @@ class OpenAIChatModel:
             ) from None
         except openai.APIConnectionError as exc:  # includes timeouts and dropped connections
             raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc))}"), retryable=True) from None
-        except Exception as exc:  # malformed bodies surface as decode or validation errors
+        except (json.JSONDecodeError, pydantic.ValidationError) as exc:  # a malformed body: the next may be fine
+            raise ModelCallError(self._redact(f"malformed response: {_short(str(exc))}"), retryable=True) from None
+        except (ValueError, TypeError) as exc:
+            # Raised before anything is sent (a value the SDK cannot encode as JSON): every attempt fails alike.
+            raise ModelCallError(self._redact(f"request not sent: {type(exc).__name__}: {_short(str(exc))}"),
+                                 retryable=False) from None
+        except Exception as exc:  # anything else from the transport may pass on a second try
             raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc))}"), retryable=True) from None
         return self._completion(result)
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cares.checks import whole
 from cares.data.selection import Selection
 from cares.errors import ConfigError
 from cares.types import GenerationParams, content_hash
@@ -32,6 +33,10 @@ class RunConfig:
     task_options: dict[str, Any] = field(default_factory=dict)
     # How answers are scored after the fact (CARES-VQA toxicity); like the judge, may change on resume.
     scorers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        whole("RunConfig.seed", self.seed, minimum=0)
+        whole("RunConfig.bootstrap", self.bootstrap, minimum=0)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from cares.checks import number, whole
 from cares.errors import CaresError
 from cares.models.base import FatalModelError, Model, ModelCallError
 from cares.runner.executor import ExecutorOptions, ModelRecipe
@@ -31,6 +32,14 @@ class EngineOptions:
     backoff_max_s: float = 60.0
     progress: bool = True
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+
+    def __post_init__(self) -> None:
+        if self.concurrency is not None:
+            whole("EngineOptions.concurrency", self.concurrency, minimum=1)
+        number("EngineOptions.timeout_s", self.timeout_s, above=0)
+        whole("EngineOptions.max_attempts", self.max_attempts, minimum=1)
+        number("EngineOptions.backoff_base_s", self.backoff_base_s, minimum=0)
+        number("EngineOptions.backoff_max_s", self.backoff_max_s, above=0)
 
 
 @dataclass

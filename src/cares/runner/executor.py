@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cares.checks import number
 from cares.errors import ConfigError
 from cares.models.base import ModelOptions
 
@@ -33,8 +34,8 @@ class ExecutorOptions:
             raise ConfigError(f"--executor {self.kind!r}: choose from {', '.join(EXECUTORS)}")
         if self.ray_workers is not None and self.ray_workers < 1:
             raise ConfigError("--ray-workers must be at least 1")
-        if self.gpus_per_worker is not None and self.gpus_per_worker < 0:
-            raise ConfigError("--ray-gpus-per-worker must be 0 or more")
+        if self.gpus_per_worker is not None:
+            number("ExecutorOptions.gpus_per_worker", self.gpus_per_worker, minimum=0)
 
 
 @dataclass(frozen=True)
