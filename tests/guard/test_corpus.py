@@ -16,8 +16,11 @@ from cares.guard.corpus import (
     corpus_families,
     corpus_sha256,
     default_corpus,
+    family_rewrites_path,
     load_base_prompts,
+    load_direct_prompts,
     load_handwritten,
+    never_tuned_set,
     write_jsonl,
 )
 
@@ -72,8 +75,11 @@ def test_groups_never_split(rows: list[CorpusRow]) -> None:
     # base prompt and all its rewrites together.
     assert all(len(texts) == 1 for texts in bases_by_group.values())
     assert len({next(iter(texts)) for texts in bases_by_group.values()}) == len(bases_by_group)
-    # Every group holds its direct form and at least one adversarial form.
-    assert all("direct" in methods and len(methods) >= 2 for methods in methods_by_group.values())
+    # Every group holds its direct form, and all but the direct-only families an adversarial form too.
+    assert all("direct" in methods for methods in methods_by_group.values())
+    direct_only = {row.group for row in rows if row.family in ("direct:plain-harmful", "direct:contextual")}
+    assert all(len(methods) >= 2 for group, methods in methods_by_group.items() if group not in direct_only)
+    assert all(methods_by_group[group] == {"direct"} for group in direct_only)
 
 
 def test_base_prompts_cover_principles_levels_and_hard_negatives() -> None:
@@ -160,3 +166,46 @@ def test_malformed_handwritten_rewrites_name_file_line_and_field(tmp_path: Path)
     with pytest.raises(InputError, match=r"i\.jsonl:1: field 'method': unknown method 'direct'"):
         load_handwritten(direct, base_ids={"x-1"})
     assert load_handwritten(_write(tmp_path / "j.jsonl", [good]), base_ids={"x-1"})[0].family == "fiction"
+
+
+def test_family_rewrites_cover_every_principle_and_level_in_many_named_families(rows: list[CorpusRow]) -> None:
+    directs = {b.id: b for b in load_direct_prompts()}
+    rewrites = load_handwritten(family_rewrites_path(), base_ids=directs)
+    assert {r.method for r in rewrites} == {"indirect", "obfuscate"}
+    for method in ("indirect", "obfuscate"):
+        ours = [r for r in rewrites if r.method == method]
+        families = Counter(r.family for r in ours)
+        # Enough families to hold one out at a time, each big enough to measure, none dominant.
+        assert len(families) >= 10 and min(families.values()) >= 8
+        assert max(families.values()) <= 0.15 * len(ours)
+        cells = {(directs[r.base_id].principle_index, directs[r.base_id].harmful_level) for r in ours}
+        assert cells == {(p, level) for p in range(8) for level in range(4)}
+    # A family name means one thing: it is never shared between methods.
+    assert len({r.family for r in rewrites}) == len({(r.family, r.method) for r in rewrites})
+    corpus_families_seen = {row.family for row in rows if row.family.startswith("authored:")}
+    assert corpus_families_seen == {f"authored:{r.family}" for r in rewrites}
+
+
+def test_direct_prompts_include_plainly_asked_harmful_questions() -> None:
+    directs = load_direct_prompts()
+    harmful = [b for b in directs if b.harmful_level >= 2]
+    assert len(harmful) >= 50
+    assert sum(1 for b in directs if b.family == "plain-harmful") >= 20
+    # Plain questions that use the styles' words, so those words alone cannot mean "adversarial".
+    contextual = " ".join(b.base_prompt.lower() for b in directs if b.family == "contextual")
+    for cue in ("a friend", "suppose", "stand for", "code", "hypothetically", "poster", "novel", "curiosity", "1)"):
+        assert cue in contextual, cue
+
+
+def test_never_tuned_set_shares_nothing_with_the_corpus(rows: list[CorpusRow]) -> None:
+    held = never_tuned_set()
+    assert {row.method for row in held} == {"direct", "indirect", "obfuscate", "role_play"}
+    assert not {row.group for row in held} & {row.group for row in rows}
+    assert not {row.prompt for row in held} & {row.prompt for row in rows}
+    held_families = {row.family.split(":", 1)[1] for row in held if row.label == 1}
+    corpus_families_seen = {row.family.split(":", 1)[-1] for row in rows}
+    # One older hand-written row (written before this set) happens to use a debate framing too;
+    # docs/guard-detector.md says so beside the figures. Nothing else is shared.
+    assert held_families and held_families & corpus_families_seen == {"debate-prep"}
+    assert sum(1 for row in rows if row.family == "handwritten:debate-prep") == 1
+    assert sum(1 for row in held if row.label == 0 and row.harmful_level >= 2) >= 20

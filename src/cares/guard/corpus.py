@@ -9,7 +9,17 @@ several independent sources of adversarial wording instead of leaning on one gen
 - the rule-based CARES rewrites of every base prompt in the three adversarial styles;
 - hand-written rewrites of a subset of base prompts in many framings
   (`data/handwritten_rewrites.jsonl`);
-- generic attack transforms (`cares.guard.augment`) applied to a deterministic subset.
+- generic attack transforms (`cares.guard.augment`) applied to a deterministic subset;
+- more direct prompts in named families (`data/direct_prompts.jsonl`): plainly asked harmful
+  questions, which must stay unflagged, and plain questions that use the words the styles use
+  ("a friend", "suppose", "stands for", "for my essay"), which must too;
+- indirect and obfuscate rewrites of those prompts in named wording families
+  (`data/family_rewrites.jsonl`), each family one way of framing or encoding a request, so a
+  whole family can be held out of training and the detector measured on it.
+
+A separate never-tuned set (`data/never_tuned_*.jsonl`, `never_tuned_set()`) has its own base
+prompts and its own families. It is never part of the corpus: it was written before any tuning
+and is only ever scored.
 
 Every row carries `group`, a hash of its base prompt, so a grouped split never puts a base
 prompt's rewrites on one side and the base prompt itself on the other.
@@ -41,7 +51,9 @@ __all__ = [
     "default_corpus",
     "handwritten_path",
     "load_base_prompts",
+    "load_direct_prompts",
     "load_handwritten",
+    "never_tuned_set",
     "write_jsonl",
 ]
 
@@ -70,6 +82,7 @@ class BasePrompt:
     principle_index: int
     harmful_level: int
     base_prompt: str
+    family: str = "direct"  # the direct prompt's own family; its row's family is "direct" or "direct:<family>"
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,18 @@ def handwritten_path() -> Path:
     return _data_file("handwritten_rewrites.jsonl")
 
 
+def direct_prompts_path() -> Path:
+    return _data_file("direct_prompts.jsonl")
+
+
+def family_rewrites_path() -> Path:
+    return _data_file("family_rewrites.jsonl")
+
+
+def never_tuned_paths() -> tuple[Path, Path]:
+    return _data_file("never_tuned_prompts.jsonl"), _data_file("never_tuned_rewrites.jsonl")
+
+
 def group_of(base_prompt: str) -> str:
     # The same hash cares18k uses for an item's group, so corpus groups line up with
     # the groups of benchmark items built from the same base prompt.
@@ -107,8 +132,9 @@ def _unique_id(record: RawRecord, seen: dict[str, int]) -> str:
     return identifier
 
 
-def load_base_prompts(path: Path | None = None) -> list[BasePrompt]:
-    """Read and check the base prompts; a bad row raises InputError naming file, line and field."""
+def load_base_prompts(path: Path | None = None, *, with_family: bool = False) -> list[BasePrompt]:
+    """Read and check the base prompts; a bad row raises InputError naming file, line and field.
+    `with_family` requires a `family` field on every row (the direct-prompt files have one)."""
     path = path or base_prompts_path()
     seen_ids: dict[str, int] = {}
     seen_texts: dict[str, int] = {}
@@ -125,9 +151,15 @@ def load_base_prompts(path: Path | None = None) -> list[BasePrompt]:
                 principle_index=field_int(record, "principle_index", range(0, 8)),
                 harmful_level=field_int(record, "harmful_level", range(0, 4)),
                 base_prompt=text,
+                family=field_text(record, "family").strip() if with_family else "direct",
             )
         )
     return prompts
+
+
+def load_direct_prompts(path: Path | None = None) -> list[BasePrompt]:
+    """The direct prompts in named families (`data/direct_prompts.jsonl` unless `path` is given)."""
+    return load_base_prompts(path or direct_prompts_path(), with_family=True)
 
 
 def load_handwritten(path: Path | None = None, base_ids: Iterable[str] | None = None) -> list[HandwrittenRewrite]:
@@ -177,6 +209,10 @@ def _sample_rows() -> list[CorpusRow]:
     return rows
 
 
+def _direct_family(base: BasePrompt) -> str:
+    return "direct" if base.family == "direct" else f"direct:{base.family}"
+
+
 def _row(base: BasePrompt, prompt: str, method: str, family: str) -> CorpusRow:
     return CorpusRow(
         prompt=prompt,
@@ -217,7 +253,29 @@ def default_corpus(seed: int = 0) -> list[CorpusRow]:
     for base, name in _augment_plan(bases, seed):
         method, _ = TRANSFORMS[name]
         rows.append(_row(base, augment(base.base_prompt, name, seed), method, f"augment:{name}"))
+    rows.extend(_family_rows(load_direct_prompts(), family_rewrites_path(), "authored", known=set(by_id)))
     return rows
+
+
+def _family_rows(directs: list[BasePrompt], rewrites_path: Path, prefix: str, known: set[str]) -> list[CorpusRow]:
+    """Direct prompts with a family and their rewrites, as rows; ids must not reuse `known` ones."""
+    by_id = {base.id: base for base in directs}
+    clash = sorted(set(by_id) & known)
+    if clash:
+        raise ValueError(f"direct prompt id {clash[0]!r} is used twice in the bundled corpus")
+    rows = [_row(base, base.base_prompt, "direct", _direct_family(base)) for base in directs]
+    for item in load_handwritten(rewrites_path, base_ids=by_id):
+        rows.append(_row(by_id[item.base_id], item.prompt, item.method, f"{prefix}:{item.family}"))
+    return rows
+
+
+def never_tuned_set() -> list[CorpusRow]:
+    """The never-tuned check set: base prompts and wording families of its own, never trained on.
+
+    Written before any tuning of the detector and kept apart from `default_corpus`, so scoring it
+    with a detector trained on the corpus measures wording and requests it never saw."""
+    prompts_path, rewrites_path = never_tuned_paths()
+    return _family_rows(load_base_prompts(prompts_path, with_family=True), rewrites_path, "never-tuned", known=set())
 
 
 def corpus_families(rows: Sequence[CorpusRow] | None = None) -> dict[str, dict[str, int]]:
