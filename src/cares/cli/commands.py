@@ -157,7 +157,11 @@ async def cmd_export(args: argparse.Namespace) -> int:
 
 async def cmd_show(args: argparse.Namespace) -> int:
     from cares.report.outputs import load_results
+    from cares.store.runstore import STORE_NAME
+    from cares.store.sqlite_errors import verify_store
 
+    if (args.run_dir / STORE_NAME).is_file():
+        verify_store(args.run_dir / STORE_NAME)  # never show old results of a store damaged since
     show_result(RunResult(args.run_dir, load_results(args.run_dir)), as_json=False)
     return 0
 

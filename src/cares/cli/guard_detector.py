@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cares.data.records import read_utf8
+from cares.data.records import parse_json_line, read_utf8
 from cares.errors import CaresError, ConfigError, InputError
 
 TRAIN_EPILOG = """\
@@ -270,10 +270,11 @@ def read_prompts(path: Path, field: str) -> list[tuple[dict[str, Any], str]]:
             out.append(({"prompt": prompt}, prompt))
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno}); "
-                                   "use a .txt file for plain text lines", line=number) from None
+            record = parse_json_line(line, path, number)
+        except InputError as exc:
+            if not exc.message.startswith("not valid JSON ("):
+                raise
+            raise InputError(path, f"{exc.message}; use a .txt file for plain text lines", line=number) from None
         if not isinstance(record, dict):
             raise InputError(path, f"expected a JSON object, got {type(record).__name__}", line=number)
         if field not in record:

@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,15 +67,67 @@ def read_utf8(path: Path) -> str:
         raise InputError(path, f"not UTF-8 text (byte {column} of the line)", line=line) from None
 
 
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """`exc` as 'not valid JSON (Expecting value at column 3)'. Some of json's messages end in 'at'
+    ('Unterminated string starting at'), which would read 'starting at at column'."""
+    message = re.sub(r"\s+(starting\s+)?at$", "", exc.msg)
+    return f"not valid JSON ({message} at column {exc.colno})"
+
+
+def parse_json_line(text: str, path: str | Path, line: int) -> Any:
+    """One line of JSON, or an InputError naming the file and line: bad syntax, nesting deeper than
+    the parser's recursion limit, or a string holding a lone UTF-16 surrogate ("\\ud800" is valid
+    JSON but no text: it cannot be stored or sent)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, json_problem(exc), line=line) from None
+    except RecursionError:
+        raise InputError(path, "not valid input: JSON nested too deeply", line=line) from None
+    where = _lone_surrogate(data)
+    if where is not None:
+        field, column = where
+        raise InputError(path, f"holds a lone UTF-16 surrogate (\\u{column:04x}), which is not text; "
+                               "write the character itself or its surrogate pair", line=line, field=field)
+    return data
+
+
+def _lone_surrogate(data: Any) -> tuple[str | None, int] | None:
+    """(field path, code point) of the first string or key holding an unpaired surrogate, else None.
+    Iterative, since the data may be nested nearly as deep as the parser allows."""
+    stack: list[tuple[str | None, Any]] = [(None, data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                name = key if where is None else f"{where}.{key}"
+                found = _surrogate_in(key)
+                if found is not None:
+                    return name, found
+                stack.append((name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where or ''}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            found = _surrogate_in(value)
+            if found is not None:
+                return where, found
+    return None
+
+
+def _surrogate_in(text: str) -> int | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ord(text[exc.start])
+    return None
+
+
 def _read_jsonl(path: Path) -> Iterator[RawRecord]:
     # splitlines() would also split at U+2028 and friends, which JSON strings may hold raw.
     for number, line in enumerate(read_utf8(path).split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", line=number) from None
+        data = parse_json_line(line, path, number)
         if not isinstance(data, dict):
             raise InputError(path, f"expected a JSON object, got {type(data).__name__}", line=number)
         yield RawRecord(data, str(path), number)

@@ -16,6 +16,7 @@ from typing import Any
 
 from cares.errors import unwritable
 from cares.store.files import PRIVATE_DIR_MODE, private_sqlite_file
+from cares.store.sqlite_errors import NamedConnection
 from cares.types import Item, Judgement, Label, Request, Response, ResponseStatus, Usage
 
 # 2: responses.meta (what a wrapper such as the guard decided per request).
@@ -62,7 +63,7 @@ class RunStore:
         if read_only:
             # Another run's answers, looked up and never changed (the guard ablation's unguarded run).
             self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                       check_same_thread=False)
+                                       check_same_thread=False, factory=NamedConnection).name(self.path)
             self._db.execute("PRAGMA busy_timeout=10000")
             self._has_meta_column = "meta" in self._response_columns()
             return
@@ -70,7 +71,9 @@ class RunStore:
             self.path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
             private_sqlite_file(self.path)
             # isolation_level=None: we commit explicitly, each response as it arrives, so a kill loses nothing.
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # NamedConnection: a damaged or read-only store is a one-line error naming this file.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       factory=NamedConnection).name(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise unwritable(self.path, exc, "open a run store here") from None
         self._db.execute("PRAGMA journal_mode=WAL")
