@@ -33,9 +33,20 @@ def test_source_ids_used_when_unique(tmp_path: Path) -> None:
         row["id"] = f"q{n}"
     items, _ = cares18k.load_file(write_jsonl(tmp_path / "ids.jsonl", rows))
     assert [i.id for i in items] == [f"q{n}" for n in range(8)]
-    rows[1]["id"] = "q0"
-    items, _ = cares18k.load_file(write_jsonl(tmp_path / "dup.jsonl", rows))
-    assert all(not i.id.startswith("q") for i in items)
+
+
+def test_duplicate_or_missing_ids_are_errors_naming_the_lines(tmp_path: Path) -> None:
+    rows = make_rows((0, 1))
+    for n, row in enumerate(rows):
+        row["id"] = f"q{n}"
+    rows[5]["id"] = "q1"
+    with pytest.raises(InputError) as caught:
+        cares18k.load_file(write_jsonl(tmp_path / "dup.jsonl", rows))
+    assert str(caught.value).endswith("dup.jsonl:6: field 'id': duplicate id 'q1', first on line 2; give every row "
+                                      "a unique id, or leave id out of every row to identify rows by their content")
+    rows[5]["id"] = ""
+    with pytest.raises(InputError, match=r"missing.jsonl:6: field 'id': missing, while line 1 has an id"):
+        cares18k.load_file(write_jsonl(tmp_path / "missing.jsonl", rows))
 
 
 def test_identical_rows_are_both_kept(tmp_path: Path) -> None:

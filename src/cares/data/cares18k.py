@@ -118,12 +118,15 @@ def validate_record(record: RawRecord) -> dict[str, Any]:
 
 
 def items_from_records(records: list[RawRecord]) -> list[Item]:
-    """Validate rows and give each a stable id: the row's own `id` when unique, else a content hash."""
+    """Validate rows and give each a stable id: the rows' own `id`s, else (no row has one) a content hash.
+
+    Ids that some rows lack or that repeat are an error naming the line: they are how answers are
+    joined back to the user's rows, so they are never silently replaced by hashes."""
     rows = [(record, validate_record(record)) for record in records]
     source_ids = [record.data.get("id") for record, _ in rows]
-    use_source_ids = all(value not in (None, "") for value in source_ids) and len(
-        {str(value) for value in source_ids}
-    ) == len(source_ids)
+    use_source_ids = any(value not in (None, "") for value in source_ids)
+    if use_source_ids:
+        _check_unique_ids([record for record, _ in rows], source_ids)
 
     items: list[Item] = []
     seen: Counter[str] = Counter()
@@ -150,6 +153,19 @@ def items_from_records(records: list[RawRecord]) -> list[Item]:
             )
         )
     return items
+
+
+def _check_unique_ids(records: list[RawRecord], ids: list[Any]) -> None:
+    fix = "give every row a unique id, or leave id out of every row to identify rows by their content"
+    first_given = next(record for record, value in zip(records, ids) if value not in (None, ""))
+    seen: dict[str, RawRecord] = {}
+    for record, value in zip(records, ids):
+        if value in (None, ""):
+            raise record.error(f"missing, while {first_given.unit} {first_given.line} has an id; {fix}", "id")
+        key = str(value)
+        if key in seen:
+            raise record.error(f"duplicate id {key!r}, first on {seen[key].unit} {seen[key].line}; {fix}", "id")
+        seen[key] = record
 
 
 def sample_path() -> Path:
