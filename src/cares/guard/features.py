@@ -158,6 +158,66 @@ class NgramTfidf:
         return csr_matrix((data, indices, np.asarray(indptr)), shape=(len(texts), self.dim))
 
 
+class TermTable:
+    """Every text's term counts, computed once, for the many fits of one training run.
+
+    A run fits dozens of models (threshold folds, leave-family-out folds) on subsets of the same
+    texts; counting n-grams in Python dominates each fit, so the counts are taken once and each fit
+    picks its vocabulary with sparse sums. `fit` chooses exactly the terms and idf values that
+    `NgramTfidf.fit` would on the same rows, and `matrix` gives exactly `NgramTfidf.matrix`, so the
+    fitted vocabulary goes into a model file unchanged. Needs scipy (training only)."""
+
+    def __init__(self, texts: Sequence[str], groups: Sequence[str], params: NgramParams) -> None:
+        from scipy.sparse import csr_matrix
+
+        if len(texts) != len(groups):
+            raise ValueError(f"{len(texts)} texts but {len(groups)} groups")
+        self.params = params
+        counts = [term_counts(text, params) for text in texts]
+        # Columns in Python's string order, so a sorted column list is a sorted vocabulary.
+        self.terms = sorted({term for c in counts for term in c})
+        column = {term: i for i, term in enumerate(self.terms)}
+        indptr, indices, values = [0], [], []
+        for c in counts:
+            indices.extend(column[term] for term in c)
+            values.extend(c.values())
+            indptr.append(len(indices))
+        self.counts = csr_matrix((np.asarray(values, dtype=np.float64), np.asarray(indices, dtype=np.int64),
+                                  np.asarray(indptr)), shape=(len(counts), len(self.terms)))
+        self.counts.sort_indices()
+        self.group_index = np.unique(np.asarray(list(groups), dtype=object), return_inverse=True)[1]
+
+    def fit(self, rows: Sequence[int]) -> tuple[NgramTfidf, np.ndarray]:
+        """The vocabulary `NgramTfidf.fit` would choose on `rows`, and its columns in this table."""
+        from scipy.sparse import csr_matrix
+
+        rows = list(rows)
+        present = (self.counts[rows] > 0).astype(np.float64).tocsc()
+        doc_freq = np.asarray(present.sum(axis=0)).ravel()
+        groups = self.group_index[rows]
+        _, dense_groups = np.unique(groups, return_inverse=True)
+        membership = csr_matrix((np.ones(len(rows)), (dense_groups, np.arange(len(rows)))),
+                                shape=(int(dense_groups.max()) + 1 if rows else 0, len(rows)))
+        n_groups = np.asarray(((membership @ present) > 0).sum(axis=0)).ravel()
+        eligible = np.nonzero(n_groups >= self.params.min_groups)[0]
+        # Most frequent first, ties by the term (column order is term order), then back to term order.
+        ranked = eligible[np.lexsort((eligible, -doc_freq[eligible]))]
+        kept = np.sort(ranked[: self.params.max_features])
+        idf = np.log((1 + len(rows)) / (1 + doc_freq[kept])) + 1.0
+        return NgramTfidf(self.params, [self.terms[i] for i in kept], idf.tolist()), kept
+
+    def matrix(self, tfidf: NgramTfidf, columns: np.ndarray, rows: Sequence[int]) -> Any:
+        """Rows as `tfidf.matrix` would give them: sublinear TF times idf, L2-normalised."""
+        from scipy.sparse import diags
+
+        sub = self.counts[list(rows)][:, columns].tocsr()
+        if self.params.sublinear_tf:
+            sub.data = 1.0 + np.log(sub.data)
+        weighted = (sub @ diags(tfidf.idf)).tocsr()
+        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+        return (diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)) @ weighted).tocsr()
+
+
 class MiniLMEmbedder:
     """Unit-length all-MiniLM-L6-v2 embeddings of normalised prompts; the model loads on first use."""
 

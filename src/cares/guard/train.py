@@ -29,7 +29,7 @@ from cares import __version__
 from cares.errors import ConfigError
 from cares.guard.data_sources import TrainingData, reported_family
 from cares.guard.evaluation import evaluate_scores
-from cares.guard.features import MINILM_DIM, MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf
+from cares.guard.features import MINILM_DIM, MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf, TermTable
 from cares.guard.modelfile import ModelFile, compact
 from cares.guard.style_features import StyleScaler, style_matrix
 
@@ -188,6 +188,7 @@ class FittedModel:
     bias: float
     tfidf: NgramTfidf | None = None
     style: StyleScaler | None = None
+    columns: np.ndarray | None = None  # the vocabulary's columns in the run's TermTable
 
     @property
     def base_dim(self) -> int:
@@ -203,6 +204,7 @@ class Featurised:
         self.kind, self.texts, self.groups, self.ngram = kind, list(texts), list(groups), ngram
         self.style_weight = DEFAULT_STYLE_WEIGHT[kind] if style_weight is None else style_weight
         self.embeddings = MiniLMEmbedder().embed(self.texts) if kind == "minilm" else None
+        self.table = TermTable(self.texts, self.groups, ngram) if kind == "tfidf" else None
         self.style_raw = style_matrix(self.texts) if self.style_weight > 0 else None
 
     def _style(self, scaler: StyleScaler | None, rows: Sequence[int]) -> np.ndarray | None:
@@ -218,17 +220,18 @@ class Featurised:
         # The scaler is fitted on the training rows only, like the vocabulary.
         scaler = StyleScaler.fit(self.style_raw[list(rows)], weight=self.style_weight) if self.style_raw is not None else None
         style = self._style(scaler, rows)
-        if self.kind == "tfidf":
-            tfidf = NgramTfidf.fit([self.texts[i] for i in rows], [self.groups[i] for i in rows], self.ngram)
+        if self.table is not None:
+            tfidf, columns = self.table.fit(rows)
             if tfidf.dim == 0:
                 raise ConfigError("no n-gram occurs under enough base prompts to learn from; give more data")
-            x: Any = tfidf.matrix([self.texts[i] for i in rows])
+            x: Any = self.table.matrix(tfidf, columns, rows)
             if style is not None:
                 from scipy.sparse import csr_matrix, hstack
 
                 x = hstack([x, csr_matrix(style)], format="csr")
             model.fit(x, y)
-            return FittedModel("tfidf", model.coef_[0].astype(np.float64), float(model.intercept_[0]), tfidf, scaler)
+            return FittedModel("tfidf", model.coef_[0].astype(np.float64), float(model.intercept_[0]), tfidf, scaler,
+                               columns)
         assert self.embeddings is not None
         dense = self.embeddings[list(rows)]
         model.fit(dense if style is None else np.hstack([dense, style]), y)
@@ -236,7 +239,9 @@ class Featurised:
 
     def scores(self, fitted: FittedModel, rows: Sequence[int]) -> np.ndarray:
         base = fitted.weights[: fitted.base_dim]
-        if fitted.tfidf is not None:
+        if fitted.tfidf is not None and fitted.columns is not None and self.table is not None:
+            logits = self.table.matrix(fitted.tfidf, fitted.columns, rows) @ base + fitted.bias
+        elif fitted.tfidf is not None:
             logits = fitted.tfidf.decision([self.texts[i] for i in rows], base, fitted.bias)
         else:
             assert self.embeddings is not None
