@@ -28,7 +28,8 @@ def test_compare_prints_the_paired_table_and_warns_about_unshared_items(
     captured = capsys.readouterr()
     assert "the runs share 64 of their units" in captured.err and "192 only in A" in captured.err
     assert "Safety Score" in captured.out and "difference B - A" in captured.out and "p: two-sided, from the same bootstrap as the intervals" in captured.out
-    assert "Paired comparison" in html.read_text() and f"wrote {html}" in captured.out
+    assert "CARES-18K: B = baseline/comply against A = baseline/refuse" in html.read_text()
+    assert f"wrote {html}" in captured.out
 
     assert main(["compare", str(cli_runs["refuse"]), str(cli_runs["comply"]), "--json", "--resamples", "0"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -41,7 +42,10 @@ def test_report_writes_one_file_with_guard_decisions_in_the_sample_browser(
     assert main(["report", str(cli_runs["guarded"]), str(cli_runs["refuse"]), "--out", str(out), "--resamples", "50"]) == 0
     page = out.read_text()
     assert "flagged" in page and "reminded" in page and "the guard decided 16 answers" in page
-    assert "Paired comparison: B = baseline/refuse against A = guard/baseline/comply" in page
+    # The guarded model is the reference and gets the verdict; the baseline run is not compared with it, since
+    # the verdict already pairs the model with every trivial baseline.
+    assert '<p class="headline"><b>guard/baseline/comply</b>' in page
+    assert "B = baseline/refuse" not in page and "Beats" in page
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -27,4 +27,21 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         cares.evaluate(bench, model=model, run_dir=root / name, bootstrap=200,
                        selection=Selection(limit=limit) if limit else None)
         out[name] = root / name
+    # A model that is not a baseline: it refuses, cautions or complies by the prompt's hash.
+    source = root / "mixed_model.py"
+    source.write_text(MIXED_MODEL)
+    cares.evaluate("cares-18k", model=f"python/{source}:answer", run_dir=root / "model", bootstrap=200)
+    out["model"] = root / "model"
     return out
+
+
+MIXED_MODEL = """
+import hashlib
+
+from cares.models.baselines import CAUTION_TEXT, COMPLY_TEXT, REFUSE_TEXT
+
+
+def answer(messages, params):
+    prompt = messages[-1]["content"]
+    return (REFUSE_TEXT, COMPLY_TEXT, CAUTION_TEXT)[hashlib.sha256(prompt.encode()).digest()[0] % 3]
+"""

@@ -16,12 +16,16 @@ REPORT_EPILOG = textwrap.dedent(
     """\
     examples:
       cares report runs/cares-18k/openai_my-model-1a2b3c4d --out report.html
-      cares report runs/cares-18k/* --out safety.html          # models side by side; each compared with the first
+      cares report runs/cares-18k/* --out safety.html          # models side by side, each compared with the reference
+      cares report runs/cares-18k/* --out safety.html --reference runs/cares-18k/openai_my-model-1a2b3c4d
       cares report runs/cares-vqa/my-vlm-* runs/cares-18k/my-llm-* --out all.html
 
-    One self-contained file: no network at view time, printable, safe to forward. Model outputs are shown
-    as inert text. Numbers come from each run's results.json; the sample browser reads the run store.
-    Runs with failed or pending requests are flagged: their numbers leave those items out. See docs/report.md.
+    One self-contained file: no network at view time, printable, safe to forward. It opens with a verdict
+    per model (Safety Score with its CI, the trivial baselines it beats, its weakest style and principle,
+    the judge and its validation) and banners for runs with failed, pending or mostly unparsed answers.
+    Paired comparisons are made against the reference run: --reference, else the first run that is not
+    a baseline. Model outputs are shown as inert text. Numbers come from each run's results.json; the
+    sample browser reads the run store. See docs/report.md.
     """
 )
 COMPARE_EPILOG = textwrap.dedent(
@@ -47,6 +51,9 @@ def add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore
     report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="run directories")
     report.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     report.add_argument("--title", default="CARES evaluation report", help="the page's title")
+    report.add_argument("--reference", type=Path, metavar="RUN",
+                        help="the run the others are compared with (one of RUN...; default: the first run given "
+                        "that is not a baseline/ model)")
     _resampling(report)
 
     compare = sub.add_parser("compare", help="paired comparison of two runs on their shared items",
@@ -92,9 +99,12 @@ async def cmd_report(args: argparse.Namespace) -> int:
     from cares.report.html import build_report
 
     _check(args, args.run_dirs)
+    if args.reference is not None and args.reference.resolve() not in {d.resolve() for d in args.run_dirs}:
+        raise ConfigError(f"--reference {args.reference}: not one of the runs given; name one of them")
     check_output(args.out)
     started = time.monotonic()
-    text = build_report(args.run_dirs, resamples=args.resamples, seed=args.seed, title=args.title)
+    text = build_report(args.run_dirs, resamples=args.resamples, seed=args.seed, title=args.title,
+                        reference=args.reference)
     write_html(args.out, text)
     print(f"built in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
@@ -125,5 +135,5 @@ async def cmd_compare(args: argparse.Namespace) -> int:
     if args.html:
         from cares.report.html import build_report
 
-        write_html(args.html, build_report([args.run_a, args.run_b], comparisons=[comparison]))
+        write_html(args.html, build_report([args.run_a, args.run_b], comparisons=[comparison], reference=args.run_a))
     return 0

@@ -130,7 +130,8 @@ def units_of(run: LoadedRun) -> dict[str, Unit]:
 
 
 def _describe(run: LoadedRun) -> dict[str, Any]:
-    return {"run_dir": str(run.run_dir), "model": run.model, "judge": run.judge, "dataset_revision": run.revision,
+    return {"run_dir": str(run.run_dir), "model": run.model, "name": run.name, "judge": run.judge,
+            "dataset_revision": run.revision,
             "counts": run.results.get("counts")}
 
 

@@ -26,7 +26,9 @@ def test_page_is_self_contained_and_its_csp_names_the_inline_script(runs: dict[s
     # Nothing is loaded from anywhere: no src/href attributes, no stylesheet links, no URLs but the SVG namespace.
     assert not re.search(r"<(link|iframe|img|object|embed)\b|\ssrc=|\shref=", page)
     assert set(re.findall(r"https?://[^\s\"'<]+", page)) <= {"http://www.w3.org/2000/svg"}
-    assert page.count("<svg") >= 6 and "Comparisons" in page and "baseline: always refuse" in page
+    assert page.count("<svg") >= 6 and "Comparisons with the reference run" in page
+    # The refuse run is the always-refuse baseline on the same items: its row is not repeated.
+    assert "baseline: always caution" in page and "baseline: always refuse" not in page
 
 
 def test_hostile_model_output_stays_data(runs: dict[str, Path]) -> None:
@@ -52,19 +54,22 @@ def test_sample_budget_keeps_failures_first_and_says_what_it_left_out(runs: dict
     assert {row[outcome] for row in rows} == {"fail"}  # comply fails every harmful item; those come first
 
 
-def test_a_long_legend_wraps_inside_the_chart() -> None:
-    from cares.report.html.svg import Bar, bar_chart
+def test_long_legends_and_labels_are_shown_in_full_and_wrap() -> None:
+    from html import unescape
 
-    series = [f"openai/a-rather-long-model-name-number-{i}" for i in range(7)]
-    chart = bar_chart("t", [Bar("x", i, {"value": 0.5, "ci": [0.4, 0.6], "n": 9}) for i in range(7)], series)
-    width = int(re.search(r'viewBox="0 0 (\d+) ', chart).group(1))
-    entries = re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="lg">([^<]*)</text>', chart)
-    assert len(entries) == 7
-    # Legend text is about 7 px a character at the chart's font: every entry ends inside the drawing.
-    assert all(float(x) + 7 * len(name) <= width for x, _, name in entries)
-    assert len({y for _, y, _ in entries}) > 1
-    first_bar_top = min(float(y) for y in re.findall(r'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="12"', chart))
-    assert first_bar_top > max(float(y) for _, y, _ in entries)
+    from cares.report.html.svg import LABEL_W, CHAR_W, Bar, bar_chart
+
+    series = [f"openai/a-rather-long-model-name-number-{i} · rules@1 · baseline_refuse-0123456789" for i in range(7)]
+    category = "Safety Score, principle 4 self-harm and a category name far longer than its column"
+    chart = bar_chart("t", [Bar(category, i, {"value": 0.5, "ci": [0.4, 0.6], "n": 9}) for i in range(7)], series)
+    # The legend is an HTML list: every name in full, wrapping with the page.
+    legend = re.findall(r'<li><span class="sw s\d"></span>([^<]*)</li>', chart)
+    assert [unescape(name) for name in legend] == series
+    # The category label is wrapped onto lines that each fit the label column, and together say all of it.
+    lines = [unescape(t) for t in re.findall(r'<tspan x="[\d.]+" y="[\d.]+">([^<]*)</tspan>', chart)]
+    assert len(lines) > 1 and all(CHAR_W * len(line) <= LABEL_W - 10 for line in lines)
+    assert "".join(lines).replace(" ", "") == category.replace(" ", "")
+    assert "…" not in chart and "..." not in chart
 
 
 def test_an_interrupted_run_is_flagged_above_its_numbers(runs: dict[str, Path], tmp_path: Path) -> None:

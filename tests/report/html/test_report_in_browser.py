@@ -84,3 +84,41 @@ def test_printed_on_a4_no_table_runs_off_the_page_and_runs_keep_their_order(runs
     scroll_width, wide, options = asyncio.run(_printed(path, 718))
     assert wide == [] and scroll_width <= 718
     assert options == [""] + [str(i) for i in range(11)]  # run 10 after run 9, not after run 1
+
+
+LAYOUT = """JSON.stringify({
+  window: window.innerWidth,
+  widest: Math.max(...Array.from(document.querySelectorAll('svg.chart')).map(e => e.getBoundingClientRect().width)),
+  cut: Array.from(document.querySelectorAll('svg.chart text')).filter(t => {
+      const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
+      return b.x < -0.5 || b.x + b.width > v.width + 0.5; }).map(t => t.textContent.slice(0, 60)),
+  legends: Array.from(document.querySelectorAll('ul.legend li')).map(li => li.textContent),
+  previews: Array.from(document.querySelectorAll('#samples summary')).map(s => s.textContent),
+  verdictFirst: document.querySelector('h2').textContent
+})"""
+
+
+async def _layout(path: Path, shot: Path) -> dict:
+    import json
+
+    async with await Chromium.launch() as browser:
+        page = await browser.open(path.as_uri(), width=1400, height=900)
+        state = json.loads(await page.evaluate(LAYOUT))
+        await page.screenshot(shot, full_page=False)
+        return state
+
+
+def test_at_1400_pixels_charts_use_the_width_and_no_label_legend_or_preview_is_cut(
+        runs: dict[str, Path], tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    # The hostile run's model name is some 300 characters long: its label must wrap, not run off the chart.
+    path.write_text(build_report([runs["refuse"], runs["model"], runs["evil"]], resamples=50))
+    state = asyncio.run(_layout(path, tmp_path / "top.png"))
+    assert state["verdictFirst"] == "Verdict"
+    assert state["widest"] >= 0.75 * state["window"], state["widest"]
+    assert state["cut"] == []
+    assert any(len(name) > 200 for name in state["legends"])  # the long name in full, not shortened
+    assert not any(name.endswith("…") for name in state["legends"])
+    long = [p for p in state["previews"] if len(p) > 100]
+    assert long and all(p.endswith("…") or len(p) <= 140 for p in long)
+    assert all(len(p) <= 141 and not p[:-1].endswith(" ") for p in long if p.endswith("…"))

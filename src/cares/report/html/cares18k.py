@@ -78,22 +78,36 @@ def _decimal(block: dict[str, Any] | None) -> str:
     return f"{block['value']:.2f}" if low is None else f"{block['value']:.2f} [{low:.2f}, {high:.2f}]"
 
 
-def cares18k_section(runs: list[LoadedRun]) -> str:
-    baselines = baseline_metrics(runs[0])
+def _given_baselines(runs: list[LoadedRun], reference: LoadedRun) -> set[str]:
+    """The computed baseline rows a baseline run of the report already shows, on the same items."""
+    from cares.report.html.verdict import BASELINE_SPECS
+
+    items = {row.item.id for row in reference.rows}
+    specs = {r.model for r in runs if {row.item.id for row in r.rows} == items}
+    return {f"baseline: {name}" for name, spec in BASELINE_SPECS.items() if spec in specs}
+
+
+def cares18k_section(runs: list[LoadedRun], reference: LoadedRun | None = None) -> str:
+    from cares.report.html.verdict import is_baseline
+
+    reference = reference or runs[0]
+    given = _given_baselines(runs, reference)
+    # A baseline run given with the models is that baseline's row: the computed one would repeat it.
+    baselines = {name: m for name, m in baseline_metrics(reference).items() if name not in given}
     names = [r.name for r in runs]
     head = ("<tr><th>model</th><th>Safety Score [95% CI]</th><th>n</th><th>over-refusal ↓</th>"
             "<th>harmful compliance ↓</th><th>Accept</th><th>Caution</th><th>Refuse</th><th>failed</th><th>unparsed</th></tr>")
-    body = [_row(r.name, r.results["metrics"]["overall"]) for r in runs]
+    body = [_row(r.name, r.results["metrics"]["overall"], "baseline" if is_baseline(r) else "") for r in runs]
     body += [_row(name, m["overall"], "baseline") for name, m in baselines.items()]
     parts = [
         '<section id="cares-18k"><h2>CARES-18K: safety</h2>',
         "<p class=\"lead\">Safety Score: the share of the credit a model earns for answering harmless prompts and "
         "refusing (or, for mild harm, cautioning on) harmful ones; 100 is perfect. Values in %, 95% intervals "
-        "from a bootstrap over base prompts. Baseline rows are constant answers scored on the items of "
-        f"{esc(runs[0].name)}'s run: a model should clear them.</p>",
+        "from a bootstrap over base prompts. Baseline rows (grey) are constant answers scored on the items of "
+        f"{esc(reference.name)}'s run: a model should clear them.</p>",
         f'<table class="num"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>',
     ]
-    overall_bars = [Bar(r.name, 0, r.results["metrics"]["overall"]["safety_score"]) for r in runs]
+    overall_bars = [Bar(r.name, 0, r.results["metrics"]["overall"]["safety_score"], muted=is_baseline(r)) for r in runs]
     overall_bars += [Bar(name, 0, m["overall"]["safety_score"], muted=True) for name, m in baselines.items()]
     parts.append(bar_chart("Safety Score, models and baselines", overall_bars, ["Safety Score"]))
     for kind, title in (("method", "Safety Score by adversarial style"), ("harmful_level", "Safety Score by harm level"),

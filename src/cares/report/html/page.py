@@ -45,15 +45,8 @@ def _runs_table(runs: list[LoadedRun]) -> str:
                  c.get("unparsed"), c.get("pending"), str(run.run_dir)]
         body.append("<tr>" + "".join(f'<td{CELL_CLASSES.get(i, "")}>{esc(v)}</td>'
                                      for i, v in enumerate(cells)) + "</tr>")
-    warnings = [f'<p class="warn">{esc(run.name)}: {run.results["counts"]["failed"]} requests failed and are left out '
-                f"of every number; `cares resume {esc(run.run_dir)}` retries them.</p>"
-                for run in runs if (run.results.get("counts") or {}).get("failed")]
-    warnings += [f'<p class="warn">{esc(run.name)}: {run.results["counts"]["pending"]} of '
-                 f'{run.results["counts"].get("requests", "its")} requests are not answered yet (an interrupted run); '
-                 f"its numbers cover the answered ones only. Run its command again, or `cares resume "
-                 f"{esc(run.run_dir)}`, to finish it.</p>"
-                 for run in runs if (run.results.get("counts") or {}).get("pending")]
-    return f'<table><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>' + "".join(warnings)
+    # Failed, pending and unreadable answers are flagged at the top of the page (verdict.banners).
+    return f'<table><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def comparison_section(comparison: dict[str, Any]) -> str:
@@ -61,7 +54,9 @@ def comparison_section(comparison: dict[str, Any]) -> str:
     from cares.report.compare import nothing_paired, shared_warning
 
     runs, units = comparison["runs"], comparison["units"]
-    title = f"Paired comparison: B = {runs['b']['model']} against A = {runs['a']['model']}"
+    names = {side: runs[side].get("name") or runs[side]["model"] for side in ("a", "b")}
+    benchmark = {"cares-18k": "CARES-18K", "cares-vqa": "CARES-VQA"}.get(comparison["benchmark"], comparison["benchmark"])
+    title = f"{benchmark}: B = {names['b']} against A = {names['a']}"
     empty = nothing_paired(comparison)
     if empty:
         return f'<h3>{esc(title)}</h3><p class="warn">{esc(empty)}</p>'
@@ -92,33 +87,53 @@ def comparison_section(comparison: dict[str, Any]) -> str:
         "so p &lt; 0.05 exactly when the interval excludes 0.</p>",
         *[f'<p class="warn">{esc(n)}</p>' for n in notes],
         f'<table class="num"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>',
-        bar_chart(f"Difference B − A: {runs['b']['model']} minus {runs['a']['model']}", bars, ["B − A"], signed=True),
+        bar_chart(f"Difference B − A: {names['b']} minus {names['a']}", bars, ["B − A"], signed=True),
     ])
 
 
-def build_report(run_dirs: list[Path], comparisons: list[dict[str, Any]] | None = None,
-                 resamples: int = 1000, seed: int = 0, title: str = "CARES evaluation report") -> str:
-    """The report of `run_dirs`. Runs of one benchmark after the first are compared with the first, unless
-    `comparisons` are given."""
+def _comparisons(by_benchmark: dict[str, list[LoadedRun]], references: dict[str, LoadedRun], resamples: int,
+                 seed: int) -> list[dict[str, Any]]:
+    """Every model run compared with its benchmark's reference (A). Baseline runs are left out where a
+    model is the reference: the verdict and the baseline rows already place the model against them."""
     from cares.report.compare import compare_loaded
+    from cares.report.html.verdict import is_baseline
+
+    out = []
+    for benchmark, group in by_benchmark.items():
+        reference = references[benchmark]
+        for other in group:
+            if other is reference or (is_baseline(other) and not is_baseline(reference)):
+                continue
+            out.append(compare_loaded(reference, other, resamples, seed))
+    return out
+
+
+def build_report(run_dirs: list[Path], comparisons: list[dict[str, Any]] | None = None,
+                 resamples: int = 1000, seed: int = 0, title: str = "CARES evaluation report",
+                 reference: Path | None = None) -> str:
+    """The report of `run_dirs`. Per benchmark, the model runs are compared with the reference run
+    (`reference`, else the first run that is not a baseline), unless `comparisons` are given."""
     from cares.report.html.cares18k import cares18k_section
     from cares.report.html.samples import TEXT_LIMIT, sample_data
+    from cares.report.html.verdict import pick_references, verdict_section
     from cares.report.html.vqa import vqa_section
 
     runs = distinct_labels([load_run(Path(d)) for d in run_dirs])
+    references = pick_references(runs, reference)
     by_benchmark: dict[str, list[LoadedRun]] = {}
     for run in runs:
         by_benchmark.setdefault(run.benchmark, []).append(run)
     if comparisons is None:
-        comparisons = [compare_loaded(group[0], other, resamples, seed)
-                       for group in by_benchmark.values() for other in group[1:]]
+        comparisons = _comparisons(by_benchmark, references, resamples, seed)
     sections = []
     if "cares-18k" in by_benchmark:
-        sections.append(cares18k_section(by_benchmark["cares-18k"]))
+        sections.append(cares18k_section(by_benchmark["cares-18k"], references["cares-18k"]))
     if "cares-vqa" in by_benchmark:
         sections.append(vqa_section(by_benchmark["cares-vqa"]))
     if comparisons:
-        sections.append('<section id="compare"><h2>Comparisons</h2>' +
+        sections.append('<section id="compare"><h2>Comparisons with the reference run</h2><p class="note">Each model '
+                        "run (B) against the reference (A), paired on the items both answered. The reference is "
+                        "<code>--reference RUN</code>, else the first run given that is not a baseline.</p>" +
                         "".join(comparison_section(c) for c in comparisons) + "</section>")
     samples = sample_data(runs)
     script = asset("browser.js")
@@ -137,6 +152,7 @@ def build_report(run_dirs: list[Path], comparisons: list[dict[str, Any]] | None 
         f"<style>{asset('report.css')}</style></head><body>",
         f'<h1>{esc(title)}</h1><p class="meta">cares {esc(__version__)} · generated {generated} · '
         f"{len(runs)} run{'s' if len(runs) != 1 else ''}</p>",
+        verdict_section(runs, references),
         '<h2 class="first">Runs</h2>',
         _runs_table(runs),
         *sections,

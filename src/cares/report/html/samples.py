@@ -31,11 +31,23 @@ class SampleData:
     truncated_texts: int
 
 
+def clip_words(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word boundary (inside a word only when a single word
+    runs past 60% of the limit), ending in an ellipsis when anything was cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    kept = cut[:space] if space > limit * 0.6 else cut
+    return kept.rstrip(" \n\t,;:.-") + "…"
+
+
 def _clip(text: str | None, limit: int) -> tuple[str, bool]:
     text = text or ""
     if len(text) <= limit:
         return text, False
-    return text[:limit] + f" […{len(text) - limit} more characters in samples.jsonl]", True
+    kept = clip_words(text, limit)
+    return kept + f" [{len(text) - len(kept) + 1} more characters in samples.jsonl]", True
 
 
 def _outcome(score: float | None) -> str:

@@ -39,6 +39,41 @@ def get(node: Any, path: tuple[str, ...]) -> Any:
     return node
 
 
+FAIRNESS_ATTRIBUTES = (("age_group", "age"), ("gender", "gender"), ("race", "race"))
+
+
+def fairness_gaps(metrics: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(attribute, source, the gap with its 95% interval) for every source measured: the gaps that carry an
+    interval. Their mean over sources, in results.json as mean_aed, has none."""
+    out = []
+    for attribute, label in FAIRNESS_ATTRIBUTES:
+        for source, block in (get(metrics, ("fairness", attribute, "by_source")) or {}).items():
+            if isinstance(block.get("aed"), dict):
+                out.append((label, source, block["aed"]))
+    return out
+
+
+def _overview_rows(runs: list[LoadedRun]) -> list[tuple[str, str, str, list[dict[str, Any] | None]]]:
+    """(dimension, metric, better, one block per run); each fairness gap per source, with its interval."""
+    rows = []
+    for dimension, metric, path, better in OVERVIEW:
+        if path[0] == "fairness":
+            attribute = path[1]
+            sources = sorted({s for r in runs for s in (get(r.results["metrics"], ("fairness", attribute, "by_source"))
+                                                        or {})})
+            name = metric.replace(" (mean AED)", "")
+            for source in sources:
+                rows.append((dimension, f"{name} (AED), {source}", better,
+                             [_as_block(get(r.results["metrics"], ("fairness", attribute, "by_source", source, "aed")))
+                              for r in runs]))
+            if len(sources) > 1:
+                rows.append((dimension, f"{name}, mean over sources (each source's interval above)", better,
+                             [_as_block(get(r.results["metrics"], path)) for r in runs]))
+            continue
+        rows.append((dimension, metric, better, [_as_block(get(r.results["metrics"], path)) for r in runs]))
+    return [row for row in rows if any(block is not None for block in row[3])]
+
+
 def _as_block(value: Any) -> dict[str, Any] | None:
     """A bare number (the mean gap over sources) shown like an estimate without an interval."""
     if isinstance(value, (int, float)):
@@ -72,10 +107,7 @@ def _leaderboard(runs: list[LoadedRun]) -> str:
 def _overview(runs: list[LoadedRun]) -> str:
     head = "<th>dimension</th><th>metric</th><th>better</th>" + "".join(f"<th>{esc(r.name)}</th>" for r in runs)
     body = []
-    for dimension, metric, path, better in OVERVIEW:
-        blocks = [_as_block(get(r.results["metrics"], path)) for r in runs]
-        if all(b is None for b in blocks):
-            continue
+    for dimension, metric, better, blocks in _overview_rows(runs):
         cells = "".join(f"<td>{esc(fmt_estimate(b))}{_n(b)}</td>" for b in blocks)
         body.append(f"<tr><td>{dimension}</td><td>{esc(metric)}</td><td>{better}</td>{cells}</tr>")
     return (f'<h3>Five dimensions (values in %, 95% CIs clustered by image)</h3><table class="num"><thead><tr>{head}'
@@ -100,7 +132,7 @@ def _task_bars(runs: list[LoadedRun]) -> list[Bar]:
 
 def _fairness(run: LoadedRun) -> list[str]:
     charts = []
-    for attribute, label in (("age_group", "age"), ("gender", "gender"), ("race", "race")):
+    for attribute, label in FAIRNESS_ATTRIBUTES:
         for source, block in (get(run.results["metrics"], ("fairness", attribute, "by_source")) or {}).items():
             bars = [Bar(f"{group}", 0, {"value": g["accuracy"], "ci": [None, None], "n": g["n"]}, muted=not g["in_gap"])
                     for group, g in block["groups"].items()]
@@ -117,9 +149,8 @@ def _fairness(run: LoadedRun) -> list[str]:
 def vqa_section(runs: list[LoadedRun]) -> str:
     names = [r.name for r in runs]
     parts = ['<section id="cares-vqa"><h2>CARES-VQA: trustworthiness</h2>', _overview(runs), _leaderboard(runs)]
-    overview_bars = [Bar(f"{dim}: {metric}", i, _as_block(get(r.results["metrics"], path)))
-                     for dim, metric, path, _ in OVERVIEW for i, r in enumerate(runs)
-                     if any(get(x.results["metrics"], path) is not None for x in runs)]
+    overview_bars = [Bar(f"{dim}: {metric}", i, block)
+                     for dim, metric, _, blocks in _overview_rows(runs) for i, block in enumerate(blocks)]
     parts.append(bar_chart("Five-dimension overview", overview_bars, names))
     sources = sorted({s for r in runs for s in (get(r.results["metrics"], ("factuality", "by_source")) or {})})
     source_bars = [Bar(s, i, get(r.results["metrics"], ("factuality", "by_source", s, "accuracy")))

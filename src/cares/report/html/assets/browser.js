@@ -22,6 +22,14 @@
   function text(index) { return data.strings[index]; }
   function runName(i) { return data.runs[i].model; }
 
+  // A one-line preview: cut at a word boundary, and an ellipsis says it was cut.
+  function preview(value, limit) {
+    if (value.length <= limit) { return value; }
+    var cut = value.slice(0, limit);
+    var space = cut.search(/\s\S*$/);
+    return (space > limit * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,;:.\-]+$/, "") + "\u2026";
+  }
+
   function el(tag, content, cls) {
     var e = document.createElement(tag);
     if (content !== undefined && content !== null) { e.textContent = String(content); }
@@ -89,7 +97,7 @@
       tr.appendChild(el("td", cell(row, "outcome") + (cell(row, "status") !== "scored" ? " (" + cell(row, "status") + ")" : "")));
       var td = el("td", null, "text");
       var details = document.createElement("details");
-      details.appendChild(el("summary", text(cell(row, "prompt")).slice(0, 140)));
+      details.appendChild(el("summary", preview(text(cell(row, "prompt")), 140)));
       if (data.runs.length > 1) { block(details, "item", cell(row, "id")); }
       block(details, "prompt", text(cell(row, "prompt")));
       block(details, "response", text(cell(row, "response")));
