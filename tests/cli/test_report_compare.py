@@ -56,6 +56,7 @@ def test_report_writes_one_file_with_guard_decisions_in_the_sample_browser(
     (["report", "{no_metrics}", "--out", "{tmp}/r.html"], "not a cares results file (no metrics, counts)"),
     (["report", "{refuse}", "--out", "{tmp}"], "is a directory; name the HTML file to write"),
     (["compare", "{refuse}", "{refuse}", "--html", "{refuse}/results.json/x.html"], "cannot write there"),
+    (["report", "{refuse}", "--reference", "{missing}", "--out", "{tmp}/r.html"], "not one of the runs given"),
 ])
 def test_bad_input_is_one_line_and_exit_two(argv: list[str], message: str, cli_runs: dict[str, Path], tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
