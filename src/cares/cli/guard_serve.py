@@ -55,6 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
     where.add_argument("--upstream-timeout", type=float, default=600.0, metavar="SECONDS",
                        help="longest wait for the next piece of an upstream answer (default 600)")
+    where.add_argument("--client-timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="longest a client may take to send a request's headers, then its body, or stay idle "
+                            "between requests; slower connections are closed (a slow body gets 408) (default 30)")
 
     access = serve.add_argument_group("access")
     access.add_argument("--token-file", type=Path, metavar="PATH",
@@ -120,6 +123,7 @@ async def run_serve(args: argparse.Namespace) -> int:
         tokens=tokens if len(tokens) else None,
         max_body_bytes=args.max_body_bytes,
         read_timeout_s=args.upstream_timeout,
+        client_timeout_s=args.client_timeout,
         guard_header=args.guard_header,
     )
     policy_args = {"mode": args.mode, "threshold": args.threshold}

@@ -84,7 +84,7 @@ def parse_json_line(text: str, path: str | Path, line: int) -> Any:
         raise InputError(path, json_problem(exc), line=line) from None
     except RecursionError:
         raise InputError(path, "not valid input: JSON nested too deeply", line=line) from None
-    where = _lone_surrogate(data)
+    where = lone_surrogate(data)
     if where is not None:
         field, column = where
         raise InputError(path, f"holds a lone UTF-16 surrogate (\\u{column:04x}), which is not text; "
@@ -92,7 +92,7 @@ def parse_json_line(text: str, path: str | Path, line: int) -> Any:
     return data
 
 
-def _lone_surrogate(data: Any) -> tuple[str | None, int] | None:
+def lone_surrogate(data: Any) -> tuple[str | None, int] | None:
     """(field path, code point) of the first string or key holding an unpaired surrogate, else None.
     Iterative, since the data may be nested nearly as deep as the parser allows."""
     stack: list[tuple[str | None, Any]] = [(None, data)]

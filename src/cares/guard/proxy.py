@@ -30,7 +30,8 @@ from cares import __version__
 from cares.errors import ConfigError
 from cares.guard.policy import Guard, GuardDecision
 from cares.guard.proxy_auth import ClientTokens, bearer_token
-from cares.guard.proxy_log import AccessLog, AccessRecord, BodyCapture
+from cares.checks import number
+from cares.guard.proxy_log import AccessLog, AccessRecord, BodyCapture, server_logger
 from cares.guard.proxy_request import ProxyError, error_response, parse_chat_request
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -51,6 +52,9 @@ class ProxyConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 600.0  # the longest pause between two pieces of an upstream answer
+    # The longest a client may take to send a request's headers, and then its body, and stay idle on
+    # a kept-alive connection: a slow or stalled client cannot hold a connection open.
+    client_timeout_s: float = 30.0
     # Off by default: the score tells someone probing the guard how close a wording came to passing.
     guard_header: bool = False
 
@@ -58,6 +62,8 @@ class ProxyConfig:
         object.__setattr__(self, "upstream", upstream_base_url(self.upstream))
         if self.max_body_bytes < 1:
             raise ConfigError(f"--max-body-bytes must be at least 1, not {self.max_body_bytes}")
+        number("--client-timeout", self.client_timeout_s, above=0)
+        number("--upstream-timeout", self.read_timeout_s, above=0)
 
 
 def upstream_base_url(url: str) -> str:
@@ -123,6 +129,10 @@ class GuardProxy:
         except ProxyError as exc:
             record.error = record.error or exc.code  # a handler may have named the cause more exactly
             response = exc.response()
+            if exc.status in (400, 408, 413):
+                # A body that is not what its headers announced (a Content-Length shorter than the body)
+                # leaves its rest on the connection, where it would be read as the next request.
+                response.force_close()
         except web.HTTPException as exc:  # the router's 404 and 405, answered in JSON too
             response = self._http_error(request, exc, record)
         except Exception as exc:  # noqa: BLE001 - the client gets a JSON 500; the log names only the type
@@ -168,13 +178,22 @@ class GuardProxy:
         if request.content_length is not None and request.content_length > cap:
             record.bytes_in = request.content_length
             raise too_large
-        parts, size = [], 0
-        async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
-            size += len(chunk)
-            record.bytes_in = size
-            if size > cap:  # a chunked body carries no Content-Length to check up front
-                raise too_large
-            parts.append(chunk)
+        parts: list[bytes] = []
+
+        async def collect() -> None:
+            size = 0
+            async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
+                size += len(chunk)
+                record.bytes_in = size
+                if size > cap:  # a chunked body carries no Content-Length to check up front
+                    raise too_large
+                parts.append(chunk)
+
+        try:
+            await asyncio.wait_for(collect(), self.config.client_timeout_s)
+        except asyncio.TimeoutError:
+            raise ProxyError(408, f"request body not received within {self.config.client_timeout_s:g} s",
+                             code="request_timeout", headers={"Connection": "close"}) from None
         return b"".join(parts)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -306,7 +325,13 @@ async def serve(
     """Serve until `stop` is set or, with `handle_signals`, SIGINT/SIGTERM arrives; then let
     requests in flight finish for up to `shutdown_timeout_s` before closing."""
     stop = stop or asyncio.Event()
-    runner = web.AppRunner(proxy.app(), access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout_s)
+    # keepalive_timeout also closes a connection whose request headers have not all arrived in time;
+    # lingering_time bounds how long the rest of a refused body (413, 408) is read and dropped, which
+    # aiohttp does for 10 s by default; the logger turns aiohttp's reports of requests it could not
+    # parse into access records.
+    runner = web.AppRunner(proxy.app(), access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout_s,
+                           keepalive_timeout=proxy.config.client_timeout_s,
+                           lingering_time=min(2.0, proxy.config.client_timeout_s), logger=server_logger(proxy.log))
     await runner.setup()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()

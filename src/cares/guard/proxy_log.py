@@ -9,9 +9,11 @@ part of a line: the Authorization header is not among the recorded fields.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -113,3 +115,39 @@ class BodyCapture:
 
     def text(self) -> str | None:
         return b"".join(self._parts).decode("utf-8", "replace") if self.enabled else None
+
+
+class _UnparsedRequests(logging.Handler):
+    """aiohttp's reports of requests it could not parse, as access records without their text.
+
+    aiohttp logs such a request with a traceback whose exception quotes the bytes it choked on: for
+    the rest of a body sent with a short Content-Length, the prompt itself. Here only the type of
+    the error is kept."""
+
+    def __init__(self, log: AccessLog) -> None:
+        super().__init__(logging.DEBUG)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return  # aiohttp's debug notes (a client that went away) are not requests
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        client = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        access = AccessRecord(uuid.uuid4().hex[:16], client if isinstance(client, str) else None, "-", "-")
+        if isinstance(exc, HttpProcessingError):
+            access.status, access.error = 400, f"malformed_http:{type(exc).__name__}"
+        else:
+            access.status, access.error = 500, f"internal_error:{type(exc).__name__}"
+        try:
+            self.log.write(access)
+        except (OSError, ValueError):
+            pass  # a log that cannot be written must not break the server
+
+
+def server_logger(log: AccessLog) -> logging.Logger:
+    """A logger for aiohttp's server that writes nothing but access records to `log`."""
+    logger = logging.Logger("cares.guard.proxy.http", logging.DEBUG)  # not registered: no root handlers
+    logger.addHandler(_UnparsedRequests(log))
+    return logger

@@ -7,16 +7,20 @@ streams); every other field is the upstream server's business and is forwarded u
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from cares.data.records import lone_surrogate
 
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
 }
 
@@ -79,15 +83,24 @@ def bad_request(message: str, *, param: str | None, code: str = "invalid_request
 
 
 def parse_chat_request(raw: bytes) -> ChatRequest:
-    """The request body as a chat request, or a 400 naming the field that is wrong."""
+    """The request body as a chat request, or a 400 naming the field that is wrong. Every body that is
+    not JSON text the upstream could be sent is a 400, never a 500: bad UTF-8, bad syntax, nesting past
+    the parser's limit, a lone UTF-16 surrogate ("\\ud800" parses, but cannot be encoded to send)."""
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise bad_request("request body is not UTF-8 text", param=None, code="invalid_json") from None
     except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        message = f"request body is not valid JSON ({exc.msg} at {where})"
-        raise bad_request(message, param=None, code="invalid_json") from None
+        message = re.sub(r"\s+(starting\s+)?at$", "", exc.msg)  # json's 'starting at' would read 'at at'
+        raise bad_request(f"request body is not valid JSON ({message} at line {exc.lineno} column {exc.colno})",
+                          param=None, code="invalid_json") from None
+    except RecursionError:
+        raise bad_request("request body is nested too deeply", param=None, code="invalid_json") from None
+    surrogate = lone_surrogate(body)
+    if surrogate is not None:
+        field, code_point = surrogate
+        raise bad_request(f"request body holds a lone UTF-16 surrogate (\\u{code_point:04x}), which is not text",
+                          param=field, code="invalid_json")
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object", param=None, code="invalid_json")
     if "messages" not in body:
@@ -112,8 +125,16 @@ def _check_message(message: Any, where: str) -> None:
     if not isinstance(message.get("role"), str):
         raise bad_request(f"field '{where}.role' must be a string", param=f"{where}.role", code="invalid_type")
     content = message.get("content")
-    if content is None or isinstance(content, str):
+    if isinstance(content, str):
         return
+    if content is None:
+        # OpenAI's schema allows no content only on an assistant turn that calls tools; anywhere else
+        # the guard would have nothing to read, and the upstream would get a request it must refuse.
+        if message["role"] == "assistant" and (message.get("tool_calls") or message.get("function_call")):
+            return
+        raise bad_request(f"field '{where}.content' must be a string or a list of content parts (null is allowed "
+                          "only on an assistant message with tool_calls)", param=f"{where}.content",
+                          code="invalid_type")
     if not isinstance(content, list):
         raise bad_request(
             f"field '{where}.content' must be a string or a list of content parts",
