@@ -69,7 +69,7 @@ def test_rewriter_refusals_are_left_out_counted_and_the_rewriter_is_named(tmp_pa
     assert not any("sorry" in r["prompt"].lower() for r in rows)
     assert [r["generation_model"] for r in rows] == ["user", "openai/rewriter"] * 2
     assert "wrote 4 rows" in proc.stdout
-    assert "2 rewrites were refusals by openai/rewriter and were left out (role_play 2)" in proc.stderr
+    assert "2 rewrites were refusals by openai/rewriter and left out (role_play 2)" in proc.stderr
     assert "bases.jsonl:1 role_play" in proc.stderr
 
 

@@ -233,7 +233,8 @@ async def cmd_generate(args: argparse.Namespace) -> int:
     if done.refused:
         by_style = Counter(style for _, style, _ in done.refused)
         line, style, text = done.refused[0]
-        print(f"cares: {len(done.refused)} rewrites were refusals by {args.rewriter_model} and were left out "
+        were = "rewrite was a refusal" if len(done.refused) == 1 else "rewrites were refusals"
+        print(f"cares: {len(done.refused)} {were} by {args.rewriter_model} and left out "
               f"({', '.join(f'{s} {n}' for s, n in sorted(by_style.items()))}); e.g. {args.source}:{line} {style}: "
               f"{text[:80]!r}", file=sys.stderr)
     if done.missing:
