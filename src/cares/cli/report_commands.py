@@ -67,7 +67,7 @@ def add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore
 
 def _resampling(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=1000,
-                        help="bootstrap resamples and random sign flips for comparisons (default 1000)")
+                        help="bootstrap resamples for comparisons' intervals and p-values (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the resampling (default 0)")
 
 
