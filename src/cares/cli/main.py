@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import textwrap
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from cares import __version__
 from cares.cli import options as opt
@@ -221,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
 
     handler = getattr(commands, f"cmd_{args.command}")
     try:
-        return int(asyncio.run(handler(args)) or 0)
+        outcome = asyncio.run(_until_terminated(handler(args)))
+        if outcome is _TERMINATED:
+            raise Terminated()
+        return int(outcome or 0)
     except CaresError as exc:
         from cares.checks import InvalidSetting
 
@@ -229,13 +234,14 @@ def main(argv: list[str] | None = None) -> int:
             exc, InvalidSetting) else str(exc)
         print(f"cares: error: {' '.join(message.split())}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         if _resumable(args):
-            print("cares: interrupted; everything answered so far is saved. Run the same command to resume.",
+            print(f"cares: {what}; everything answered so far is saved. Run the same command to resume.",
                   file=sys.stderr)
         else:
-            print("cares: interrupted", file=sys.stderr)
-        return 130
+            print(f"cares: {what}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
         from cares.models.base import FatalModelError
 
@@ -246,6 +252,41 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"cares: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
         return 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, reported where Ctrl-C's KeyboardInterrupt is, so that both stop a command alike."""
+
+
+_TERMINATED = object()
+
+
+async def _until_terminated(command: Coroutine[Any, Any, Any]) -> Any:
+    """Run `command`; on SIGTERM (a scheduler, `kill`, systemd) cancel it as asyncio.run does on Ctrl-C:
+    the requests in flight are cancelled, the store and the run directory's lock are closed on the way
+    out, and the same command resumes. Returns `_TERMINATED` then."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError, ValueError):
+        pass  # not the main thread (an embedding program), or a loop without signal support
+    try:
+        return await command
+    except asyncio.CancelledError:
+        if terminated:
+            return _TERMINATED
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _resumable(args: argparse.Namespace) -> bool:
