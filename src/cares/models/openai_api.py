@@ -15,6 +15,7 @@ from typing import Any
 import pydantic
 
 from cares.checks import http_url
+from cares.redact import redact
 from cares.errors import ConfigError
 from cares.models.content import api_messages
 from cares.models.base import FatalModelError, ModelCallError, ModelOptions
@@ -78,7 +79,7 @@ class OpenAIChatModel:
     def _redact(self, text: str) -> str:
         # Servers sometimes echo the key in auth errors; nothing that reaches the run store may hold it.
         if self._secret and self._secret != _PLACEHOLDER_KEY:
-            text = text.replace(self._secret, "[redacted]")
+            text = redact(text, self._secret)
         return text
 
     async def generate(self, request: Request) -> Completion:

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import aiohttp
 
 from cares.errors import CaresError
+from cares.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class PerspectiveScorer:
         return f"PerspectiveScorer(url={self.url!r}, qps={self.qps}, max_attempts={self.max_attempts})"
 
     def redact(self, message: str) -> str:
-        message = message.replace(self._key, "***")
+        message = redact(message, self._key, "***")
         return re.sub(r"(?i)\b(key=)[^&\s'\"]+", r"\1***", message)
 
     async def score(self, texts: list[str]) -> list[float | None]:
