@@ -42,9 +42,8 @@ def show_result(result: RunResult, as_json: bool) -> None:
         console.print(f"[yellow]{counts['unjudged']} answers have no label from {result.judge}{why} and are excluded; "
                       "run the same command again to judge them (answers are not asked again)[/]")
     if counts.get("skipped_items"):
-        reasons = ", ".join(f"{kind} {n}" for kind, n in (counts.get("skipped_by_reason") or {}).items())
-        console.print(f"[yellow]{counts['skipped_items']} items were skipped ({reasons}); "
-                      f"their reasons are under skipped in {result.results_path}[/]")
+        console.print(f"[yellow]{counts['skipped_items']} items could not be asked (their image is missing, unreadable "
+                      "or outside its root) and are in no figure[/]")
     for line in reuse_lines(result.results):
         console.print(line, markup=False, highlight=False)
     console.print(f"results: {result.results_path}\nsamples: {result.samples_path}\n")
@@ -69,7 +68,8 @@ def closing_line(results: dict[str, Any]) -> str:
     by_variant = counts.get("unparsed_by_variant") or {}
     detail = f" ({', '.join(f'{name} {n}' for name, n in by_variant.items())})" if by_variant else ""
     unjudged = f", unjudged {counts['unjudged']}" if counts.get("unjudged") else ""
-    skipped = f", skipped items {counts['skipped_items']}" if counts.get("skipped_items") else ""
+    reasons = ", ".join(f"{kind} {n}" for kind, n in (counts.get("skipped_by_reason") or {}).items())
+    skipped = f"; skipped items {counts['skipped_items']} ({reasons})" if counts.get("skipped_items") else ""
     return (f"items {counts['items']}: scored {counts['scored']}, failed {counts['failed']}{unjudged}, "
             f"unparsed {counts['unparsed']}{detail}, pending {counts['pending']}{skipped}")
 
