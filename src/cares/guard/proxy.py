@@ -300,7 +300,13 @@ class GuardProxy:
                 return response
         finally:
             record.response_body = capture.text()
-        await response.write_eof()
+        try:
+            await response.write_eof()
+        except ConnectionResetError:
+            # The openai client closes a stream as soon as it reads [DONE], which may be before the
+            # upstream's end of stream reaches us: the answer was delivered, only its last empty
+            # chunk was not. The status sent was 200; the record says the client left.
+            record.error = "client_disconnected"
         return response
 
 
