@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Coroutine
 from pathlib import Path
+from typing import NoReturn
 from typing import Any, NoReturn
 
 from cares import __version__
@@ -232,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 
         message = exc.render(opt.OPTION_OF_SETTING.get(exc.setting, exc.setting)) if isinstance(
             exc, InvalidSetting) else str(exc)
-        print(f"cares: error: {' '.join(message.split())}", file=sys.stderr)
+        # Escaped, never raw: a message may quote input that is not text (a lone surrogate in a field name).
+        message = " ".join(message.split()).encode("utf-8", "backslashreplace").decode("utf-8")
+        print(f"cares: error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"

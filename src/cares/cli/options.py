@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 from cares.checks import InvalidSetting, number, whole
+from cares.checks import InvalidSetting
+from cares.data.records import read_utf8
 from cares.data.selection import Selection
 from cares.errors import ConfigError
 from cares.models.base import GuardSettings, ModelOptions
@@ -278,7 +280,7 @@ def generation_params(args: argparse.Namespace) -> GenerationParams:
     if system and system.startswith("@"):
         path = Path(system[1:])
         try:
-            system = path.read_text(encoding="utf-8")
+            system = read_utf8(path)  # bytes that are not UTF-8 are an error naming their line
         except OSError as exc:
             raise ConfigError(f"--system-prompt: cannot read {path} ({exc.strerror})") from None
     if args.max_tokens < 1:

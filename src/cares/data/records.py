@@ -87,6 +87,8 @@ def parse_json_line(text: str, path: str | Path, line: int) -> Any:
     where = lone_surrogate(data)
     if where is not None:
         field, column = where
+        if field is not None:  # a key may hold the surrogate: named escaped, as it cannot be printed
+            field = field.encode("utf-8", "backslashreplace").decode("utf-8")
         raise InputError(path, f"holds a lone UTF-16 surrogate (\\u{column:04x}), which is not text; "
                                "write the character itself or its surrogate pair", line=line, field=field)
     return data

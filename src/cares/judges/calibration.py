@@ -44,6 +44,8 @@ def load_calibration(path: Path) -> Calibration:
         raise InputError(path, f"cannot read judge calibration ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(path, f"not a JSON file ({exc})") from None
+    except RecursionError:
+        raise InputError(path, "not a judge validation report: JSON nested too deeply") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise InputError(path, f"not a judge validation report (expected schema {SCHEMA!r}); "
                                "make one with `cares judge validate FILE --judge SPEC --output report.json`")

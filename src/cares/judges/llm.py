@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from cares.data.records import read_utf8
 from cares.errors import ConfigError, InputError
 from cares.judges.base import Verdict
 from cares.models.base import Model
@@ -40,7 +41,7 @@ def load_template(path: str | Path, usual: str = "{prompt}") -> str:
     """A user's judge prompt; it must place the answer ({response}) and usually places `usual` too."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)  # bytes that are not UTF-8 are an error naming their line
     except OSError as exc:
         raise InputError(path, f"cannot read judge template ({exc.strerror})") from None
     if "{response}" not in text:
