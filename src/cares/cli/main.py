@@ -11,7 +11,6 @@ import sys
 import textwrap
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import NoReturn
 from typing import Any, NoReturn
 
 from cares import __version__

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from cares.checks import InvalidSetting, number, whole
-from cares.checks import InvalidSetting
 from cares.data.records import read_utf8
 from cares.data.selection import Selection
 from cares.errors import ConfigError
