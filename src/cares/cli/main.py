@@ -49,6 +49,26 @@ EPILOG = textwrap.dedent(
 )
 
 
+# The option each checked setting comes from, so that its one-line error names what the user typed.
+OPTION_OF_SETTING = {
+    "GenerationParams.temperature": "--temperature",
+    "GenerationParams.max_tokens": "--max-tokens",
+    "GenerationParams.seed": "--model-seed",
+    "GenerationParams.top_p": "--top-p",
+    "EngineOptions.concurrency": "--concurrency",
+    "EngineOptions.timeout_s": "--timeout",
+    "EngineOptions.max_attempts": "--max-attempts",
+    "EngineOptions.backoff_base_s": "--retry-base",
+    "ModelOptions.base_url": "--base-url",
+    "judge ModelOptions.base_url": "--judge-base-url",
+    "ModelOptions.timeout_s": "--timeout",
+    "GuardSettings.threshold": "--guard-threshold",
+    "ExecutorOptions.gpus_per_worker": "--ray-gpus-per-worker",
+    "RunConfig.seed": "--seed",
+    "RunConfig.bootstrap": "--bootstrap",
+}
+
+
 class OneLineErrors(argparse.ArgumentParser):
     """Usage errors as one line, like every other error; subcommand parsers inherit the class."""
 
@@ -230,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     except CaresError as exc:
         from cares.checks import InvalidSetting
 
-        message = exc.render(opt.OPTION_OF_SETTING.get(exc.setting, exc.setting)) if isinstance(
+        message = exc.render(OPTION_OF_SETTING.get(exc.setting, exc.setting)) if isinstance(
             exc, InvalidSetting) else str(exc)
         # Escaped, never raw: a message may quote input that is not text (a lone surrogate in a field name).
         message = " ".join(message.split()).encode("utf-8", "backslashreplace").decode("utf-8")

@@ -403,22 +403,3 @@ def scorers(args: argparse.Namespace) -> dict[str, str]:
         raise ConfigError("--toxicity-scorer perspective needs the PERSPECTIVE_API_KEY environment variable")
     return {"toxicity": spec}
 
-
-# The option each checked setting comes from, so that its one-line error names what the user typed.
-OPTION_OF_SETTING = {
-    "GenerationParams.temperature": "--temperature",
-    "GenerationParams.max_tokens": "--max-tokens",
-    "GenerationParams.seed": "--model-seed",
-    "GenerationParams.top_p": "--top-p",
-    "EngineOptions.concurrency": "--concurrency",
-    "EngineOptions.timeout_s": "--timeout",
-    "EngineOptions.max_attempts": "--max-attempts",
-    "EngineOptions.backoff_base_s": "--retry-base",
-    "ModelOptions.base_url": "--base-url",
-    "judge ModelOptions.base_url": "--judge-base-url",
-    "ModelOptions.timeout_s": "--timeout",
-    "GuardSettings.threshold": "--guard-threshold",
-    "ExecutorOptions.gpus_per_worker": "--ray-gpus-per-worker",
-    "RunConfig.seed": "--seed",
-    "RunConfig.bootstrap": "--bootstrap",
-}
