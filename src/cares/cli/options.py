@@ -402,4 +402,3 @@ def scorers(args: argparse.Namespace) -> dict[str, str]:
     if spec == "perspective" and not os.environ.get("PERSPECTIVE_API_KEY"):
         raise ConfigError("--toxicity-scorer perspective needs the PERSPECTIVE_API_KEY environment variable")
     return {"toxicity": spec}
-
