@@ -109,14 +109,20 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
     task = get_task(config.benchmark, config.task_options, image_roots=options.image_roots)
     timings: dict[str, float] = {}
     started = time.monotonic()
-    # Resolve the model and judge before touching the store, so a typo creates nothing.
-    model = get_model(config.model, options.model)
-    judge = get_judge(config.judge, options.judge_model, options.judge_template) if _labels(task) else None
-    calibration = _calibration(options.judge_calibration, judge)
+    # Another process on this directory stops this one before any work, loading the model included; a
+    # new directory is locked once its data is validated (below), so that bad input creates nothing.
     lock = RunDirLock(run_dir)
+    if run_dir.is_dir():
+        lock.acquire()
     try:
-        if run_dir.is_dir():
-            lock.acquire()  # another process on this directory stops this one before any work
+        # Resolve the model and judge before touching the store, so a typo creates nothing.
+        model = get_model(config.model, options.model)
+        judge = get_judge(config.judge, options.judge_model, options.judge_template) if _labels(task) else None
+        calibration = _calibration(options.judge_calibration, judge)
+    except BaseException:
+        lock.release()
+        raise
+    try:
         fresh = None
         if not (run_dir / STORE_NAME).exists():
             # Load and validate before creating anything, so bad input leaves no half-made run behind.
