@@ -45,7 +45,8 @@ def show_result(result: RunResult, as_json: bool) -> None:
         console.print(f"[yellow]{counts['skipped_items']} items could not be asked (their image is missing, unreadable "
                       "or outside its root) and are in no figure[/]")
     for line in reuse_lines(result.results):
-        console.print(line, markup=False, highlight=False)
+        # soft_wrap: one line however long the cache path, so logs and scripts can find it whole.
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"results: {result.results_path}\nsamples: {result.samples_path}\n")
 
 
