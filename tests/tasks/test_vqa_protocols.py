@@ -392,3 +392,13 @@ def test_protocol_is_part_of_the_run_identity_and_named_in_the_summary(tmp_path:
     theirs = cares(*base, "--protocol", "upstream", "--run-dir", str(tmp_path / "u"))
     assert theirs.returncode == 0 and "protocol upstream" in theirs.stdout
     assert json.loads((tmp_path / "u" / "results.json").read_text())["metrics"]["protocol"] == "upstream"
+
+
+def test_a_fairness_gap_of_zero_lies_inside_its_own_interval() -> None:
+    # Two groups with the same accuracy: resampling opens a gap above 0 nearly every time, so the
+    # plain percentile interval would lie wholly above the estimate.
+    rows = [row("factuality", "No." if i % 2 else "Yes.", id=f"q{i}", image=f"i{i}",
+                gender="male" if i < 20 else "female") for i in range(40)]
+    gap = _metrics(rows, "cares")["fairness"]["gender"]["by_source"]["custom"]["aed"]
+    assert gap["value"] == pytest.approx(0.0)
+    assert gap["ci"][0] <= gap["value"] <= gap["ci"][1] and gap["ci"][1] > 0
