@@ -62,8 +62,9 @@ class RunStore:
         self.read_only = read_only
         if read_only:
             # Another run's answers, looked up and never changed (the guard ablation's unguarded run).
+            # Plain sqlite3 errors here: the readers of other runs (reports, the leaderboard) name them themselves.
             self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                       check_same_thread=False, factory=NamedConnection).name(self.path)
+                                       check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=10000")
             self._has_meta_column = "meta" in self._response_columns()
             return
