@@ -46,6 +46,37 @@ def test_train_reports_held_out_metrics_and_writes_a_loadable_model(trained) -> 
     metrics = json.loads((root / "metrics.json").read_text())
     assert metrics["featurisers"]["tfidf"]["auroc"] == content["metrics"]["held_out"]["auroc"]
     assert f"sha256 {content['sha256'][:12]}" in out
+    # Per style at the shipped threshold and across thresholds; the sample names no wording
+    # families and has no never-tuned set, so only the held-out split is measured.
+    assert "held out: indirect recall" in out and "held out: direct flagged" in out
+    assert "leave family out" not in out and "never tuned" not in out
+    assert "tfidf: share flagged across thresholds" in out and "\n0.50 " in out
+
+
+def test_train_on_the_default_corpus_reports_every_style_left_out_and_never_tuned(tmp_path: Path) -> None:
+    done = cares("guard", "train", "--data", "default", "--resamples", "50", "--output", "det.json.gz",
+                 "--metrics-json", "m.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+
+    def value(label: str) -> float:
+        line = next(line for line in lines if line.startswith(label))
+        return float(line[len(label):].split()[0])
+
+    for section in ("held out", "leave family out", "never tuned"):
+        for style in ("indirect", "obfuscate", "role_play"):
+            assert 0.0 < value(f"{section}: {style} recall") <= 1.0
+    # The shipped rule: the highest recall that flags at most 5% of direct prompts (out of fold),
+    # which holds on the held-out direct prompts, harmful ones included.
+    assert value("held out: direct flagged") <= 0.05
+    assert value("held out: AUROC") >= 0.97
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    lfo = metrics["leave_family_out"]["tfidf"]
+    assert lfo["fits"] == 5 and len(lfo["by_family"]) >= 40
+    assert metrics["never_tuned"]["tfidf"]["n_direct"] == 68
+    model = json.loads(gzip.decompress((tmp_path / "det.json.gz").read_bytes()))
+    assert model["threshold"]["policy"] == "direct-fpr:0.05"
+    assert model["metrics"]["leave_family_out"]["flag_rate_by_method"] == lfo["flag_rate_by_method"]
 
 
 def test_detect_keeps_fields_adds_score_and_flag(trained) -> None:

@@ -39,7 +39,8 @@ def test_loaded_detector_scores_like_the_scikit_learn_model_it_came_from(sample_
     data = load_training_data("sample")
     train_rows, _ = grouped_split([r.group for r in data.rows], 0.25, 0)
     labels = np.array([r.label for r in data.rows])
-    reference = featurised.fit(train_rows, labels, 1.0, 0)
+    c = TrainConfig().regularisation
+    reference = featurised.fit(train_rows, labels, c, 0)
     assert reference.tfidf is not None and reference.tfidf.terms == content["featuriser"]["terms"]
     assert reference.style is not None and content["featuriser"]["style"]["names"] == list(reference.style.names)
     sparse = pytest.importorskip("scipy.sparse")
@@ -48,7 +49,7 @@ def test_loaded_detector_scores_like_the_scikit_learn_model_it_came_from(sample_
         # TF-IDF columns, then the scaled style columns, as the detector lays its weights out.
         return sparse.hstack([reference.tfidf.matrix(prompts), sparse.csr_matrix(reference.style.features(prompts))], format="csr")
 
-    model = lm.LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear", max_iter=5000, random_state=0)
+    model = lm.LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=5000, random_state=0)
     model.fit(features([data.rows[i].prompt for i in train_rows]), labels[train_rows])
     prompts = [data.rows[i].prompt for i in test_rows]
     expected = model.predict_proba(features(prompts))[:, 1]

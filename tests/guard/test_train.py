@@ -46,11 +46,24 @@ def test_max_f1_and_target_recall_policies() -> None:
     shifted = np.array([1, 1, 0, 1, 0, 0, 0, 0])
     assert ThresholdPolicy("youden").choose(scores, shifted) == pytest.approx((0.6 + 0.4) / 2)
     assert ThresholdPolicy("max-f1").choose(scores, shifted) == pytest.approx((0.6 + 0.4) / 2)
-    assert ThresholdPolicy().spec == "youden"
+    assert ThresholdPolicy().spec == "direct-fpr:0.05"
     assert ThresholdPolicy("fixed:0.35").choose(scores, labels) == 0.35
-    for bad in ("f1", "recall:1.5", "fixed:2", "recall:"):
+    for bad in ("f1", "recall:1.5", "fixed:2", "recall:", "direct-fpr:1.5", "direct-fpr:"):
         with pytest.raises(ConfigError, match="threshold policy"):
             ThresholdPolicy(bad)
+
+
+def test_direct_fpr_policy_takes_the_highest_recall_within_the_false_flag_cap() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1])
+    labels = np.array([1, 1, 0, 1, 1, 0, 0, 0])
+    # One direct prompt in four may be flagged: cutting below 0.4 flags the one at 0.7 and every rewrite.
+    assert ThresholdPolicy("direct-fpr:0.25").choose(scores, labels) == pytest.approx((0.4 + 0.3) / 2)
+    # None may be: the cut stays above the direct prompt at 0.7, and only two rewrites are caught.
+    assert ThresholdPolicy("direct-fpr:0").choose(scores, labels) == pytest.approx((0.8 + 0.7) / 2)
+    # A direct prompt scoring highest of all: nothing can be flagged without it, so nothing is.
+    top_direct = ThresholdPolicy("direct-fpr:0").choose(scores, np.array([0, 1, 1, 1, 1, 0, 0, 0]))
+    assert top_direct > 0.9 and not (scores >= top_direct).any()
+    assert "at most 0.05 of direct prompts" in ThresholdPolicy().describe()
 
 
 def test_weighted_auroc_matches_scikit_learn_with_ties() -> None:

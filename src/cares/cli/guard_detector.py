@@ -20,9 +20,20 @@ from cares.errors import CaresError, ConfigError, InputError
 TRAIN_EPILOG = """\
 The label is 1 for a prompt written in an adversarial style (method indirect, obfuscate or
 role_play) and 0 for one asked directly. Rows are split by base prompt: rewrites of one base
-prompt are never on both sides. The threshold is chosen on out-of-fold scores of the training
-split, then the model is fitted on the whole training split and measured on the test split
-(AUROC, precision and recall at the threshold, 95% CIs from a bootstrap over base prompts).
+prompt are never on both sides. The threshold is chosen by --threshold-policy on out-of-fold
+scores of the training split (default direct-fpr:0.05: the highest recall at which at most 5% of
+direct prompts are flagged, since the reminder policy rests on direct prompts going unflagged),
+then the model is fitted on the whole training split and measured on the test split (AUROC,
+precision and recall, 95% CIs from a bootstrap over base prompts).
+
+The report then gives, per style, the share flagged (recall) and the share of direct prompts
+flagged, at the shipped threshold and across thresholds:
+  held out          the test split, scored by the model that is written;
+  leave family out  (data that names its wording families, such as --data default) every test
+                    family scored by a model trained without that family: how the detector does
+                    on wording it never saw, the figure to expect on new jailbreak phrasings;
+  never tuned       (--data default) a check set with its own requests and families, written
+                    before any tuning and never trained on, scored through the written file.
 
 The model file is versioned JSON (gzip when the name ends in .gz), never a pickle. With
 --featuriser both, the featuriser's name goes into each file name: det.json.gz gives
@@ -68,14 +79,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--featuriser", choices=("tfidf", "minilm", "both"), default="tfidf",
                        help="tfidf: character and word n-grams, numpy-only inference; minilm: sentence embeddings; "
                             "both: train each and print them side by side (default: tfidf)")
-    train.add_argument("--threshold-policy", default="youden", metavar="POLICY",
-                       help="youden (maximum recall minus false-positive rate), max-f1, recall:R (highest "
-                            "threshold keeping recall R, e.g. recall:0.9) or fixed:T (default: youden)")
+    train.add_argument("--threshold-policy", default="direct-fpr:0.05", metavar="POLICY",
+                       help="direct-fpr:F (lowest threshold, so highest recall, flagging at most a share F of "
+                            "direct prompts), youden (maximum recall minus false-positive rate), max-f1, recall:R "
+                            "(highest threshold keeping recall R) or fixed:T (default: direct-fpr:0.05)")
     train.add_argument("--test-fraction", type=float, default=0.25,
                        help="share of base prompts held out for the test split (default: 0.25)")
     train.add_argument("--seed", type=int, default=0, help="seed of the grouped split and the bootstrap (default: 0)")
     train.add_argument("--C", dest="c", type=float, default=None,
-                       help="inverse L2 regularisation strength of the logistic regression (default: 1.0)")
+                       help="inverse L2 regularisation strength of the logistic regression "
+                            "(default: 3.0 for tfidf, 0.3 for minilm)")
+    train.add_argument("--skip-leave-family-out", action="store_true",
+                       help="skip the leave-family-out measurement (it costs 5 more fits per featuriser)")
     train.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
     train.add_argument("--output", type=Path, default=Path("detector.json.gz"),
                        help="model file to write (default: detector.json.gz)")
@@ -180,7 +195,8 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
         raise ConfigError(f"--resamples must be 0 or more, got {args.resamples}")
     policy = ThresholdPolicy(args.threshold_policy)
     configs = {kind: TrainConfig(featuriser=kind, policy=policy, test_fraction=args.test_fraction, seed=args.seed,
-                                 c=args.c, resamples=args.resamples) for kind in kinds}
+                                 c=args.c, resamples=args.resamples, leave_family_out=not args.skip_leave_family_out)
+               for kind in kinds}
     paths = output_paths(args.output, kinds)
     for path in paths.values():
         check_output(path, "--output")
@@ -200,10 +216,13 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
         progress.written.append(f"{paths[kind]} ({kind})")
     progress.step("writing the report")
     print(training_report(data.provenance, {kind: r.metrics for kind, r in results.items()}))
+    print(style_report_text(results))
     for kind, path in paths.items():
         print(f"wrote {path} ({kind}, sha256 {results[kind].model.sha256[:12]}...)")
     if args.metrics_json is not None:
         payload = {"data": data.provenance, "featurisers": {k: r.metrics for k, r in results.items()},
+                   "leave_family_out": {k: r.report.get("leave_family_out") for k, r in results.items()},
+                   "never_tuned": {k: r.report.get("never_tuned") for k, r in results.items()},
                    "models": {k: str(p) for k, p in paths.items()}}
         from cares.report.outputs import write_atomic
 
@@ -248,6 +267,23 @@ def training_report(provenance: dict[str, Any], metrics: dict[str, dict[str, Any
     lines.append(f"n: {first['n']} test prompts ({first['n_adversarial']} adversarial, {first['n_direct']} direct), "
                  f"{first['n_groups']} base prompts")
     return "\n".join(line.rstrip() for line in lines)
+
+
+def style_report_text(results: dict[str, Any]) -> str:
+    from cares.guard.style_report import per_style_table, sweep_table
+
+    thresholds = ", ".join(f"{kind} {r.model.threshold:.4f}" for kind, r in results.items())
+    lines = ["", f"per style at the shipped threshold ({thresholds}); recall = share of that style flagged, "
+                 "direct flagged = false flags; 95% CI over base prompts:"]
+    lines.extend(per_style_table(results))
+    lfo = next((r.report["leave_family_out"] for r in results.values() if r.report.get("leave_family_out")), None)
+    if lfo:
+        lines.append(f"leave family out: {lfo['n_adversarial']} test prompts, each scored by one of {lfo['folds']} models "
+                     f"trained without its wording family; the {lfo['n_direct']} direct test prompts by all of them")
+    for kind, result in results.items():
+        lines.append("")
+        lines.extend(sweep_table(kind, result))
+    return "\n".join(lines)
 
 
 def read_prompts(path: Path, field: str) -> list[tuple[dict[str, Any], str]]:

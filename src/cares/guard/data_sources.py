@@ -29,9 +29,11 @@ class TrainingData:
     rows: list[TrainingRow]
     provenance: dict[str, Any]
     has_families: bool = False
+    # Rows that are only ever scored, never fitted or tuned on (the default corpus's never-tuned set).
+    never_tuned: tuple[TrainingRow, ...] = ()
 
     def subset(self, indices: Sequence[int]) -> TrainingData:
-        return TrainingData([self.rows[i] for i in indices], self.provenance, self.has_families)
+        return TrainingData([self.rows[i] for i in indices], self.provenance, self.has_families, self.never_tuned)
 
 
 def reported_family(row: TrainingRow) -> str:
@@ -39,7 +41,11 @@ def reported_family(row: TrainingRow) -> str:
     the hand-written rewrites, well over a hundred framings of a row or two each, are reported together."""
     if row.label == 0:
         return "direct"
-    return "handwritten" if row.family.startswith("handwritten:") else row.family
+    if row.family.startswith("handwritten:"):
+        return "handwritten"
+    if row.family.startswith("authored:"):
+        return f"authored ({row.method})"
+    return row.family
 
 
 def rows_sha256(rows: Sequence[TrainingRow]) -> str:
@@ -61,13 +67,16 @@ def _from_items(items: list[Item]) -> list[TrainingRow]:
 def load_training_data(spec: str, *, split: str = "train", seed: int = 0) -> TrainingData:
     """Rows with labels and groups, plus a provenance record naming exactly what was read."""
     if spec == "default":
-        from cares.guard.corpus import corpus_sha256, default_corpus
+        from cares.guard.corpus import corpus_sha256, default_corpus, never_tuned_set
 
-        corpus = default_corpus(seed=seed)
+        corpus, held = default_corpus(seed=seed), never_tuned_set()
         rows = [TrainingRow(r.prompt, r.label, r.group, r.method, r.family) for r in corpus]
         provenance = {"source": "default", "location": "cares.guard.corpus.default_corpus", "seed": seed,
-                      "sha256": corpus_sha256(corpus), "n": len(rows)}
-        return TrainingData(rows, provenance, has_families=True)
+                      "sha256": corpus_sha256(corpus), "n": len(rows),
+                      "never_tuned": {"location": "cares.guard.corpus.never_tuned_set", "sha256": corpus_sha256(held),
+                                      "n": len(held)}}
+        never_tuned = tuple(TrainingRow(r.prompt, r.label, r.group, r.method, r.family) for r in held)
+        return TrainingData(rows, provenance, has_families=True, never_tuned=never_tuned)
     items, info = cares18k.load(spec, split=split)
     rows = _from_items(items)
     provenance = {"source": info.source, "location": info.location, "revision": info.revision, "split": info.split,

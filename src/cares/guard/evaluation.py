@@ -112,10 +112,24 @@ def evaluate_scores(
 
 
 def _flag_rates(keys: Sequence[str], flagged: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
+    """Mean of `flagged` (booleans, or shares in 0-1) per key, with the resamples' intervals."""
     key_array = np.asarray(list(keys))
+    values = np.asarray(flagged, dtype=np.float64)
     rates = {}
     for key in sorted(set(keys)):
-        members = key_array == key
-        rate = _ratio(weights @ (members & flagged), weights @ members)
+        members = (key_array == key).astype(np.float64)
+        rate = _ratio(weights @ (members * values), weights @ members)
         rates[key] = _interval(_point(rate), rate[1:], int(members.sum()))
     return rates
+
+
+def rates_by_key(keys: Sequence[str], values: Sequence[float], groups: Sequence[str], *,
+                 resamples: int = RESAMPLES, seed: int = 0) -> dict[str, Any]:
+    """Per key, the mean of `values` (1 flagged, 0 not, or a share of models that flagged the row),
+    with a 95% CI from resampling base prompts."""
+    if not len(values):
+        return {}
+    boot = ClusterBootstrap(list(groups), resamples=resamples, seed=seed, level=LEVEL)
+    cluster = np.fromiter((boot.index[g] for g in groups), dtype=np.int64, count=len(groups))
+    weights = np.vstack([np.ones(len(values)), boot.weights[:, cluster]])
+    return _flag_rates(keys, np.asarray(values, dtype=np.float64), weights)

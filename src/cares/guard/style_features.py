@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from cares.guard.style_cues import CUE_NAMES, cue_vector
+
 _WHITESPACE = re.compile(r"\s+")
 _ALNUM_RUN = re.compile(r"[^\W_]+")
 _VOWELS = set("aeiouyAEIOUY")
@@ -33,7 +35,7 @@ _SYMBOLS = set("{}[]<>|\\~^=_*#$@%+")
 _SECOND_PERSON = {"you", "your", "yours", "yourself", "yourselves", "you're", "you've", "you'll", "you'd"}
 _SPACED_RUN = 3  # this many one-letter tokens in a row are spaced-out letters, not "a" or "I"
 
-STYLE_NAMES: tuple[str, ...] = (
+SHAPE_NAMES: tuple[str, ...] = (
     "spaced_letters",  # share of tokens inside runs of single letters: "s e l l"
     "digit_letter_mix",  # share of words mixing digits and letters: "p4t13nt"
     "emoji_symbols",  # share of characters that are non-ASCII symbols (emoji, pictographs)
@@ -49,6 +51,9 @@ STYLE_NAMES: tuple[str, ...] = (
     "sentences",  # log(1 + number of sentence ends)
     "log_words",  # log(1 + number of words)
 )
+# Then the counts of indirect and obfuscating moves (cares.guard.style_cues). A model file names the
+# features it uses, so files written before the cues existed still load and score as they did.
+STYLE_NAMES: tuple[str, ...] = SHAPE_NAMES + CUE_NAMES
 
 
 def _clean(text: str) -> str:
@@ -94,6 +99,7 @@ def style_vector(text: str) -> np.ndarray:
     out[11] = sum(1 for w in apostrophe_words if w.replace("\u2019", "'") in _SECOND_PERSON) / max(len(apostrophe_words), 1)
     out[12] = math.log1p(len(re.findall(r"[.!?]+(?:\s|$)", clean)))
     out[13] = math.log1p(n_tokens)
+    out[len(SHAPE_NAMES):] = cue_vector(clean)
     return out
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from cares import __version__
 from cares.errors import ConfigError
+from cares.guard import style_report
 from cares.guard.data_sources import TrainingData, reported_family
 from cares.guard.evaluation import evaluate_scores
 from cares.guard.features import MINILM_DIM, MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf, TermTable
@@ -34,32 +35,39 @@ from cares.guard.modelfile import ModelFile, compact
 from cares.guard.style_features import StyleScaler, style_matrix
 
 FEATURISERS = ("tfidf", "minilm")
-DEFAULT_C = {"tfidf": 1.0, "minilm": 1.0}
-# How far the standardised style features (cares.guard.style_features) are scaled before they join
-# the vector; 0 leaves them out. Chosen by grouped 5-fold cross-validation on the default corpus's
-# training split, in-distribution and leaving the hand-written and generic-attack families out
-# (docs/guard-detector.md); the test split played no part.
-DEFAULT_STYLE_WEIGHT = {"tfidf": 0.05, "minilm": 0.1}
+# The regularisation and how far the standardised style features (cares.guard.style_features) are
+# scaled before they join the vector (0 leaves them out). Chosen by grouped 5-fold cross-validation
+# on the default corpus's training split: per-style recall, at the cut flagging 5% of direct
+# prompts, of families left out of training, and in-distribution AUROC (docs/guard-detector.md).
+# The test split and the never-tuned set played no part.
+DEFAULT_C = {"tfidf": 3.0, "minilm": 0.3}
+DEFAULT_STYLE_WEIGHT = {"tfidf": 0.4, "minilm": 0.4}
 THRESHOLD_FOLDS = 5
 NAMED_POLICIES = ("youden", "max-f1")
+DEFAULT_POLICY = "direct-fpr:0.05"
 _RECALL_POLICY = re.compile(r"^recall:(0?\.\d+|1(\.0+)?)$")
+_DIRECT_FPR_POLICY = re.compile(r"^direct-fpr:(0?\.\d+|0)$")
 _FIXED_POLICY = re.compile(r"^fixed:(0?\.\d+|1(\.0+)?|0)$")
 
 
 @dataclass(frozen=True)
 class ThresholdPolicy:
-    """`youden` (maximum recall minus false-positive rate), `max-f1`, `recall:0.9` (the highest
-    threshold that keeps that recall) or `fixed:0.5`.
+    """`direct-fpr:0.05` (the lowest threshold, so the highest recall, at which at most that share of
+    direct prompts is flagged), `youden` (maximum recall minus false-positive rate), `max-f1`,
+    `recall:0.9` (the highest threshold that keeps that recall) or `fixed:0.5`.
 
-    `youden` is the default because it does not depend on the share of adversarial prompts in the
-    training data (three in four in the CARES layout), whereas F1 rewards flagging more when that
-    share is high; a deployment sees mostly direct prompts."""
+    `direct-fpr:0.05` is the default because the reminder policy rests on direct prompts going
+    unflagged: it caps what a deployment, which sees mostly direct prompts, pays in false flags,
+    and only then buys as much recall as it can. It does not depend on the share of adversarial
+    prompts in the training data, whereas F1 rewards flagging more when that share is high."""
 
-    spec: str = "youden"
+    spec: str = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
-        if self.spec not in NAMED_POLICIES and not _RECALL_POLICY.match(self.spec) and not _FIXED_POLICY.match(self.spec):
-            raise ConfigError(f"unknown threshold policy {self.spec!r}; use youden, max-f1, recall:0.9 or fixed:0.5")
+        if self.spec not in NAMED_POLICIES and not any(
+                pattern.match(self.spec) for pattern in (_RECALL_POLICY, _FIXED_POLICY, _DIRECT_FPR_POLICY)):
+            raise ConfigError(f"unknown threshold policy {self.spec!r}; use direct-fpr:0.05, youden, max-f1, "
+                              "recall:0.9 or fixed:0.5")
 
     def choose(self, scores: np.ndarray, labels: np.ndarray) -> float:
         if self.spec.startswith("fixed:"):
@@ -79,6 +87,14 @@ class ThresholdPolicy:
         elif self.spec == "max-f1":
             f1 = 2 * tp / (flagged + total_pos)
             best = int(np.argmax(f1))
+        elif self.spec.startswith("direct-fpr:"):
+            cap = float(self.spec.split(":", 1)[1])
+            fp_rate = (flagged - tp) / max(int((~positive).sum()), 1)
+            # Cuts run from the highest score down, so false flags only grow: take the last one within the cap.
+            within = np.nonzero(fp_rate <= cap + 1e-12)[0]
+            if not within.size:
+                return float(min(1.0, np.nextafter(cuts[0], np.inf)))  # even the top score is a direct prompt
+            best = int(within[-1])
         else:
             target = float(self.spec.split(":", 1)[1])
             reaching = np.nonzero(tp / total_pos >= target - 1e-12)[0]
@@ -89,6 +105,9 @@ class ThresholdPolicy:
         return float((cuts[best] + lower) / 2)
 
     def describe(self) -> str:
+        if self.spec.startswith("direct-fpr:"):
+            return (f"lowest threshold (highest recall) flagging at most {self.spec.split(':', 1)[1]} of direct prompts, "
+                    f"on out-of-fold scores ({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split")
         if self.spec == "youden":
             return (f"maximum recall minus false-positive rate (Youden's J) on out-of-fold scores "
                     f"({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split")
@@ -110,6 +129,8 @@ class TrainConfig:
     ngram: NgramParams = field(default_factory=NgramParams)
     style_weight: float | None = None
     resamples: int = 1000
+    # Leave-family-out folds cost FAMILY_FOLDS more fits; run when the data names its families.
+    leave_family_out: bool = True
 
     def __post_init__(self) -> None:
         if self.featuriser not in FEATURISERS:
@@ -133,8 +154,10 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     model: ModelFile
-    metrics: dict[str, Any]
+    metrics: dict[str, Any]  # held out: the test split scored by the shipped model
     test_scores: list[float]
+    # "leave_family_out" and "never_tuned" (cares.guard.style_report), each None when not measured
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 def ranked_groups(groups: Sequence[str], seed: int) -> list[str]:
@@ -278,8 +301,18 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
         "train_rows": len(train_rows), "test_rows": len(test_rows),
         "train_groups": len({groups[i] for i in train_rows}), "test_groups": len({groups[i] for i in test_rows}),
     }
-    model = model_file(fitted, config, threshold, data, metrics, n_train=len(train_rows))
-    return TrainResult(model, metrics, [float(s) for s in test_scores])
+    metrics["sweep"] = style_report.sweep(test_scores, np.asarray([data.rows[i].method for i in test_rows]))
+    lfo = None
+    if data.has_families and config.leave_family_out:
+        lfo = style_report.leave_family_out(data, featurised, train_rows, test_rows, config.regularisation, threshold,
+                                            resamples=config.resamples, seed=config.seed)
+    summary = {"leave_family_out": {key: lfo[key] for key in ("threshold", "auroc", "flag_rate_by_method")}} if lfo else {}
+    model = model_file(fitted, config, threshold, data, metrics, n_train=len(train_rows), extra=summary)
+    from cares.guard.detector import Detector
+
+    # The never-tuned rows are scored through the model file itself: exactly what ships.
+    held = style_report.never_tuned(Detector(model, "<trained>"), data, resamples=config.resamples, seed=config.seed)
+    return TrainResult(model, metrics, [float(s) for s in test_scores], {"leave_family_out": lfo, "never_tuned": held})
 
 
 def fit_and_measure(data: TrainingData, featurised: Featurised, train_rows: Sequence[int], test_rows: Sequence[int],
@@ -310,7 +343,7 @@ def build_date() -> str:
 
 
 def model_file(fitted: FittedModel, config: TrainConfig, threshold: float, data: TrainingData,
-               metrics: dict[str, Any], *, n_train: int) -> ModelFile:
+               metrics: dict[str, Any], *, n_train: int, extra: dict[str, Any] | None = None) -> ModelFile:
     if fitted.tfidf is not None:
         featuriser: dict[str, Any] = {
             "kind": "tfidf",
@@ -344,5 +377,5 @@ def model_file(fitted: FittedModel, config: TrainConfig, threshold: float, data:
             "cares_version": __version__,
             "seed": config.seed,
         },
-        "metrics": {"held_out": metrics},
+        "metrics": {"held_out": metrics, **(extra or {})},
     })
