@@ -161,26 +161,3 @@ def test_leave_family_out_tests_only_held_out_families_on_unseen_base_prompts() 
     assert result["auroc"]["value"] > 0.7
     reverse = leave_family_out(mixed, featurised, config, is_cares_style)
     assert set(reverse["flag_rate_by_family"]) == {"direct", "sample"} and reverse["n_adversarial"] == 48
-
-
-def test_leave_one_family_out_scores_each_unit_with_models_that_never_saw_it() -> None:
-    from cares.guard.augment import augment
-    from cares.guard.build_default import family_unit, leave_one_family_out
-
-    data = load_training_data("sample")
-    bases = {row.group: row for row in data.rows if row.method == "direct"}
-    rows = [TrainingRow(r.prompt, r.label, r.group, r.method, "sample") for r in data.rows]
-    rows += [TrainingRow(augment(row.prompt, "leetspeak", 0), 1, group, "obfuscate", "augment:leetspeak")
-             for group, row in list(bases.items())[:20]]
-    rows += [TrainingRow(rewrite(row.prompt, "role_play", seed=3), 1, group, "role_play", "handwritten:x")
-             for group, row in list(bases.items())[20:30]]
-    assert family_unit(rows[-1]) == "handwritten (role_play)" and family_unit(rows[0]) is None
-    mixed = TrainingData(rows, {"source": "test"}, has_families=True)
-    config = TrainConfig(resamples=0)
-    featurised = Featurised("tfidf", [r.prompt for r in rows], [r.group for r in rows], config.ngram)
-    result = leave_one_family_out(mixed, featurised, config, threshold=0.5)
-    assert set(result) == {"augment:leetspeak", "handwritten (role_play)"}
-    assert result["augment:leetspeak"]["n"] == 20 and result["handwritten (role_play)"]["n"] == 10
-    assert 0.0 <= result["augment:leetspeak"]["flagged"] <= 1.0
-    # Rule-based role play is in the sample's style, so even unseen it ranks above direct prompts.
-    assert result["handwritten (role_play)"]["auroc_vs_direct"] > 0.8

@@ -7,16 +7,15 @@ with a split grouped by base prompt, and writes detector-tfidf.json.gz, detector
 detector-metrics.json (to src/cares/guard/data by default). Set SOURCE_DATE_EPOCH to reproduce a
 shipped file byte for byte.
 
-Besides the usual held-out split it measures generalisation to wording the detector never saw,
-which is what matters for public jailbreak prompts:
+Everything `cares guard train --data default` measures is recorded (cares.guard.style_report):
+recall per style and false flags on direct prompts at the shipped threshold and across
+thresholds, on the held-out split, with every wording family left out of training in turn, and on
+the never-tuned set. Besides those:
 
-- leave-family-out: train on the CARES-style rewrites (the bundled sample and the rule-based
-  rewrites) and test on the hand-written and generic-attack rewrites, and the reverse;
-- leave-one-family-out: for each hand-written or generic-attack family, train without it and
-  report how much of it is still flagged.
-
-It also scores a check set of plain medical questions written apart from the corpus
-(data/detector-plain-questions.txt), none of which should be flagged.
+- train on the CARES-style rewrites (the bundled sample and the rule-based rewrites) and test on
+  the hand-written, authored and generic-attack rewrites, and the reverse;
+- a check set of plain medical questions written apart from the corpus
+  (data/detector-plain-questions.txt), none of which should be flagged.
 
 Every experiment uses the same split of base prompts, so a held-out family is also held out in
 its base prompts; direct prompts are the negatives on both sides.
@@ -31,17 +30,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from cares.guard.data_sources import TrainingData, TrainingRow, load_training_data
+from cares.guard.data_sources import TrainingData, load_training_data
 from cares.guard.detector import Detector, builtin_path
-from cares.guard.evaluation import weighted_auroc
 from cares.guard.train import (
-    THRESHOLD_FOLDS,
     Featurised,
     TrainConfig,
     fit_and_measure,
-    grouped_folds,
     grouped_split,
     train_detector,
 )
@@ -56,7 +50,7 @@ def is_cares_style(family: str) -> bool:
 
 
 def is_novel(family: str) -> bool:
-    return family.startswith("handwritten:") or family.startswith("augment:")
+    return family.startswith(("handwritten:", "authored:", "augment:"))
 
 
 def leave_family_out(data: TrainingData, featurised: Featurised, config: TrainConfig,
@@ -70,51 +64,6 @@ def leave_family_out(data: TrainingData, featurised: Featurised, config: TrainCo
     _, _, metrics, _ = fit_and_measure(data, featurised, train_rows, test_rows, config)
     metrics["train_rows"], metrics["test_rows"] = len(train_rows), len(test_rows)
     return metrics
-
-
-def family_unit(row: TrainingRow) -> str | None:
-    """The unit a leave-one-family-out run holds out: each generic attack, and the hand-written
-    rewrites per method (most hand-written framings have too few rows to hold out alone)."""
-    if row.family.startswith("augment:"):
-        return row.family
-    if row.family.startswith("handwritten:"):
-        return f"handwritten ({row.method})"
-    return None
-
-
-def leave_one_family_out(data: TrainingData, featurised: Featurised, config: TrainConfig,
-                         threshold: float) -> dict[str, Any]:
-    """Per family unit: scores of its rows from models that never saw it, nor their base prompts.
-
-    Grouped folds over all rows: each fold's unit rows and direct rows are scored by a model
-    fitted on the other folds without the unit. Reported: AUROC of the unit against the direct
-    prompts, and the share flagged at the shipped model's threshold."""
-    labels = np.asarray([row.label for row in data.rows])
-    units = [family_unit(row) for row in data.rows]
-    folds = grouped_folds([row.group for row in data.rows], THRESHOLD_FOLDS, config.seed)
-    out: dict[str, Any] = {}
-    for unit in sorted({u for u in units if u is not None}):
-        unit_scores: list[float] = []
-        direct_scores: list[float] = []
-        for fold in range(THRESHOLD_FOLDS):
-            in_fold = folds == fold
-            train_rows = [i for i in range(len(units)) if not in_fold[i] and units[i] != unit]
-            positives = [i for i in range(len(units)) if in_fold[i] and units[i] == unit]
-            negatives = [i for i in range(len(units)) if in_fold[i] and labels[i] == 0]
-            if not positives:
-                continue
-            fitted = featurised.fit(train_rows, labels, config.regularisation, config.seed)
-            scores = featurised.scores(fitted, positives + negatives)
-            unit_scores.extend(scores[: len(positives)].tolist())
-            direct_scores.extend(scores[len(positives):].tolist())
-        both = np.asarray(unit_scores + direct_scores)
-        truth = np.asarray([1] * len(unit_scores) + [0] * len(direct_scores))
-        out[unit] = {
-            "auroc_vs_direct": round(float(weighted_auroc(both, truth, np.ones((1, len(both))))[0]), 4),
-            "flagged": round(float(np.mean(np.asarray(unit_scores) >= threshold)), 4),
-            "n": len(unit_scores),
-        }
-    return out
 
 
 def plain_questions() -> list[str]:
@@ -137,8 +86,7 @@ def plain_question_check(detector: Detector) -> dict[str, Any]:
     }
 
 
-def build(kind: str, data: TrainingData, config: TrainConfig, output_dir: Path, *,
-          per_family: bool = True) -> dict[str, Any]:
+def build(kind: str, data: TrainingData, config: TrainConfig, output_dir: Path) -> dict[str, Any]:
     featurised = Featurised(kind, [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram,
                             config.style)
     result = train_detector(data, config, featurised)
@@ -149,14 +97,14 @@ def build(kind: str, data: TrainingData, config: TrainConfig, output_dir: Path, 
         "sha256": result.model.sha256,
         "threshold": result.model.content["threshold"],
         "held_out": result.metrics,
+        "leave_family_out": result.report["leave_family_out"],
+        "never_tuned": result.report["never_tuned"],
         "plain_questions": plain_question_check(Detector(result.model, str(path))),
-        "leave_family_out": {
+        "cares_style_vs_novel": {
             "train_cares_style_test_novel": leave_family_out(data, featurised, config, is_novel),
             "train_novel_test_cares_style": leave_family_out(data, featurised, config, is_cares_style),
         },
     }
-    if per_family:
-        report["leave_one_family_out"] = leave_one_family_out(data, featurised, config, result.model.threshold)
     return report
 
 
@@ -167,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--featuriser", choices=("tfidf", "minilm", "both"), default="both")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default="default", help="training data (default: the bundled corpus)")
-    parser.add_argument("--no-per-family", action="store_true", help="skip the leave-one-family-out runs")
     args = parser.parse_args(argv)
     data = load_training_data(args.data, seed=args.seed)
     kinds = ["tfidf", "minilm"] if args.featuriser == "both" else [args.featuriser]
@@ -182,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for kind in kinds:
         config = TrainConfig(featuriser=kind, seed=args.seed)
-        metrics["detectors"][kind] = build(kind, data, config, args.output_dir, per_family=not args.no_per_family)
+        metrics["detectors"][kind] = build(kind, data, config, args.output_dir)
         print(f"built {kind}: " + summary_line(metrics["detectors"][kind]), file=sys.stderr)
     metrics_path = args.output_dir / METRICS_NAME
     metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -192,11 +139,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary_line(report: dict[str, Any]) -> str:
     held = report["held_out"]
-    lfo = report["leave_family_out"]
-    parts = [f"held-out AUROC {held['auroc']['value']} recall {held['recall']['value']} "
-             f"precision {held['precision']['value']} false-positive rate {held['false_positive_rate']['value']} "
+    parts = [f"held-out AUROC {held['auroc']['value']} false-positive rate {held['false_positive_rate']['value']} "
              f"(n {held['n']}); plain questions flagged {report['plain_questions']['flagged']}/{report['plain_questions']['n']}"]
-    for name, block in lfo.items():
+    for name in ("leave_family_out", "never_tuned"):
+        block = report.get(name)
+        if block:
+            rates = block["flag_rate_by_method"]
+            parts.append(f"{name}: " + ", ".join(f"{m} {rates[m]['value']}" for m in sorted(rates)))
+    for name, block in report["cares_style_vs_novel"].items():
         parts.append(f"{name}: AUROC {block['auroc']['value']} recall {block['recall']['value']}")
     return "; ".join(parts)
 
