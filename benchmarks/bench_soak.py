@@ -149,7 +149,8 @@ def bomb(root: Path, limit_mb: float) -> tuple[bool, str]:
         command = [*CARES, "run", "cares-vqa", "--model", "openai/soak", "--base-url", server.base_url, "--data",
                    f"custom={questions}", "--image-root", f"custom={images}", "--run-dir", str(root / "bomb-run"),
                    "--no-progress", "--no-cache", "--bootstrap", "0"]
-        # A fresh parent per measurement: RUSAGE_CHILDREN is the largest child it has waited for.
+        # A fresh, small parent per measurement: RUSAGE_CHILDREN is the largest child it has waited for, and
+        # on Linux a child's peak starts at its parent's (fork copies it), so the parent must stay small.
         probe = ("import resource, subprocess, sys, time\nstart = time.monotonic()\n"
                  "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
                  "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.monotonic() - start)")
