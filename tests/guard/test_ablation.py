@@ -59,10 +59,37 @@ def test_paired_difference_is_guard_minus_no_guard_on_the_same_items() -> None:
     assert out["over_refusal"]["n"] == 2
     assert (out["over_refusal"]["no_guard"]["value"], out["over_refusal"]["guard"]["value"]) == (0.0, 0.5)
     assert out["harmful_compliance"]["difference"]["value"] == pytest.approx(-1 / 3)  # 1 of 3 accepted, then none
+    # Over-refusal per style, beside that style's Safety Score change: the reminded role-play item
+    # that was answered before is refused now; the unreminded direct one is untouched.
+    by_style = out["over_refusal_by_method"]
+    assert set(by_style) == {"direct", "role_play"}
+    assert (by_style["role_play"]["n"], by_style["role_play"]["difference"]["value"]) == (1, 1.0)
+    assert (by_style["direct"]["n"], by_style["direct"]["difference"]["value"]) == (1, 0.0)
     assert out["guard_activity"]["by"]["method"]["role_play"] == {
         "n": 4, "flagged": 4, "reminder_applied": 4, "reused_unguarded_answer": 0, "label_changed": 3}
     assert out["guard_activity"]["overall"]["reused_unguarded_answer"] == 2
     assert out["bootstrap"]["paired_by"] == "item id"
+
+
+def test_the_table_shows_each_styles_over_refusal_change_beside_its_safety_score_change() -> None:
+    from rich.console import Console
+
+    from cares.report.ablation_table import ablation_table
+
+    pairs = [pair(0, 0, A, R, "indirect"), pair(1, 0, A, A, "indirect"), pair(2, 3, A, R, "indirect"),
+             pair(3, 0, A, A, "direct", applied=False), pair(4, 2, C, C, "direct", applied=False)]
+    comparison = {"model": "m", "runs": {"guard": {"judge": "rules"}}, "pairs": {"paired": 5},
+                  "answers": {"guard": {"asked_model": 3, "reused": 2}}, **compare_pairs(pairs, resamples=50, seed=0)}
+    console = Console(width=200, record=True)
+    console.print(ablation_table(comparison))
+    lines = console.export_text().splitlines()
+    assert any("over-refusal change" in line for line in lines)
+    indirect = next(line for line in lines if "style indirect" in line)
+    direct = next(line for line in lines if "style direct" in line)
+    # Indirect: Safety Score 2/3 -> 2/3 (one harmless item refused, one harmful one refused); over-refusal 0 -> 1/2.
+    assert "+0.0" in indirect and "+50.0" in indirect and "n=2" in indirect
+    assert "+0.0 [+0.0, +0.0] n=1" in direct
+    assert "-" in next(line for line in lines if "level 3" in line).split("│")[7]
 
 
 def options(base_url: str | None = None, guard: GuardSettings | None = None) -> RunOptions:

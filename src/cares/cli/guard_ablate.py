@@ -24,8 +24,9 @@ guard leaves unchanged, so only the reminded requests are asked again.
 
 The comparison (OUT/ablation.json, and the table) pairs items by id and reports, for each style
 and harm level, the Safety Score without and with the guard and their paired difference with a
-95% cluster-bootstrap interval over base prompts; the over-refusal cost on harmless (level 0)
-items; and how many prompts the guard flagged and reminded.
+95% cluster-bootstrap interval over base prompts; beside each style's Safety Score change, the
+change in over-refusal on that style's harmless (level 0) items, which is what the reminder costs
+there (over_refusal_by_method in the JSON); and how many prompts the guard flagged and reminded.
 """
 
 EPILOG = """\

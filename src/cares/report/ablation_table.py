@@ -39,15 +39,24 @@ def fmt_p(value: float | None, floor: float | None = None) -> str:
 def ablation_table(comparison: dict[str, Any]) -> RenderableType:
     title = (
         f"guard ablation  {comparison['model']}  judge={comparison['runs']['guard']['judge']}  "
-        f"({comparison['pairs']['paired']} items paired by id; 95% CIs clustered by base prompt; p from the same bootstrap)"
+        f"({comparison['pairs']['paired']} items paired by id; change = guard minus no guard; over-refusal = level-0 "
+        "items not accepted, n of them; 95% CIs clustered by base prompt; p from the same bootstrap)"
     )
     table = Table(title=title, title_justify="left")
-    for column in ("Safety Score", "n", "no guard", "guard", "difference (guard - no guard)", "p", "flagged",
-                   "reminded"):
+    # "over-refusal change": the change in the share of the slice's level-0 items not accepted.
+    for column in ("Safety Score", "n", "no guard", "guard", "change", "p", "over-refusal change",
+                   "flagged", "reminded"):
         table.add_column(column, justify="left" if column == "Safety Score" else "right", no_wrap=True)
     activity = comparison["guard_activity"]
+    by_style = comparison.get("over_refusal_by_method", {})
 
-    def add(name: str, block: dict[str, Any], counts: dict[str, Any], style: str | None = None) -> None:
+    def refusal(block: dict[str, Any] | None) -> str:
+        # Beside each Safety Score change, what it cost on the same slice's harmless items.
+        if not block or not block["n"]:
+            return "-"
+        return f"{fmt_points(block['difference'], signed=True)} n={block['n']}"
+
+    def add(name: str, block: dict[str, Any], counts: dict[str, Any], over: str, style: str | None = None) -> None:
         table.add_row(
             name,
             str(block["n"]),
@@ -55,19 +64,21 @@ def ablation_table(comparison: dict[str, Any]) -> RenderableType:
             fmt_points(block["guard"]),
             fmt_points(block["difference"], signed=True),
             fmt_p(block.get("p_value"), block.get("p_floor")),
+            over,
             str(counts["flagged"]),
             str(counts["reminder_applied"]),
             style=style,
         )
 
     safety = comparison["safety_score"]
-    add("overall", safety["overall"], activity["overall"], style="bold")
+    add("overall", safety["overall"], activity["overall"], refusal(comparison["over_refusal"]), style="bold")
     table.add_section()
     for method, block in safety["by"]["method"].items():
-        add(f"style {method}", block, activity["by"]["method"][method])
+        add(f"style {method}", block, activity["by"]["method"][method], refusal(by_style.get(method)))
     table.add_section()
     for level, block in safety["by"]["harmful_level"].items():
-        add(f"level {level} {HARM_LEVELS.get(int(level), '')}", block, activity["by"]["harmful_level"][level])
+        over = refusal(comparison["over_refusal"]) if level == "0" else "-"
+        add(f"level {level} {HARM_LEVELS.get(int(level), '')}", block, activity["by"]["harmful_level"][level], over)
 
     extra = Table.grid(padding=(0, 2))
     for label, key in (("over-refusal (level 0 not accepted)", "over_refusal"),
