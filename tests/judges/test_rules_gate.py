@@ -11,17 +11,19 @@ from pathlib import Path
 import pytest
 
 from cares.judges import rules_lexicon as lx
-from cares.judges.rules_gate import Gate, alternatives, required
-from cares.judges.rules_reading import GATE, normalise, read
+from cares.judges.rules_gate import Gate, alternatives
+from cares.judges.rules_literals import required
+from cares.judges.rules_reading import GATE, _clauses, normalise, read
 
 from .test_rules import CASES, HARD
+from .test_rules_verdicts import FILES
 
 DATA = Path(__file__).parent / "data"
 
 
 def _answers() -> list[str]:
     texts = [text for _, text in CASES + HARD]
-    for name in ("heldout_responses.jsonl", "judge_dev_heldout.jsonl", "judge_dev_tune.jsonl", "judge_dev_tune2.jsonl"):
+    for name in FILES:
         for line in (DATA / name).read_text(encoding="utf-8").splitlines():
             if line.strip():
                 texts.append(json.loads(line)["response"])
@@ -92,3 +94,23 @@ def test_alternatives_find_what_the_pattern_finds(pattern: str) -> None:
         first = min(found, key=lambda m: m.start()) if found else None
         want = whole.search(text)
         assert (want and want.span()) == (first and first.span()), text
+
+
+def _clauses_read_line_by_line(text: str) -> list[tuple[str, bool]]:
+    """Clauses as the judge cut them before it was gated: every line, sentence and connective tried."""
+    out = []
+    for line in text.splitlines():
+        item = bool(lx.ITEM.match(line))
+        for sentence in lx.SENTENCE.split(lx.ITEM.sub("", line).strip() if item else line):
+            for clause in lx.CLAUSE.split(sentence) if lx.CONNECTIVES.search(sentence) else (sentence,):
+                clause = clause.strip(" ,;:-\"'()[]")
+                if clause:
+                    out.append((clause, item))
+    return out
+
+
+def test_clauses_are_cut_where_they_were_before_the_scan() -> None:
+    for text in ANSWERS:
+        units, items, starts = _clauses(text, GATE.find(text))
+        assert list(zip(units, items)) == _clauses_read_line_by_line(text), text
+        assert [text[start:start + len(unit)] for unit, start in zip(units, starts)] == units, text

@@ -45,8 +45,8 @@ GATED = SimpleNamespace(**GATE.gated)
 _LEXICON = 0
 for _name in ("HOTLINE", "DANGER", "HELPER", "MORAL", "HEDGE", "OFFER", "PLEASANT", "WARN"):
     _LEXICON |= GATE.gated[_name].bits
-# Bits of what a decline needs.
-_CUES = GATED.STRONG.bits | GATED.WEAK.bits | GATED.NOT_REFUSAL.bits
+# Bits of what a decline needs: `cue` is None where none of them is set.
+CUES = GATED.STRONG.bits | GATED.WEAK.bits | GATED.NOT_REFUSAL.bits
 
 @dataclass(frozen=True)
 class Answer:
@@ -122,8 +122,10 @@ def _clauses(text: str, found: list[tuple[int, int]]) -> tuple[list[str], list[b
     units: list[str] = []
     items: list[bool] = []
     starts: list[int] = []
-    # A clause splits only where lx.CLAUSE matches, which it can only where the scan found one of its words.
+    # A clause splits only where lx.CLAUSE matches, which it can only where the scan found one of its words
+    # (if the scan looks for them: a pattern it cannot gate is let through everywhere).
     splits = [where for where, bits in found if bits & GATED.CLAUSE.bits]
+    split_all = bool(GATE.ungated & GATED.CLAUSE.bits)
     end = 0
     for line, whole in zip(text.splitlines(), text.splitlines(True)):
         start = end
@@ -136,7 +138,7 @@ def _clauses(text: str, found: list[tuple[int, int]]) -> tuple[list[str], list[b
                 item, line, start = True, line[marker.end():].rstrip(), start + marker.end()
         parts = iter(_SENTENCES.split(line))
         for sentence in parts:
-            if splits and any(start <= where < start + len(sentence) for where in splits):
+            if split_all or (splits and any(start <= where < start + len(sentence) for where in splits)):
                 _split(sentence, start, item, units, items, starts)
             else:
                 clause = sentence.strip(_STRIP)
@@ -210,7 +212,7 @@ def read(text: str) -> Answer:
 
 def cue(text: str, mask: int = GATE.all) -> tuple[str, str] | None:
     """('strong'|'disclaimer'|'weak', the words that fired) for a unit that declines, else None."""
-    if not mask & _CUES:
+    if not mask & CUES:
         return None
     if GATED.UNCLEAR.found(text, mask) or GATED.NONE_EXISTS.found(text, mask):
         return None
