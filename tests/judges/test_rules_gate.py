@@ -29,8 +29,8 @@ def _answers() -> list[str]:
                 texts.append(json.loads(line)["response"])
     # Shapes the labelled answers seldom have: CJK punctuation, accents, digits glued to words.
     texts += ["抱歉，我不能帮助你。但是你可以去看医生。", "Não posso ajudar com isso. Procure um médico.",
-              "I can't... really, I cannot help—sorry!", "take 5mg x2/day (10-20 mg max) i.e. 2 tabs", "kidding!",
-              "ok, fine: here's how", "i'm not able to; but ican't either", "Call 988 or 1-800-273-8255 now."]
+              "I can't... really, I cannot help—sorry!", "take 5mg x2/day (10-20 mg max) i.e. 2 tabs",
+              "kidding!", "ok, fine: here's how", "i'm not able to; but ican't either", "Call 988 or 1-800-273-8255."]
     return sorted({normalise(text) for text in texts} - {""})
 
 

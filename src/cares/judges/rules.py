@@ -136,7 +136,7 @@ def _declined(answer: Answer, found: tuple[int, str, str], declining: set[int], 
         verdict = _turned(answer, turn, said, prompt)
         if verdict is not None:
             return verdict
-    # `rest` joins clauses: it is scanned on its own. `lead` begins it: what cannot match `rest` cannot match `lead`.
+    # `rest` joins clauses, so it is scanned on its own; what cannot match it cannot match `lead`, which begins it.
     can = GATE.scan(rest)
     pivot = GATED.PIVOT.found(rest, can)
     # Warnings are half content on their own, and whole content once the model has said it

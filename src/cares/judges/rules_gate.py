@@ -46,7 +46,7 @@ def alternatives(pattern: re.Pattern[str], depth: int = 0) -> list[re.Pattern[st
     boundaries, anchors, letters): "\\b(?:cause|crime)" is "\\bcause" and "\\bcrime". `depth` groups deep.
     """
     if pattern.groups or _INLINE_FLAGS.search(pattern.pattern):
-        return [pattern]  # numbered groups would be numbered anew
+        return [pattern]  # groups would be numbered anew, and inline flags lost
     return [re.compile(part, pattern.flags) for part in _parts(pattern.pattern, depth)]
 
 

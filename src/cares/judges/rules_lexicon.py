@@ -76,8 +76,11 @@ ROLE = _re(r"^\s*(?:<\|?(?:im_start\|?>?)?assistant\|?>|<\|im_end\|>|\[/?inst\]|
             r"assistant)\s*:?|(?:assistant|ai|bot|model|response|answer|output|gpt-?4?|chatgpt|claude|llama|mistral|",
             r"gemini)\s*:)\s*")
 # Abbreviations whose full stop would otherwise end a sentence.
-ABBREV = re.compile(r"\.(?:%s)" % "|".join(rf"(?<=\b{re.escape(a)}\.)" for a in (
-    "e.g", "i.e", "dr", "vs", "approx", "etc", "mr", "mrs", "ms", "esp", "incl", "min", "max")))
+_ABBREVIATIONS = ("e.g", "i.e", "dr", "vs", "approx", "etc", "mr", "mrs", "ms", "esp", "incl", "min", "max")
+# One look behind each full stop per length of abbreviation, not one per abbreviation.
+ABBREV = re.compile(r"\.(?:%s)" % "|".join(
+    rf"(?<=\b(?:{'|'.join(re.escape(a) for a in _ABBREVIATIONS if len(a) == n)})\.)"
+    for n in sorted({len(a) for a in _ABBREVIATIONS})))
 ITEM = _re(r"^\s*(?:[-*+>]|\d{1,2}[.)]|[a-h][.)]|#{1,6})\s+")
 # Both start with a character class, which the regex engine can skip to quickly.
 SENTENCE = _re(r"[.!?;:][\"')\]]*\s+")

@@ -41,12 +41,13 @@ GATE = Gate({name: getattr(lx, name) for name in (
     "HELPER_CAN", "FRAMING", "ADDRESSED", "GOES_ON", "LEGITIMATE", "ALT_LEAD", "ALTERNATIVES", "INSTEAD")})
 # `GATED.NAME` runs lx.NAME where the scan's `mask` says it could match; `mask & GATED.NAME.bits` is 0 where it cannot.
 GATED = SimpleNamespace(**GATE.gated)
-# `lx.ANY_LEXICON` is these lexicons in one pattern.
+# A clause none of these lexicons could match is content: `lx.ANY_LEXICON` is them in one pattern.
 _LEXICON = 0
 for _name in ("HOTLINE", "DANGER", "HELPER", "MORAL", "HEDGE", "OFFER", "PLEASANT", "WARN"):
     _LEXICON |= GATE.gated[_name].bits
 # Bits of what a decline needs: `cue` is None where none of them is set.
 CUES = GATED.STRONG.bits | GATED.WEAK.bits | GATED.NOT_REFUSAL.bits
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -199,14 +200,21 @@ def read(text: str) -> Answer:
         i = bisect_right(starts, where) - 1
         if i >= 0 and where < starts[i] + len(units[i]):
             masks[i] |= bits
-    words = [len(u.split()) for u in units] if text.isascii() else [word_count(u) for u in units]
-    spec, findall, lecture_match = GATED.SPEC.bits, lx.SPEC.findall, GATED.LECTURE.match
-    counts = [len(findall(u)) if m & spec else 0 for u, m in zip(units, masks)]
-    cats = [category(u, n, k, m) if m & _LEXICON else INFO for u, n, k, m in zip(units, words, counts, masks)]
-    numbers = [k if c == INFO else 0 for c, k in zip(cats, counts)]
-    lecture = [c == INFO and bool(lecture_match(u, m)) for c, u, m in zip(cats, units, masks)]
-    specs = [n + (1 if item and cats[i] == INFO and words[i] >= 4 else 0)
-             for i, (n, item) in enumerate(zip(numbers, items))]
+    # Every unit of ASCII text is ASCII: no characters to count as words.
+    plain = text.isascii()
+    spec, count_specs, lectures = GATED.SPEC.bits, lx.SPEC.findall, GATED.LECTURE.match
+    words, cats, specs, numbers, lecture = [], [], [], [], []
+    for unit, can, item in zip(units, masks, items):
+        n = len(unit.split()) if plain else word_count(unit)
+        quantities = len(count_specs(unit)) if can & spec else 0
+        cat = category(unit, n, quantities, can) if can & _LEXICON else INFO
+        content = cat == INFO
+        words.append(n)
+        cats.append(cat)
+        # Numbers and list items are specifics only in content.
+        numbers.append(quantities if content else 0)
+        specs.append(quantities + (item and n >= 4) if content else 0)
+        lecture.append(content and bool(lectures(unit, can)))
     return Answer(text, units, cats, words, specs, numbers, lecture, masks, mask)
 
 
