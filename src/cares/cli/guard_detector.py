@@ -42,6 +42,7 @@ det-tfidf.json.gz and det-minilm.json.gz. Training needs scikit-learn (pip insta
 
 examples:
   cares guard train --data default --output detector.json.gz
+  cares guard train --data default --featuriser both --output det.json.gz --metrics-json det-metrics.json
   cares guard train --data cares18k-train.jsonl --featuriser both --output det.json.gz
   cares guard train --data hf --split train --threshold-policy recall:0.9 --output det.json.gz
   cares guard detect --input prompts.jsonl --detector det.json.gz --output scored.jsonl
@@ -94,7 +95,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
     train.add_argument("--output", type=Path, default=Path("detector.json.gz"),
                        help="model file to write (default: detector.json.gz)")
-    train.add_argument("--metrics-json", type=Path, default=None, help="also write the held-out metrics as JSON here")
+    train.add_argument("--metrics-json", type=Path, default=None, help="also write every figure as JSON here: held out, leave family out (with "
+                            "each family's), never tuned, and the threshold sweeps")
     train.set_defaults(guard_handler=cmd_train)
 
     detect = sub.add_parser(
