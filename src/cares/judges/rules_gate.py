@@ -181,8 +181,8 @@ class Gate:
         return bits
 
     def find(self, text: str) -> list[tuple[int, int]]:
-        """(where in `text` the word starts, its bits) for each word found. A pattern matching a stretch of
-        the text with no letter, digit or underscore just before or after it has a word that starts there."""
+        """(where in `text` it starts, its bits) for each word found. Where a pattern matches a stretch of the
+        text with no word character just before or after it (a clause), one of its words starts in it."""
         if self._scan is None:
             return []
         words = self._words

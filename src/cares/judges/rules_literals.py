@@ -36,7 +36,6 @@ _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 SPACE = " "
 
 
-@lru_cache(maxsize=None)
 def scan_char(ch: str) -> str:
     """A character as it stands in the scan copy: ASCII letters and underscore stay, any decimal digit is 0
     (so that a digit class is one character there), any other character of a word (for `\\b` and `\\w`)
