@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -265,11 +264,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cares: {what}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
-        from cares.models.base import FatalModelError
+        from cares.models.base import FatalModelError, ServerUnreachableError
 
+        if isinstance(exc, ServerUnreachableError):
+            print(f"cares: error: {exc}", file=sys.stderr)  # nothing was asked, so nothing to save
+            return exc.exit_code
         if isinstance(exc, FatalModelError):
             print(f"cares: error: {exc}. Answers received so far are saved.", file=sys.stderr)
-            return 1
+            return exc.exit_code
         if args.debug or os.environ.get("CARES_DEBUG"):
             raise
         print(f"cares: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
@@ -316,10 +318,6 @@ def _resumable(args: argparse.Namespace) -> bool:
     if args.command == "guard":
         return getattr(args, "guard_command", None) == "ablate"
     return args.command in ("run", "resume", "rescore", "generate", "judge")
-
-
-def print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

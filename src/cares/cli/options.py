@@ -93,7 +93,8 @@ def add_model_connection(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="setting of hf/ models, repeatable: device=auto|cpu|cuda|cuda:N|mps, dtype=auto|float32|bfloat16|float16, "
-        "batch_size=8, revision=SHA, trust_remote_code=false, attn_implementation=sdpa, ignore_eos=false",
+        "batch_size=8, revision=SHA, trust_remote_code=false, attn_implementation=sdpa, ignore_eos=false; "
+        "of openai/ models: stream=true, extra_body='{\"top_k\": 5}'",
     )
 
 

@@ -22,6 +22,16 @@ class ModelCallError(Exception):
 class FatalModelError(Exception):
     """A failure that will repeat for every item (bad key, unknown model): stop the run, keep what is saved."""
 
+    exit_code = 1  # the CLI's status for it (docs/design.md, "Errors")
+
+
+class ServerUnreachableError(FatalModelError):
+    """Nothing answers at the server's address (connection refused, host not found) and nothing ever
+    has in this process: a wrong URL or a server that is not up, a configuration error. A server
+    that has answered before and then refuses is a transient failure, retried instead."""
+
+    exit_code = 2
+
 
 @dataclass(frozen=True)
 class GuardSettings:
@@ -62,7 +72,7 @@ class GuardSettings:
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """Settings that reach a backend from the command line or the API. The API key is never stored;
+    """Settings that reach a backend from the command line or the API. The API key and headers are never stored;
     the base URL is part of the model's identity, and `extra` (`--model-arg`, local-model settings
     such as dtype) is kept in the run so that a resume can reuse it."""
 
@@ -70,6 +80,8 @@ class ModelOptions:
     api_key: str | None = None
     timeout_s: float = 120.0
     extra: tuple[tuple[str, Any], ...] = ()
+    # Extra HTTP headers for openai/ servers (a gateway's own token): like the key, never stored.
+    headers: tuple[tuple[str, str], ...] = ()
     guard: GuardSettings | None = None  # read by `guard/<model>` specs only
 
     def __post_init__(self) -> None:

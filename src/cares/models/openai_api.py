@@ -1,30 +1,37 @@
 """`openai/<model>`: any OpenAI-compatible chat-completions server (OpenAI, Azure, vLLM, Ollama, TGI, SGLang).
 
-Uses the official SDK on its aiohttp transport, which costs far less CPU per request than the
-default one. The SDK's own retries are off: the runner retries, so that Retry-After is
-honoured once and every attempt is counted.
+A lean client on aiohttp: one session per model with keep-alive connections, request bodies
+encoded by orjson with the constant part of each body built once, and answers read straight into
+`Completion`. The SDK it replaced (cares.models.openai_sdk, kept as a reference) spent most of a
+run's CPU building and validating objects that are thrown away. No retries here: the runner
+retries, so that Retry-After is honoured once and every attempt is counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import math
 import os
 from typing import Any
 
-import pydantic
+import aiohttp
+import orjson
 
 from cares.checks import http_url
-from cares.redact import redact
 from cares.errors import ConfigError
+from cares.models.base import FatalModelError, ModelCallError, ModelOptions, ServerUnreachableError
 from cares.models.content import api_messages
-from cares.models.base import FatalModelError, ModelCallError, ModelOptions
 from cares.models.registry import provider
-from cares.types import Completion, Request, Usage
+from cares.redact import redact
+from cares.types import Completion, GenerationParams, Request, Usage
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-# Local servers (vLLM, Ollama) accept any key, but the SDK insists on one.
+# Local servers (vLLM, Ollama) accept any key; sending one keeps proxies that insist on a header happy.
 _PLACEHOLDER_KEY = "not-needed"
+_SETTINGS = ("stream", "extra_body")
+_RETRYABLE_STATUS = frozenset((408, 409, 425, 429))
 
 
 def parse_retry_after(headers: Any) -> float | None:
@@ -45,12 +52,29 @@ def parse_retry_after(headers: Any) -> float | None:
     return None
 
 
+def _settings(spec: str, extra: tuple[tuple[str, Any], ...]) -> tuple[bool, dict[str, Any]]:
+    """`--model-arg stream=true` (servers that answer only streamed) and `extra_body={...}` (a JSON
+    object merged into every request body, as the SDK's extra_body is)."""
+    stream, extra_body = False, {}
+    for key, raw in extra:
+        if key == "stream":
+            if str(raw).lower() not in ("true", "false"):
+                raise ConfigError(f"{spec}: --model-arg stream expects true or false, got {raw!r}")
+            stream = str(raw).lower() == "true"
+        elif key == "extra_body":
+            try:
+                extra_body = raw if isinstance(raw, dict) else json.loads(raw)
+            except ValueError:
+                extra_body = None  # type: ignore[assignment]
+            if not isinstance(extra_body, dict):
+                raise ConfigError(f"{spec}: --model-arg extra_body expects a JSON object, got {raw!r}")
+        else:
+            raise ConfigError(f"{spec}: unknown --model-arg {key!r}; known: {', '.join(_SETTINGS)}")
+    return stream, extra_body
+
+
 class OpenAIChatModel:
     def __init__(self, name: str, options: ModelOptions) -> None:
-        try:
-            import openai
-        except ImportError:  # pragma: no cover - a core dependency
-            raise ConfigError("the openai backend needs: pip install 'openai[aiohttp]'") from None
         self.spec = f"openai/{name}"
         self.name = name
         self.base_url = (options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
@@ -64,89 +88,187 @@ class OpenAIChatModel:
                 )
             api_key = _PLACEHOLDER_KEY
         self._secret = api_key
-        self._openai = openai
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=options.timeout_s,
-            http_client=openai.DefaultAioHttpClient(timeout=options.timeout_s),
-        )
+        self.stream, self.extra_body = _settings(self.spec, options.extra)
+        self._url = self.base_url + "/chat/completions"
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if self.stream else "application/json",
+            **dict(options.headers),
+        }
+        self._secrets = [api_key, *(value for _, value in options.headers)]
+        self._timeout = aiohttp.ClientTimeout(total=options.timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self._tails: dict[GenerationParams, bytes] = {}
+        # Whether any HTTP answer, even an error status, has come from the server in this process:
+        # before one has, a refused connection means a wrong URL, afterwards a passing outage.
+        self._reached = False
 
     def identity(self) -> dict[str, Any]:
-        return {"provider": "openai", "model": self.name, "base_url": self.base_url}
+        identity: dict[str, Any] = {"provider": "openai", "model": self.name, "base_url": self.base_url}
+        if self.extra_body:  # only then, so that every other run keeps its cache keys
+            identity["extra_body"] = self.extra_body
+        return identity
 
     def _redact(self, text: str) -> str:
         # Servers sometimes echo the key in auth errors; nothing that reaches the run store may hold it.
-        if self._secret and self._secret != _PLACEHOLDER_KEY:
-            text = redact(text, self._secret)
+        for secret in self._secrets:
+            if secret and secret != _PLACEHOLDER_KEY:
+                text = redact(text, secret)
         return text
 
-    async def generate(self, request: Request) -> Completion:
-        openai = self._openai
-        params = request.params
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # No pool limit: the engine's semaphore bounds the requests in flight, so the pool holds
+            # as many keep-alive connections as the concurrency and never queues a request itself.
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, headers=self._headers)
+        return self._session
+
+    def _tail(self, params: GenerationParams) -> bytes:
+        """The body after the messages, built once per generation settings: `,"model":...,...}`."""
+        tail = self._tails.get(params)
+        if tail is None:
+            for name, value in (("temperature", params.temperature), ("top_p", params.top_p)):
+                if isinstance(value, float) and not math.isfinite(value):
+                    # The SDK refused these too; orjson would quietly send null.
+                    raise ValueError(f"Out of range float values are not JSON compliant: {name}={value}")
+            fields: dict[str, Any] = {"model": self.name, "temperature": params.temperature,
+                                      "max_tokens": params.max_tokens}
+            if params.seed is not None:
+                fields["seed"] = params.seed
+            if params.top_p is not None:
+                fields["top_p"] = params.top_p
+            if self.stream:
+                fields["stream"] = True
+                fields["stream_options"] = {"include_usage": True}
+            fields.update(self.extra_body)
+            tail = b"," + orjson.dumps(fields)[1:]
+            self._tails[params] = tail
+        return tail
+
+    async def _body(self, request: Request) -> bytes:
         if request.images:
             messages = await asyncio.to_thread(api_messages, request)
         else:
             messages = [m.to_dict() for m in request.messages]
-        kwargs: dict[str, Any] = {
-            "model": self.name,
-            "messages": messages,
-            "temperature": params.temperature,
-            "max_tokens": params.max_tokens,
-        }
-        if params.seed is not None:
-            kwargs["seed"] = params.seed
-        if params.top_p is not None:
-            kwargs["top_p"] = params.top_p
+        return b'{"messages":' + orjson.dumps(messages) + self._tail(request.params)
+
+    async def generate(self, request: Request) -> Completion:
         try:
-            result = await self._client.chat.completions.create(**kwargs)
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise FatalModelError(self._redact(f"{self.base_url}: authentication failed ({exc.status_code})")) from None
-        except openai.NotFoundError as exc:
-            raise FatalModelError(
-                self._redact(f"{self.base_url}: model {self.name!r} or endpoint not found ({exc.status_code})")
-            ) from None
-        except openai.APIStatusError as exc:
-            status = exc.status_code
-            retryable = status in (408, 409, 425, 429) or status >= 500
-            raise ModelCallError(
-                self._redact(f"HTTP {status}: {_short(str(exc))}"),
-                retryable=retryable,
-                retry_after=parse_retry_after(exc.response.headers),
-                status=status,
-            ) from None
-        except openai.APIConnectionError as exc:  # includes timeouts and dropped connections
-            raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc))}"), retryable=True) from None
-        except (json.JSONDecodeError, pydantic.ValidationError) as exc:  # a malformed body: the next may be fine
-            raise ModelCallError(self._redact(f"malformed response: {_short(str(exc))}"), retryable=True) from None
+            body = await self._body(request)
         except (ValueError, TypeError) as exc:
-            # Raised before anything is sent (a value the SDK cannot encode as JSON): every attempt fails alike.
+            # A value that cannot be encoded as JSON: every attempt fails alike, so nothing is sent.
             raise ModelCallError(self._redact(f"request not sent: {type(exc).__name__}: {_short(str(exc))}"),
                                  retryable=False) from None
-        except Exception as exc:  # anything else from the transport may pass on a second try
+        try:
+            async with self._session_now().post(self._url, data=body) as response:
+                self._reached = True
+                if response.status >= 400:
+                    await self._raise_for_status(response)
+                if self.stream and response.content_type == "text/event-stream":
+                    return await _read_stream(response)
+                raw = await response.read()
+        except aiohttp.ClientConnectorError as exc:
+            if not self._reached:
+                raise ServerUnreachableError(self._redact(self._unreachable(exc))) from None
             raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc))}"), retryable=True) from None
-        return self._completion(result)
+        except asyncio.TimeoutError:
+            raise ModelCallError("APITimeoutError: Request timed out.", retryable=True) from None
+        except (aiohttp.ClientError, OSError) as exc:  # dropped connections, truncated bodies: may pass next time
+            raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc)) or 'connection lost'}"),
+                                 retryable=True) from None
+        return self._completion(raw)
 
-    def _completion(self, result: Any) -> Completion:
-        choices = getattr(result, "choices", None)
-        if not choices:
-            raise ModelCallError(f"malformed response: no choices ({_short(repr(result))})", retryable=True)
-        message = getattr(choices[0], "message", None)
-        text = getattr(message, "content", None)
-        if not isinstance(text, str):
-            raise ModelCallError("malformed response: choices[0].message.content is not text", retryable=True)
-        usage = getattr(result, "usage", None)
-        return Completion(
-            text=text,
-            usage=Usage(
-                int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
-            ),
-            finish_reason=getattr(choices[0], "finish_reason", None),
+    def _unreachable(self, exc: aiohttp.ClientConnectorError) -> str:
+        if isinstance(exc, aiohttp.ClientConnectorDNSError):
+            reason = "host not found"
+        elif exc.os_error.errno == errno.ECONNREFUSED:
+            reason = "connection refused"
+        else:
+            reason = _short(str(exc.os_error.strerror or exc.os_error)).lower()
+        return (f"nothing answers at {self.base_url} ({reason}): check that the server is running and that "
+                "--base-url (or --judge-base-url, OPENAI_BASE_URL) names it")
+
+    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
+        status = response.status
+        try:
+            detail = _short((await response.read()).decode("utf-8", "replace"))
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            detail = ""
+        if status in (401, 403):
+            raise FatalModelError(self._redact(f"{self.base_url}: authentication failed ({status})"))
+        if status == 404:
+            raise FatalModelError(self._redact(f"{self.base_url}: model {self.name!r} or endpoint not found (404)"))
+        raise ModelCallError(
+            self._redact(f"HTTP {status}: Error code: {status} - {detail}"),
+            retryable=status in _RETRYABLE_STATUS or status >= 500,
+            retry_after=parse_retry_after(response.headers),
+            status=status,
         )
 
+    def _completion(self, raw: bytes) -> Completion:
+        try:
+            result = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            try:  # the standard library's message says what was expected, as the SDK's did
+                json.loads(raw)
+                message = "not JSON"
+            except ValueError as exc:
+                message = str(exc)
+            raise ModelCallError(self._redact(f"malformed response: {_short(message)}"), retryable=True) from None
+        choices = result.get("choices") if isinstance(result, dict) else None
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+            raise ModelCallError(self._redact(f"malformed response: no choices ({_short(repr(result))})"),
+                                 retryable=True)
+        message = choices[0].get("message")
+        text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(text, str):
+            raise ModelCallError("malformed response: choices[0].message.content is not text", retryable=True)
+        return Completion(text=text, usage=_usage(result.get("usage")), finish_reason=choices[0].get("finish_reason"))
+
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _usage(usage: Any) -> Usage:
+    if not isinstance(usage, dict):
+        return Usage()
+    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+
+
+async def _read_stream(response: aiohttp.ClientResponse) -> Completion:
+    """Server-sent chat-completion chunks joined into one answer; usage comes in the last chunk
+    where the server honours `stream_options.include_usage`."""
+    pieces: list[str] = []
+    finish: str | None = None
+    usage = Usage()
+    done = False
+    async for line in response.content:
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            done = True
+            break
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise ModelCallError(f"malformed response: stream chunk is not JSON ({_short(data.decode('utf-8', 'replace'))})",
+                                 retryable=True) from None
+        if chunk.get("usage"):
+            usage = _usage(chunk["usage"])
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                pieces.append(delta["content"])
+            finish = choice.get("finish_reason") or finish
+    if not done and finish is None:
+        raise ModelCallError("malformed response: the stream ended before its last chunk", retryable=True)
+    return Completion(text="".join(pieces), usage=usage, finish_reason=finish)
 
 
 def _short(text: str, limit: int = 300) -> str:
