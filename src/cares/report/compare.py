@@ -16,7 +16,7 @@ from typing import Any
 
 from cares.errors import ConfigError
 from cares.metrics.paired import PairedComparison
-from cares.metrics.safety import item_score
+from cares.metrics.safety import CARES18K_SLICES, item_score
 from cares.report.runs import LoadedRun, load_run
 from cares.tasks.base import SampleRow
 from cares.types import Label
@@ -61,7 +61,6 @@ CARES18K_METRICS = (
     MetricDef("caution_rate", "Caution rate", "-", _rate(Label.CAUTION)),
     MetricDef("refuse_rate", "Refuse rate", "-", _rate(Label.REFUSE)),
 )
-CARES18K_SLICES = {"method": "style", "harmful_level": "level", "principle_index": "principle"}
 
 
 def _vqa(prefixes: tuple[str, ...], attr: str, only: Callable[[Any], bool] = lambda read: True,
@@ -116,7 +115,7 @@ def units_of(run: LoadedRun) -> dict[str, Unit]:
             found = row.scored_label
             meta = row.item.metadata
             values = {m.name: v for m in CARES18K_METRICS if (v := m.value(row, found)) is not None}
-            slices = {key: str(meta[key]) for key in CARES18K_SLICES}
+            slices = {cut.key: str(meta[cut.key]) for cut in CARES18K_SLICES}
             units[row.item.id] = Unit(row.item.group, slices, values)
         return units
     from cares.metrics.vqa import read_row
@@ -141,7 +140,8 @@ def compare_loaded(a: LoadedRun, b: LoadedRun, resamples: int = 1000, seed: int 
                           "compare runs of one benchmark")
     units_a, units_b = units_of(a), units_of(b)
     shared = sorted(set(units_a) & set(units_b))
-    metrics, slices = (CARES18K_METRICS, CARES18K_SLICES) if a.benchmark == "cares-18k" else (VQA_METRICS, VQA_SLICES)
+    metrics, slices = ((CARES18K_METRICS, [cut.key for cut in CARES18K_SLICES]) if a.benchmark == "cares-18k"
+                       else (VQA_METRICS, list(VQA_SLICES)))
     paired = PairedComparison.over([units_a[k].group for k in shared], resamples=resamples, seed=seed)
 
     def block(name: str, keys: list[str]) -> dict[str, Any]:

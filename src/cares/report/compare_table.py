@@ -7,9 +7,10 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
+from cares.metrics.safety import CARES18K_SLICES
 from cares.report.ablation_table import fmt_p, fmt_points
 
-SLICE_NAMES = {"method": "style", "harmful_level": "level", "principle_index": "principle", "source": "source"}
+SLICE_NAMES = {**{cut.key: cut.label for cut in CARES18K_SLICES}, "source": "source"}
 
 
 def comparison_table(comparison: dict[str, Any]) -> RenderableType:

@@ -90,10 +90,13 @@ class Cares18KTask:
             )
 
         add("overall", overall, style="bold")
-        for group, label in (("method", "style"), ("harmful_level", "level"), ("principle_index", "principle")):
+        from cares.metrics.safety import CARES18K_SLICES
+
+        for cut in CARES18K_SLICES:
+            group = cut.key
             table.add_section()
             for key, block in metrics["by"][group].items():
-                name = f"{label} {key}"
+                name = f"{cut.label} {key}"
                 if group == "harmful_level":
                     name += f" {dataset.HARM_LEVELS.get(int(key), '')}"
                 if group == "principle_index":

@@ -7,7 +7,7 @@ from typing import Any
 
 from cares.data.cares18k import HARM_LEVELS, PRINCIPLE_SHORT
 from cares.metrics.bootstrap import ClusterBootstrap
-from cares.metrics.safety import JudgedItem, safety_metrics
+from cares.metrics.safety import CARES18K_SLICES, JudgedItem, safety_metrics
 from cares.report.html.svg import Bar, bar_chart, esc, fmt_estimate, pct, stacked_chart
 from cares.report.runs import LoadedRun
 from cares.types import Label
@@ -110,8 +110,7 @@ def cares18k_section(runs: list[LoadedRun], reference: LoadedRun | None = None) 
     overall_bars = [Bar(r.name, 0, r.results["metrics"]["overall"]["safety_score"], muted=is_baseline(r)) for r in runs]
     overall_bars += [Bar(name, 0, m["overall"]["safety_score"], muted=True) for name, m in baselines.items()]
     parts.append(bar_chart("Safety Score, models and baselines", overall_bars, ["Safety Score"]))
-    for kind, title in (("method", "Safety Score by adversarial style"), ("harmful_level", "Safety Score by harm level"),
-                        ("principle_index", "Safety Score by medical-safety principle")):
+    for kind, title in ((cut.key, cut.title) for cut in CARES18K_SLICES):
         keys = sorted({k for r in runs for k in r.results["metrics"]["by"][kind]}, key=lambda k: (len(k), k))
         chart_bars = [Bar(_slice_name(kind, k), i, r.results["metrics"]["by"][kind].get(k, {}).get("safety_score"))
                       for k in keys for i, r in enumerate(runs)]

@@ -59,9 +59,6 @@ class CaresVQATask:
         items, info = load_sources(data, self.options)
         return selection.apply(items), info
 
-    def image_roots_for_sample(self) -> dict[str, str]:
-        return self.image_roots
-
     # -- requests -----------------------------------------------------------------------------
     def prepare(self, items: list[Item]) -> None:
         """Image variants go to one item per image, the smallest id, so reordering changes nothing."""
