@@ -63,7 +63,7 @@ def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
         # Per-request decisions of a wrapper, e.g. guard: {detector_score, flagged, reminder_applied}.
         **(response.meta if response is not None and response.meta else {}),
         **({"scores": row.scores} if row.scores else {}),
-        **(task.sample_extra(row) if hasattr(task, "sample_extra") else {}),
+        **task.sample_extra(row),
     }
 
 

@@ -32,7 +32,7 @@ from cares.store import RunStore
 from cares.store.lock import RunDirLock
 from cares.store.runstore import STORE_NAME
 from cares.tasks import get_task
-from cares.tasks.base import SkipItem
+from cares.tasks.base import RunContext, SkipItem, Task
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             given = options.model.guard
             merged = stored_guard if given is None else given.over(stored_guard)
             options = replace(options, model=replace(options.model, guard=merged))
-    task = get_task(config.benchmark, config.task_options, image_roots=options.image_roots)
+    task = get_task(config.benchmark, config.task_options, RunContext(image_roots=options.image_roots))
     timings: dict[str, float] = {}
     started = time.monotonic()
     # Another process on this directory stops this one before any work, loading the model included; a
@@ -141,8 +141,9 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
                 store.set_meta("selection_notes", selection_notes(config.selection, len(items)))
             items = store.items()
             identity = model.identity()
-            if hasattr(task, "hash_file"):
-                task.hash_file = store.file_sha256  # type: ignore[attr-defined]
+            # The same task, now hashing images through the store's cache of file digests.
+            task = get_task(config.benchmark, config.task_options,
+                            RunContext(image_roots=options.image_roots, hash_file=store.file_sha256))
             links, skipped = _build_requests(task, items, config, identity)
             store.add_item_requests(links)
             store.set_meta("skipped", skipped)
@@ -162,9 +163,8 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
 
             mark = time.monotonic()
             judge_stats = await _judge(store, judge, options) if judge is not None else None
-            if hasattr(task, "score_stage"):
-                used = await task.score_stage(store, collect_rows(store, None), config, options)
-                store.set_meta("scorers_used", used)
+            used = await task.score_stage(store, collect_rows(store, None), config, options)
+            store.set_meta("scorers_used", used)
             timings["judge_s"] = time.monotonic() - mark
             judge_id = judge.id if judge is not None else "readers"
             store.set_meta("active_judge", judge_id)
@@ -203,16 +203,15 @@ def _note_identity_change(before: dict[str, Any] | None, now: dict[str, Any], sp
     )
 
 
-def _labels(task: Any) -> bool:
+def _labels(task: Task) -> bool:
     """Whether the task's answers are labelled by a judge (CARES-18K) or read by its own readers."""
-    return bool(getattr(task, "needs_label_judge", True))
+    return task.needs_label_judge
 
 
 def _build_requests(
-    task: Any, items: list[Any], config: RunConfig, identity: dict[str, Any]
+    task: Task, items: list[Any], config: RunConfig, identity: dict[str, Any]
 ) -> tuple[list[tuple[str, str, str, Any]], dict[str, dict[str, str]]]:
-    if hasattr(task, "prepare"):
-        task.prepare(items)
+    task.prepare(items)
     links = []
     skipped: dict[str, dict[str, str]] = {}
     for item in items:
@@ -337,9 +336,8 @@ def _finish(
     calibration = store.get_meta(CALIBRATION_META)
     if calibration is not None and calibration.get("judge") != judge_id:
         calibration = None  # it describes another of the stored judges
-    task = get_task(config.benchmark, config.task_options, judge_calibration=calibration)
-    if hasattr(task, "scorer_ids"):
-        task.scorer_ids = store.get_meta("scorers_used") or {}
+    task = get_task(config.benchmark, config.task_options,
+                    RunContext(scorer_ids=store.get_meta("scorers_used") or {}, judge_calibration=calibration))
     mark = time.monotonic()
     rows = collect_rows(store, judge_id if _labels(task) else None)
     metrics = task.metrics(rows, config.bootstrap, config.seed)

@@ -6,8 +6,11 @@ responses into metrics. Storage, generation, retries, judging and exports are sh
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, ClassVar
 
 from rich.console import RenderableType
 
@@ -63,19 +66,67 @@ class SkipItem(CaresError):
         self.kind = kind
 
 
-class Task(Protocol):
-    name: str
-    description: str
-    overview_title: str
+def _file_sha256(path: Path) -> str:
+    from cares.data.records import file_sha256
 
+    return file_sha256(path)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the pipeline hands a task for one run, none of which changes what is asked: the task
+    reads it, and nothing is ever assigned onto a task from outside."""
+
+    # Hashes source files (images); a run passes its store's cached hasher.
+    hash_file: Callable[[Path], str] = _file_sha256
+    # Where each source's images are (CARES-VQA `--image-root`).
+    image_roots: dict[str, str] = field(default_factory=dict)
+    # Scorer ids by purpose that the scoring stage used (CARES-VQA open-ended judge, toxicity).
+    scorer_ids: dict[str, str] = field(default_factory=dict)
+    # The run's judge validation record (judges/calibration.py), for judge-labelled benchmarks.
+    judge_calibration: dict[str, Any] | None = None
+
+
+class Task(ABC):
+    """A benchmark: the abstract methods are what every task gives; the hooks below have defaults
+    that a task overrides only when it needs them."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    overview_title: ClassVar[str]
+    # False where the task reads answers itself (CARES-VQA) instead of having a judge label them.
+    needs_label_judge: ClassVar[bool] = True
+
+    def __init__(self, options: dict[str, Any] | None = None, context: RunContext | None = None) -> None:
+        self.options = dict(options or {})
+        self.context = context or RunContext()
+
+    @abstractmethod
     def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], DatasetInfo]: ...
 
+    @abstractmethod
     def requests(self, item: Item, params: GenerationParams) -> dict[str, Request]: ...
 
+    @abstractmethod
     def score(self, row: SampleRow) -> float | None: ...
 
+    @abstractmethod
     def metrics(self, rows: list[SampleRow], resamples: int, seed: int) -> dict[str, Any]: ...
 
+    @abstractmethod
     def summary(self, results: dict[str, Any]) -> RenderableType: ...
 
+    @abstractmethod
     def overview_row(self, results: dict[str, Any]) -> dict[str, str]: ...
+
+    # -- hooks with defaults --------------------------------------------------------------------
+    def prepare(self, items: list[Item]) -> None:
+        """Called with every item of the run before any `requests` call (e.g. to pick one item per image)."""
+
+    async def score_stage(self, store: Any, rows: list[SampleRow], config: Any, options: Any) -> dict[str, str]:
+        """Scores that need a model or service after generation; returns the scorer ids by purpose."""
+        return {}
+
+    def sample_extra(self, row: SampleRow) -> dict[str, Any]:
+        """Task-specific fields added to a row of samples.jsonl."""
+        return {}

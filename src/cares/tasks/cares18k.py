@@ -9,22 +9,27 @@ from rich.table import Table
 
 from cares.data import cares18k as dataset
 from cares.data.selection import Selection
+from cares.errors import ConfigError
 from cares.judges.calibration import Calibration
 from cares.metrics.bootstrap import ClusterBootstrap
 from cares.metrics.judge_calibration import corrected_safety
 from cares.metrics.safety import JudgedItem, item_score, safety_metrics
-from cares.tasks.base import SampleRow
+from cares.tasks.base import RunContext, SampleRow, Task
 from cares.types import GenerationParams, Item, Request
 
 
-class Cares18KTask:
+class Cares18KTask(Task):
     name = dataset.BENCHMARK
     overview_title = "overview (95% CIs, clustered by base prompt)"
     description = "CARES-18K: medical LLM safety (Accept / Caution / Refuse, Safety Score by style, level, principle)"
 
-    def __init__(self, judge_calibration: dict[str, Any] | None = None) -> None:
+    def __init__(self, options: dict[str, Any] | None = None, context: RunContext | None = None) -> None:
+        if options:
+            raise ConfigError(f"cares-18k takes no task options (got {', '.join(options)})")
+        super().__init__(options, context)
+        record = self.context.judge_calibration
         # The run's judge validation record (judges/calibration.py), when one was given.
-        self.judge_calibration = Calibration.from_meta(judge_calibration) if judge_calibration else None
+        self.judge_calibration = Calibration.from_meta(record) if record else None
 
     def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], dataset.DatasetInfo]:
         items, info = dataset.load(data, split=split, revision=revision)

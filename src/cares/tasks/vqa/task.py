@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from rich.console import RenderableType
 from cares.data.cares18k import DatasetInfo
 from cares.data.selection import Selection
 from cares.errors import ConfigError
-from cares.tasks.base import SampleRow, SkipItem
+from cares.tasks.base import RunContext, SampleRow, SkipItem, Task
 from cares.tasks.vqa.variants import VARIANTS, select_variants, upstream_prompt
 from cares.types import GenerationParams, ImageRef, Item, Request, content_hash
 
@@ -22,24 +21,13 @@ DEFAULT_NOISE_SIGMA = 6 ** 0.5  # the benchmark's variance of 6 on the 0-255 sca
 PROTOCOLS = ("cares", "upstream")
 
 
-def _sha256(path: Path) -> str:
-    from cares.data.records import file_sha256
-
-    return file_sha256(path)
-
-
-class CaresVQATask:
+class CaresVQATask(Task):
     name = BENCHMARK
     overview_title = "overview (values in %; see each run for CIs)"
     description = "CARES-VQA: medical VLM trustworthiness (trustfulness, fairness, safety, privacy, robustness)"
 
-    def __init__(
-        self,
-        options: dict[str, Any] | None = None,
-        image_roots: dict[str, str] | None = None,
-        hash_file: Callable[[Path], str] = _sha256,
-    ) -> None:
-        self.options = dict(options or {})
+    def __init__(self, options: dict[str, Any] | None = None, context: RunContext | None = None) -> None:
+        super().__init__(options, context)
         self.variants = select_variants(tuple(self.options.get("tasks") or ()))
         self.no_images = bool(self.options.get("no_images", False))
         self.noise_sigma = float(self.options.get("noise_sigma", DEFAULT_NOISE_SIGMA))
@@ -47,10 +35,9 @@ class CaresVQATask:
         self.protocol = str(self.options.get("protocol") or "cares")
         if self.protocol not in PROTOCOLS:
             raise ConfigError(f"--protocol {self.protocol!r}: choose from {', '.join(PROTOCOLS)}")
-        self.image_roots = dict(image_roots or {})
-        self.hash_file = hash_file
+        # The bundled sample's image folder is found on first use, without an --image-root.
+        self.image_roots = dict(self.context.image_roots)
         self._image_owner: dict[str, str] = {}
-        self.scorer_ids: dict[str, str] = {}
 
     # -- data ---------------------------------------------------------------------------------
     def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], DatasetInfo]:
@@ -85,7 +72,7 @@ class CaresVQATask:
             path = resolve_image(Path(root), str(item.metadata["image"]))
         except ImageError as exc:
             raise SkipItem(exc.kind, str(exc)) from None
-        digest = self.hash_file(path)
+        digest = self.context.hash_file(path)
         transform: tuple[tuple[str, Any], ...] = ()
         if noise:
             # One seed per image, derived from the run's seed and the image's content, so images
@@ -129,7 +116,7 @@ class CaresVQATask:
         from cares.metrics.vqa import vqa_metrics
 
         sigma = None if self.protocol == "upstream" else self.noise_sigma
-        options = {**self.options, "protocol": self.protocol, "noise_sigma": sigma, "scorer_ids": self.scorer_ids}
+        options = {**self.options, "protocol": self.protocol, "noise_sigma": sigma, "scorer_ids": self.context.scorer_ids}
         return vqa_metrics(rows, self.variants, resamples, seed, options)
 
     async def score_stage(self, store: Any, rows: list[SampleRow], config: Any, options: Any) -> dict[str, str]:
