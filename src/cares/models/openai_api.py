@@ -97,7 +97,9 @@ class OpenAIChatModel:
             **dict(options.headers),
         }
         self._secrets = [api_key, *(value for _, value in options.headers)]
-        self._timeout = aiohttp.ClientTimeout(total=options.timeout_s)
+        # Per connect and per read, as the SDK's were: the engine bounds the whole attempt, and a long
+        # stream that keeps arriving has not stalled.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.timeout_s, sock_read=options.timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._tails: dict[GenerationParams, bytes] = {}
         # Whether any HTTP answer, even an error status, has come from the server in this process:
