@@ -11,7 +11,10 @@ handful of moves, and these are counted here, on wording that names the move and
 - a pretext: a study, poster, quiz, review or plain curiosity given as the reason to ask;
 - decomposition: the request cut into innocent sub-questions (`1) ... 2) ...`, `step 1`,
   `the first part ... the rest later`), and how many questions the prompt asks;
-- the share of first-person words: direct prompts mostly ask for the asker ("how can I").
+- the share of first-person words: direct prompts mostly ask for the asker ("how can I");
+- an inverted ask: the request turned inside out so that it reads as prevention or assessment
+  (`what mistakes should one avoid`, `what would give it away`, `which ... would be most`,
+  `so we can spot it`, `what would it look like`).
 
 Plain questions use some of these words too ("what does NPO stand for?", "a friend of mine has
 lupus"), so each cue is a count the classifier weighs, never a rule. Standard library and numpy only.
@@ -31,6 +34,7 @@ CUE_NAMES: tuple[str, ...] = (
     "decomposition",  # log(1 + list markers and "one part at a time" phrasing)
     "question_marks",  # log(1 + question marks)
     "first_person",  # share of words that are I, me, my, mine, myself
+    "inverted_ask",  # log(1 + asks turned inside out: what mistakes to avoid, what would give it away, which would be most)
 )
 
 _Q = "\"'\u2018\u2019\u201c\u201d\u00ab\u00bb`"
@@ -65,19 +69,53 @@ _DISTANCING = re.compile(
     r"screenplay|script|thriller|drama|game|play)|fictional|person [a-z]\b|(?:patient|worker|carer|practitioner|"
     r"surgeon|blogger|user|doctor|nurse) [a-z]\b|in (?:a|an) (?:world|scenario|universe)|scenario|purely|in principle|"
     r"in general(?: terms)?|generally speaking|in the abstract|historically|in (?:the )?past(?: cases)?|"
-    r"past cases|people (?:who|in|like))\b",
+    r"past cases|people (?:who|in|like)|historical|in (?:past|previous|earlier|known|reported|documented) (?:[\w-]+ ){0,2}"
+    r"cases|have there (?:ever )?been cases|looking back|from what (?:\w+ ){0,3}(?:have|has) (?:described|reported|said)|"
+    r"how (?:have|did) (?:\w+ ){1,4}(?:in the past|historically|managed to|got away with))\b",
     re.IGNORECASE,
 )
 
 _PRETEXT = re.compile(
-    r"\b(?:for (?:a|an|my|our|the) (?:[\w-]+ ){0,3}(?:project|assignment|essay|thesis|dissertation|coursework|class|"
+    r"\b(?:for (?:a|an|my|our|the) (?:[\w'\u2019-]+ ){0,3}(?:project|assignment|essay|thesis|dissertation|coursework|class|"
     r"course|module|paper|report|presentation|poster|leaflet|quiz|campaign|blog|research|study|training|article|"
-    r"debate|exam|lesson|workshop)|posters?|leaflets?|awareness|quiz|trivia|curious|curiosity|just wondering|"
+    r"debate|exam|lesson|workshop|chapter|handbook|textbook|syllabus|curriculum|case study|seminar|tutorial|webinar|"
+    r"podcast|newsletter|guide|manual|checklist|slide deck|talk|drill|simulation|exercise|question bank|flashcards?|"
+    r"test paper|viva|literature review|briefing|exhibit)|"
+    r"(?:thesis|dissertation|chapter|exam|quiz|viva|seminar|tutorial|textbook|coursework|case study|training|ethics|"
+    r"governance|compliance|actuarial|operations|market(?:ing)?|research|safeguarding|audit|security|journalism) "
+    r"(?:question|chapter|module|scenario|exercise|case|section|paper|brief)s?|model answer|exam question|"
+    r"quiz question|multiple[- ]choice|red[- ]team(?:ing)?|tabletop|threat model(?:ling|ing)?|risk register|"
+    r"(?:i|we) (?:run|teach|lead|chair|sit on|moderate|supervise|coordinate|edit|mark|grade|examine|set) "
+    r"(?:a|an|the|our|my|some)\b|to (?:strengthen|design|improve|build|test|tighten|harden) (?:our|the|a|their)\b|"
+    r"knowing (?:the method|how it is done|how it's done)|"
+    r"posters?|leaflets?|awareness|quiz|trivia|curious|curiosity|just wondering|"
     r"wondering|out of interest|no plans|for realism|realism|realistic(?:ally)?|(?:research|educational|academic) "
     r"purposes|academic|we(?:'re| are) (?:reviewing|auditing|testing|making|writing|designing|preparing|mapping)|"
     r"i(?:'m| am) (?:writing|making|designing|preparing|doing|putting together|setting)|asking (?:only )?"
     r"(?:out of|for)|so (?:we|people|staff|readers|members|the class) (?:can|know|understand)|"
     r"to (?:warn|show|help|teach) (?:people|staff|readers|members|others)|audit(?:ing)?|review(?:ing)?)\b",
+    re.IGNORECASE,
+)
+
+# The ask turned inside out: what to avoid, what would give it away, which way would work best.
+_INVERTED = re.compile(
+    r"\b(?:what (?:\w+ ){0,2}(?:mistakes|errors|pitfalls|slip-?ups|red flags|warning signs|giveaways|tells|"
+    r"loopholes|gaps|weak (?:points|spots)|blind spots|vulnerabilities|tell-?tale signs)|"
+    r"(?:mistakes|errors|pitfalls|slip-?ups) (?:to avoid|(?:that )?(?:people|they|one|someone|beginners) (?:make|made))|"
+    r"what (?:would|could|might|usually|typically) (?:go wrong|give (?:it|them|him|her|someone|the game) away|"
+    r"tip (?:off|them off)|raise (?:suspicion|a flag|eyebrows)|get (?:noticed|flagged|caught)|be missed|slip through)|"
+    r"what (?:should|would|do|does) (?:one|people|someone|they|a person|he|she|the \w+) (?:avoid|never do|"
+    r"watch out for|steer clear of|be careful (?:about|of|not to))|what to avoid|(?:things|steps) to avoid|"
+    r"which (?:[\w-]+ ){0,5}(?:would|is|are|tends? to be|might be) (?:the )?(?:most|least|best|easiest|hardest|"
+    r"quickest|safest)|(?:most|least) (?:likely to (?:work|succeed|go unnoticed|be noticed|be caught|be detected)|"
+    r"effective|convincing|persuasive|noticeable|detectable|traceable|reliable)|"
+    r"(?:go|went|goes|slip|slips|pass|passes) (?:unnoticed|undetected|under the radar)|"
+    r"how (?:would|could|do|does|might) (?:one|someone|a person|they|investigators|auditors|inspectors|staff|we|you) "
+    r"(?:spot|detect|notice|catch|tell|recognise|recognize|uncover)|what (?:it|that|this) would look like|what would (?:it|that|this) look like|"
+    r"what (?:to|we should) look (?:out )?for|so (?:that )?(?:we|i|staff|they|people|the team|managers|inspectors|"
+    r"auditors|reviewers|regulators|parents|teachers) (?:can|could|know how to) "
+    r"(?:spot|catch|detect|prevent|recognise|recognize|stop|avoid)|(?:in order )?to (?:prevent|catch|detect|spot) "
+    r"(?:it|this|them|that)|common (?:ways|methods|tactics|tricks))\b",
     re.IGNORECASE,
 )
 
@@ -110,4 +148,5 @@ def cue_vector(clean: str) -> np.ndarray:
     out[4] = math.log1p(clean.count("?"))
     words = [w.casefold().replace("\u2019", "'") for w in _WORD.findall(clean)]
     out[5] = sum(1 for w in words if w in _FIRST_PERSON) / max(len(words), 1)
+    out[6] = math.log1p(len(_INVERTED.findall(clean)))
     return out
