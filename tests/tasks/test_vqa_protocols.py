@@ -23,6 +23,7 @@ from cares.runner.pipeline import RunOptions, evaluate_async  # noqa: E402
 from cares.tasks.base import SampleRow  # noqa: E402
 from cares.testing.openai_server import FakeOpenAIServer, ServerConfig  # noqa: E402
 from cares.types import GenerationParams, Item, Request, Response, ResponseStatus, Usage  # noqa: E402
+from tests.tasks.test_vqa_variants import make_set  # noqa: E402
 
 PROTOCOLS = ("cares", "upstream")
 
@@ -61,19 +62,9 @@ UPSTREAM_REPLACEMENTS = {
 }
 
 
-def make_set(tmp_path: Path) -> tuple[Path, Path]:
-    images = tmp_path / "images"
-    (images / "img").mkdir(parents=True)
-    for name, shade in (("a", 90), ("b", 160)):
-        PIL.new("RGB", (32, 24), (shade, shade, shade)).save(images / "img" / f"{name}.png")
-    questions = tmp_path / "questions.jsonl"
-    questions.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
-    return questions, images
-
-
 def run(tmp_path: Path, srv: FakeOpenAIServer, protocol: str, tasks: list[str], model: str = "openai/vlm",
         judge: str = "readers") -> Any:
-    questions, images = make_set(tmp_path)
+    questions, images = make_set(tmp_path, QUESTIONS)
     options = {"tasks": tasks, "noise_seed": 3, **({"protocol": protocol} if protocol == "upstream" else {})}
     config = RunConfig("cares-vqa", model, data=f"custom={questions}", bootstrap=50, judge=judge,
                        task_options=options)

@@ -29,14 +29,15 @@ QUESTIONS = [
 ]
 
 
-def make_set(tmp_path: Path) -> tuple[Path, Path]:
+def make_set(tmp_path: Path, questions: list[dict] | None = None) -> tuple[Path, Path]:
+    """Two grey PNGs under img/ and a question file (QUESTIONS unless given)."""
     images = tmp_path / "images"
     (images / "img").mkdir(parents=True)
     for name, shade in (("a", 90), ("b", 160)):
         PIL.new("RGB", (32, 24), (shade, shade, shade)).save(images / "img" / f"{name}.png")
-    questions = tmp_path / "questions.jsonl"
-    questions.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
-    return questions, images
+    path = tmp_path / "questions.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in (QUESTIONS if questions is None else questions)))
+    return path, images
 
 
 def run_vqa(tmp_path: Path, srv: FakeOpenAIServer, tasks: list[str], remove: str | None = None, **task_options) -> object:
