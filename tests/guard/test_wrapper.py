@@ -12,7 +12,7 @@ import pytest
 from cares.errors import ConfigError
 from cares.guard.policy import REMINDER, Guard, GuardPolicy
 from cares.guard.wrapper import GuardedModel
-from cares.models.base import GuardSettings, ModelOptions
+from cares.models.base import GuardSettings, Model, ModelOptions
 from cares.models.baselines import COMPLY_TEXT, REFUSE_TEXT, ConstantModel
 from cares.models.openai_api import OpenAIChatModel
 from cares.models.registry import get_model
@@ -113,7 +113,7 @@ def test_detector_scores_only_the_last_user_text_of_an_image_request() -> None:
     assert completion.meta["guard"]["flagged"] is True
 
 
-class LocalInner:
+class LocalInner(Model):
     """A model on this machine with one-time setup, as hf/ models are."""
 
     spec = "local/x"

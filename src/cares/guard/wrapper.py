@@ -30,7 +30,7 @@ PROVIDER = "guard"
 SCORE_BATCH = 64
 
 
-class GuardedModel:
+class GuardedModel(Model):
     def __init__(self, inner: Model, guard: Guard, reuse: RunStore | None = None) -> None:
         self.inner = inner
         self.guard = guard
@@ -44,18 +44,16 @@ class GuardedModel:
         self._scorer: MicroBatcher[str, GuardDecision] = MicroBatcher(guard.decide_many, SCORE_BATCH, gather_s=0.002)
 
     # The engine reads these of the model it drives; they belong to the wrapped model.
-    @property
+    @property  # type: ignore[override]
     def runs_locally(self) -> bool:
-        return bool(getattr(self.inner, "runs_locally", False))
+        return self.inner.runs_locally
 
-    @property
+    @property  # type: ignore[override]
     def preferred_concurrency(self) -> int | None:
-        return getattr(self.inner, "preferred_concurrency", None)
+        return self.inner.preferred_concurrency
 
     async def prepare(self) -> None:
-        prepare = getattr(self.inner, "prepare", None)
-        if prepare is not None:
-            await prepare()
+        await self.inner.prepare()
 
     def identity(self) -> dict[str, Any]:
         # The guard's settings decide the answers as much as the model does: a guarded answer is

@@ -1,9 +1,10 @@
-"""The one async protocol every model backend implements, and the errors it may raise."""
+"""The base every model backend subclasses, with the capabilities the engine reads, and the errors it may raise."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from cares.checks import http_url, number
 from cares.types import Completion, Request
@@ -90,19 +91,27 @@ class ModelOptions:
         number("ModelOptions.timeout_s", self.timeout_s, above=0)
 
 
-@runtime_checkable
-class Model(Protocol):
-    """A model backend. `identity()` goes into every response-cache key, so it must name what
-    determines the answers (model name, server) and nothing secret (never the API key).
+class Model(ABC):
+    """The base of every model backend: what each one gives is abstract, and the capabilities the
+    engine reads are declared here with their defaults.
 
-    Optional attributes the engine reads: `runs_locally` (no per-attempt timeout: a request queued
-    behind local work has not stalled) and `preferred_concurrency` (requests in flight when
-    `--concurrency` is not given)."""
+    `identity()` goes into every response-cache key, so it must name what determines the answers
+    (model name, server) and nothing secret (never the API key)."""
 
     spec: str
+    # No per-attempt timeout when True: a request queued behind local work has not stalled.
+    runs_locally: bool = False
+    # Requests in flight when `--concurrency` is not given; None: the engine's default.
+    preferred_concurrency: int | None = None
 
+    @abstractmethod
     def identity(self) -> dict[str, Any]: ...
 
+    @abstractmethod
     async def generate(self, request: Request) -> Completion: ...
 
-    async def aclose(self) -> None: ...
+    async def prepare(self) -> None:
+        """Heavy one-time setup (loading weights), called only when there is something to ask."""
+
+    async def aclose(self) -> None:
+        """Release connections or memory; called once when the run is done."""

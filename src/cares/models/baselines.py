@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cares.errors import ConfigError
-from cares.models.base import ModelOptions
+from cares.models.base import Model, ModelOptions
 from cares.models.registry import provider
 from cares.types import Completion, Request, Usage
 
@@ -21,7 +21,7 @@ CAUTION_TEXT = (
 _FIXED = {"refuse": REFUSE_TEXT, "comply": COMPLY_TEXT, "caution": CAUTION_TEXT}
 
 
-class ConstantModel:
+class ConstantModel(Model):
     """Answers every request with the same text, instantly and for free."""
 
     def __init__(self, spec: str, text: str) -> None:

@@ -21,7 +21,7 @@ import orjson
 
 from cares.checks import http_url
 from cares.errors import ConfigError
-from cares.models.base import FatalModelError, ModelCallError, ModelOptions, ServerUnreachableError
+from cares.models.base import FatalModelError, Model, ModelCallError, ModelOptions, ServerUnreachableError
 from cares.models.content import api_messages
 from cares.models.registry import provider
 from cares.redact import redact
@@ -73,7 +73,7 @@ def _settings(spec: str, extra: tuple[tuple[str, Any], ...]) -> tuple[bool, dict
     return stream, extra_body
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(Model):
     def __init__(self, name: str, options: ModelOptions) -> None:
         self.spec = f"openai/{name}"
         self.name = name

@@ -19,12 +19,12 @@ from cares.checks import http_url
 from cares.redact import redact
 from cares.errors import ConfigError
 from cares.models.content import api_messages
-from cares.models.base import FatalModelError, ModelCallError, ModelOptions
+from cares.models.base import FatalModelError, Model, ModelCallError, ModelOptions
 from cares.models.openai_api import _PLACEHOLDER_KEY, DEFAULT_BASE_URL, _short, parse_retry_after
 from cares.types import Completion, Request, Usage
 
 
-class OpenAISDKChatModel:
+class OpenAISDKChatModel(Model):
     def __init__(self, name: str, options: ModelOptions) -> None:
         try:
             import openai

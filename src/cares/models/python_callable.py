@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cares.errors import ConfigError
-from cares.models.base import ModelCallError, ModelOptions
+from cares.models.base import Model, ModelCallError, ModelOptions
 from cares.models.content import api_messages
 from cares.models.registry import provider
 from cares.types import Completion, Request, Usage
@@ -79,7 +79,7 @@ def _source_sha256(module: Any) -> str | None:
         return None
 
 
-class PythonModel:
+class PythonModel(Model):
     def __init__(self, target: str) -> None:
         self.spec = f"python/{target}"
         self.target = target

@@ -70,7 +70,7 @@ async def call_with_retries(
     started = time.monotonic()
     last_error = "no attempt made"
     # A local model's request may wait behind whole batches; only a remote call can stall.
-    timeout = None if getattr(model, "runs_locally", False) else options.timeout_s
+    timeout = None if model.runs_locally else options.timeout_s
     for attempt in range(1, options.max_attempts + 1):
         try:
             completion = await asyncio.wait_for(model.generate(request), timeout=timeout)
@@ -106,7 +106,7 @@ async def call_with_retries(
 def effective_concurrency(model: Model, options: EngineOptions) -> int:
     if options.concurrency is not None:
         return max(1, options.concurrency)
-    return max(1, int(getattr(model, "preferred_concurrency", None) or 16))
+    return max(1, int(model.preferred_concurrency or 16))
 
 
 def failed_response(key: str, spec: str, error: str | None, attempts: int, seconds: float) -> Response:
@@ -165,10 +165,8 @@ async def generate_locally(
     started = time.monotonic()
     rng = random.Random(seed)
     semaphore = asyncio.Semaphore(effective_concurrency(model, options))
-    prepare = getattr(model, "prepare", None)
-    if prepare is not None:
-        # Heavy one-time setup (loading weights) happens only when there is something to ask.
-        await prepare()
+    # Heavy one-time setup (loading weights) happens only when there is something to ask.
+    await model.prepare()
     bar = ProgressBar(label, len(pending), options.progress)
 
     async def one(key: str, request: Request) -> None:

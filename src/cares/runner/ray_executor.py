@@ -97,7 +97,7 @@ def plan(model: Model, options: EngineOptions, resources: dict[str, float], pend
     its GPU and keeps as many requests in flight as the model wants."""
     executor = options.executor
     budget = effective_concurrency(model, options)
-    if getattr(model, "runs_locally", False):
+    if model.runs_locally:
         cluster_gpus = resources.get("GPU", 0.0)
         gpus = executor.gpus_per_worker if executor.gpus_per_worker is not None else (1.0 if cluster_gpus else 0.0)
         default = int(cluster_gpus // gpus) if gpus else 1

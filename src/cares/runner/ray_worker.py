@@ -49,9 +49,7 @@ class RequestWorker:
                         f"{self._recipe.spec} on Ray worker {os.uname().nodename} differs from the driver's "
                         f"(changed: {', '.join(changed)}); give every node the same checkpoint, server and settings"
                     )
-                prepare = getattr(model, "prepare", None)
-                if prepare is not None:
-                    await prepare()
+                await model.prepare()
                 self._semaphore = asyncio.Semaphore(self._concurrency)
                 self._model = model
         return os.getpid()

@@ -13,7 +13,7 @@ import asyncio
 import sys
 from typing import Any
 
-from cares.models.base import FatalModelError, ModelOptions
+from cares.models.base import FatalModelError, Model, ModelOptions
 from cares.models.batching import MicroBatcher
 from cares.models.hf.checkpoint import HFSettings, Loaded, load, locate, resolve_device, resolve_dtype
 from cares.models.hf.decode import BatchGenerator, Prompt, free_cached_memory, prompt_length, render
@@ -25,7 +25,7 @@ from cares.types import Completion, Request
 _IN_FLIGHT_PER_SLOT = 4
 
 
-class HFModel:
+class HFModel(Model):
     # The engine does not time out or rate-limit local calls: a request waiting for its batch is
     # not a stalled server.
     runs_locally = True
