@@ -149,10 +149,13 @@ async def cmd_rescore(args: argparse.Namespace) -> int:
 
 
 async def cmd_export(args: argparse.Namespace) -> int:
-    from cares.runner.pipeline import export
+    import asyncio
 
-    result = export(args.run_dir, args.judge)
-    print(f"wrote {result.results_path} and {result.samples_path}")
+    from cares.report.export_formats import export_run
+
+    # In a worker thread: Inspect's log writer runs an event loop of its own.
+    written = await asyncio.to_thread(export_run, args.run_dir, args.format, args.output, args.judge)
+    print("wrote " + ", ".join(map(str, written[:-1])) + f" and {written[-1]}")
     return 0
 
 

@@ -142,9 +142,27 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_engine_options(rescore)
     rescore.add_argument("--json", action="store_true")
 
-    export = sub.add_parser("export", help="rebuild results.json and samples.jsonl from the run store")
+    export = sub.add_parser(
+        "export", help="rebuild results.json and samples.jsonl from the run store, or write CSV, parquet or an "
+        "Inspect AI log", formatter_class=fmt, epilog=textwrap.dedent("""\
+            examples:
+              cares export runs/cares-18k/openai_my-model-1a2b3c4d
+              cares export runs/cares-18k/openai_my-model-1a2b3c4d --format inspect --output my-model.eval
+              cares export runs/cares-vqa/hf_._my-vlm-5e6f7a8b --format parquet
+
+            Every format is derived from run.sqlite: results.json and samples.jsonl are rebuilt first,
+            and csv, parquet (one row per request; needs pip install 'cares[parquet]') and inspect (an
+            Inspect AI log for `inspect view`: samples, messages, the judge's label and score, the
+            Safety Score or the CARES-VQA headline figures as metrics; needs pip install
+            'cares[inspect]') are written from them."""))
     export.add_argument("run_dir", type=Path, help="the run directory (holding run.sqlite)")
     export.add_argument("--judge", help="judge id to export (default: the run's active judge)")
+    export.add_argument("--format", choices=("default", "csv", "parquet", "inspect"), default="default",
+                        help="default: results.json and samples.jsonl; csv or parquet: the samples as a table; "
+                             "inspect: an Inspect AI log (.eval, or .json)")
+    export.add_argument("--output", type=Path, metavar="FILE",
+                        help="file for csv, parquet or inspect (default: samples.csv, samples.parquet or inspect.eval "
+                             "in the run directory)")
 
     show = sub.add_parser("show", help="print the summary table of a run")
     show.add_argument("run_dir", type=Path, help="the run directory (holding results.json)")
