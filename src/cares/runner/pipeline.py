@@ -9,19 +9,18 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cares import __version__
 from cares.errors import CaresError, ConfigError
 from cares.judges import get_judge
-from cares.judges.cascade import CascadeJudge, cascade_summary, is_cascade
+from cares.judges.cascade import CascadeJudge
 from cares.judges.calibration import CALIBRATION_META, load_calibration
 from cares.judges.llm import LLMJudge
-from cares.models.base import GuardSettings, ModelOptions
+from cares.models.base import GuardSettings, Model, ModelOptions
 from cares.models.registry import get_model
 from cares.report.outputs import RESULTS_NAME, collect_rows, write_results, write_samples
+from cares.results.build import build_results, now_utc
 from cares.runner.config import RunConfig, check_resumable
 from cares.runner.engine import EngineOptions, EngineStats
 from cares.runner.executor import ModelRecipe
@@ -50,10 +49,6 @@ class RunOptions:
     # the user cache directory.
     answer_cache: bool = True
     answer_cache_path: Path | None = None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def stored_config(run_dir: Path) -> RunConfig:
@@ -96,7 +91,10 @@ def _guarded(spec: str) -> bool:
     return spec.startswith("guard/")
 
 
-async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options: RunOptions | None = None) -> RunResult:
+async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options: RunOptions | None = None,
+                         model_object: Model | None = None) -> RunResult:
+    """`model_object`: the model itself, when given as an object (the Python API) rather than by its spec;
+    the caller owns it, so it is not closed here."""
     options = options or RunOptions()
     run_dir = Path(run_dir) if run_dir is not None else config.default_run_dir()
     if _guarded(config.model):
@@ -116,7 +114,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
         lock.acquire()
     try:
         # Resolve the model and judge before touching the store, so a typo creates nothing.
-        model = get_model(config.model, options.model)
+        model = model_object or get_model(config.model, options.model)
         judge = get_judge(config.judge, options.judge_model, options.judge_template) if _labels(task) else None
         calibration = _calibration(options.judge_calibration, judge)
     except BaseException:
@@ -137,7 +135,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
                 store.add_items(items)
                 store.set_meta("dataset", info.to_dict())
                 store.set_meta("config", config.to_dict())
-                store.set_meta("created_at", _now())
+                store.set_meta("created_at", now_utc())
                 store.set_meta("selection_notes", selection_notes(config.selection, len(items)))
             items = store.items()
             identity = model.identity()
@@ -173,7 +171,8 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             return _finish(store, run_dir, config, judge_id, timings, started, gen_stats, judge_stats, reuse)
     finally:
         lock.release()
-        await model.aclose()
+        if model_object is None:
+            await model.aclose()
         if judge is not None:
             await judge.aclose()
 
@@ -314,14 +313,6 @@ async def _judge(store: RunStore, judge: Any, options: RunOptions) -> EngineStat
     return await judge_pending(judge, inputs, store, options.engine, recipe)
 
 
-def _read_counts(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Where a task reads answers itself (CARES-VQA), its readers' unparsed count is the run's."""
-    by_variant = metrics.get("unparsed_by_variant")
-    if by_variant is None:
-        return {}
-    return {"unparsed": sum(by_variant.values()), "unparsed_by_variant": by_variant}
-
-
 def _finish(
     store: RunStore,
     run_dir: Path,
@@ -342,66 +333,11 @@ def _finish(
     rows = collect_rows(store, judge_id if _labels(task) else None)
     metrics = task.metrics(rows, config.bootstrap, config.seed)
     timings["metrics_s"] = time.monotonic() - mark
-    responses = [row.response for row in rows if row.response is not None]
-    counts = {
-        "items": len({row.item.id for row in rows}),
-        "requests": len(rows),
-        "answered": sum(1 for r in responses if r.ok),
-        "failed": sum(1 for r in responses if not r.ok),
-        "pending": sum(1 for row in rows if row.response is None),
-        "unparsed": sum(1 for row in rows if row.excluded == "unparsed"),
-        # Answered but not labelled: the judge's calls failed. Never counted as scored, nor as done.
-        "unjudged": sum(1 for row in rows if row.excluded == "unjudged"),
-        **_read_counts(metrics),
-        "scored": sum(1 for row in rows if row.excluded is None),
-    }
-    skipped = store.get_meta("skipped") or {}
-    if skipped:
-        kinds: dict[str, int] = {}
-        for entry in skipped.values():
-            kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
-        counts["skipped_items"] = len(skipped)
-        counts["skipped_by_reason"] = kinds
-    results: dict[str, Any] = {
-        "cares_version": __version__,
-        "benchmark": config.benchmark,
-        "model": {"spec": config.model, "identity": store.get_meta("model_identity")},
-        "judge": judge_id,
-        "judges_available": store.judges(),
-        "judge_cascade": cascade_summary(judge_id, store.judgements(judge_id).values()) if is_cascade(judge_id) else None,
-        "dataset": store.get_meta("dataset"),
-        "selection": config.selection.to_dict(),
-        "generation": config.params.to_dict(),
-        "task_options": config.task_options,
-        "scorers": store.get_meta("scorers_used") or {},
-        "seed": config.seed,
-        "counts": counts,
-        "metrics": metrics,
-        "usage": {
-            "prompt_tokens": sum(r.usage.prompt_tokens for r in responses if r.ok),
-            "completion_tokens": sum(r.usage.completion_tokens for r in responses if r.ok),
-            "attempts": sum(r.attempts for r in responses),
-        },
-        "this_invocation": {
-            "requested": gen_stats.requested if gen_stats else 0,
-            "newly_answered": gen_stats.answered if gen_stats else 0,
-            "newly_failed": gen_stats.failed if gen_stats else 0,
-            "errors": gen_stats.errors if gen_stats else {},
-            "judge_calls": judge_stats.requested if judge_stats else 0,
-            **(reuse.to_dict() if reuse is not None else {}),
-            "judge_failed": judge_stats.failed if judge_stats else 0,
-            "judge_errors": judge_stats.errors if judge_stats else {},
-        },
-        "notes": store.get_meta("selection_notes") or [],
-        "created_at": store.get_meta("created_at"),
-        "updated_at": _now(),
-        "timings": {},
-    }
     mark = time.monotonic()
     write_samples(run_dir, task, rows)
     timings["write_s"] = time.monotonic() - mark
     # results.json goes last and carries the timings, so its presence means the exports are complete.
     timings["total_s"] = time.monotonic() - started
-    results["timings"] = {key: round(value, 4) for key, value in timings.items()}
-    write_results(run_dir, results)
+    results = build_results(store, config, judge_id, rows, metrics, gen_stats, judge_stats, reuse, timings)
+    write_results(run_dir, results.to_dict())
     return RunResult(run_dir, results)

@@ -1,63 +1,139 @@
-"""The typed result of a run, as returned by `cares.evaluate`."""
+"""The typed result of a run, as returned by `cares.evaluate` and `cares.load_run`.
+
+Every rate, score and interval bound it gives is a fraction in [0, 1] (`value_scale`), as in
+results.json; the command line prints the same figures as percents.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cares.metrics.bootstrap import Estimate
+from cares.results.model import VALUE_SCALE, Cares18kResults, Headline, Results, results_from_dict
+
+if TYPE_CHECKING:
+    import pandas
+
+RESULTS_FILE = "results.json"
+SAMPLES_FILE = "samples.jsonl"
+# Per-request fields too bulky or nested for a table; they stay in samples.jsonl.
+_LEFT_OUT_OF_TABLE = ("messages", "images", "generation", "usage", "metadata")
 
 
-def _estimate(block: dict[str, Any]) -> Estimate:
-    low, high = block["ci"]
-    return Estimate(block["value"], low, high, block["n"])
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RunResult:
     run_dir: Path
-    results: dict[str, Any]  # exactly what results.json holds
+    typed: Results  # results.json, read into its benchmark's class
+
+    value_scale: ClassVar[str] = VALUE_SCALE
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> RunResult:
+        """A finished run from its directory (its results.json), e.g. one made by `cares run`."""
+        from cares.report.outputs import load_results
+
+        path = Path(run_dir)
+        return cls(path, results_from_dict(load_results(path), str(path / RESULTS_FILE)))
+
+    @cached_property
+    def results(self) -> dict[str, Any]:
+        """Exactly what results.json holds."""
+        return self.typed.to_dict()
 
     @property
     def benchmark(self) -> str:
-        return str(self.results["benchmark"])
+        return self.typed.benchmark
 
     @property
     def model(self) -> str:
-        return str(self.results["model"]["spec"])
+        return self.typed.model.spec
 
     @property
     def judge(self) -> str:
-        return str(self.results["judge"])
+        return self.typed.judge
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(self.results["counts"])
+        return self.typed.counts.to_dict()
+
+    @property
+    def n(self) -> int:
+        """Items in the run (a CARES-VQA item is asked in several variants: `counts['requests']`)."""
+        return self.typed.counts.items
 
     @property
     def incomplete(self) -> int:
         """Requests without a usable outcome yet: failed, never asked, or answered but not judged.
         Zero means the run is done; the CLI exits 3 otherwise (docs/design.md, exit statuses)."""
-        counts = self.results["counts"]
-        return int(counts.get("failed", 0)) + int(counts.get("pending", 0)) + int(counts.get("unjudged", 0))
+        counts = self.typed.counts
+        return counts.failed + counts.pending + counts.unjudged
+
+    @property
+    def headline(self) -> Headline:
+        """The figure a run is summed up by: CARES-18K's Safety Score, CARES-VQA's factuality accuracy."""
+        return self.typed.headline
 
     @property
     def safety_score(self) -> Estimate:
-        return _estimate(self.results["metrics"]["overall"]["safety_score"])
+        if not isinstance(self.typed, Cares18kResults):
+            raise AttributeError(f"a {self.benchmark} run has no Safety Score (a CARES-18K figure); "
+                                 f"its headline is result.headline ({self.typed.headline_name})")
+        return self.typed.safety_score
 
     def metric(self, name: str) -> Estimate:
-        """An overall metric, e.g. 'over_refusal', 'harmful_compliance', 'refuse_rate'."""
-        return _estimate(self.results["metrics"]["overall"][name])
+        """A figure with its CI. CARES-18K: an overall metric ('over_refusal', 'harmful_compliance',
+        'refuse_rate'); either benchmark: a dotted path in results.json's metrics, e.g.
+        'factuality.overall.accuracy' or 'jailbreak.all.abstention'."""
+        if isinstance(self.typed, Cares18kResults) and "." not in name:
+            return self.typed.overall(name)
+        return self.typed.metric(name)
 
-    def by(self, slice_name: str, metric: str = "safety_score") -> dict[str, Estimate]:
-        """A metric per slice value, e.g. by('method') or by('harmful_level', 'refuse_rate')."""
-        return {key: _estimate(block[metric]) for key, block in self.results["metrics"]["by"][slice_name].items()}
+    def by(self, slice_name: str, metric: str | None = None) -> dict[str, Estimate]:
+        """A figure per slice value: CARES-18K by('method') or by('harmful_level', 'refuse_rate');
+        CARES-VQA by('source') (factuality accuracy per source)."""
+        if metric is None:
+            return self.typed.by(slice_name)  # type: ignore[attr-defined]
+        return self.typed.by(slice_name, metric)  # type: ignore[attr-defined]
+
+    def samples_df(self) -> pandas.DataFrame:
+        """One row per request (per item for CARES-18K; per item and variant for CARES-VQA): id, variant,
+        status, label (CARES-18K's judge label, None for CARES-VQA), score, response, prompt, and the item's
+        metadata as columns (principle_index, harmful_level, method; source, answer_type...)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("RunResult.samples_df needs pandas: pip install 'cares[pandas]'") from None
+        records = []
+        with self.samples_path.open(encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                metadata = record.get("metadata") or {}
+                row = {key: value for key, value in record.items() if key not in _LEFT_OUT_OF_TABLE}
+                row.update({key: value for key, value in metadata.items() if key not in row})
+                records.append(row)
+        return pandas.DataFrame.from_records(records)
 
     @property
     def results_path(self) -> Path:
-        return self.run_dir / "results.json"
+        return self.run_dir / RESULTS_FILE
 
     @property
     def samples_path(self) -> Path:
-        return self.run_dir / "samples.jsonl"
+        return self.run_dir / SAMPLES_FILE
+
+    def __repr__(self) -> str:
+        head = self.headline
+        return (f"RunResult({self.benchmark}, model={self.model!r}, n={self.n}, "
+                f"{head.name}={_figure(head.estimate)}, run_dir='{self.run_dir}')")
+
+
+def _figure(value: Estimate) -> str:
+    if value.value is None:
+        return "none"
+    if value.low is None or value.high is None:
+        return f"{value.value:.3f}"
+    return f"{value.value:.3f} [{value.low:.3f}, {value.high:.3f}]"
