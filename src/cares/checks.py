@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 from cares.errors import ConfigError
 
 
-class InvalidSetting(ConfigError):
+class InvalidSetting(ConfigError, ValueError):
     """A setting whose value cannot work. `setting` is its name in the configuration object; the CLI
-    names the option it came from instead."""
+    names the option it came from instead. A ValueError too, which is what Python callers of the API
+    expect from a bad argument."""
 
     def __init__(self, setting: str, value: object, problem: str) -> None:
         self.setting = setting
@@ -67,4 +68,18 @@ def http_url(setting: str, value: object) -> str:
                                              "e.g. http://localhost:8000/v1")
     if any(ch.isspace() for ch in value.strip()) or port == 0:
         raise InvalidSetting(setting, value, "not a usable URL")
+    return value
+
+
+def choice(setting: str, value: object, choices: tuple[str, ...]) -> str:
+    """`value` as one of `choices`."""
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidSetting(setting, value, f"expected one of {', '.join(choices)}")
+    return value
+
+
+def text(setting: str, value: object) -> str:
+    """`value` as a non-empty string (a model spec, a data location)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidSetting(setting, value, "expected a non-empty string")
     return value

@@ -65,6 +65,8 @@ OPTION_OF_SETTING = {
     "ExecutorOptions.gpus_per_worker": "--ray-gpus-per-worker",
     "RunConfig.seed": "--seed",
     "RunConfig.bootstrap": "--bootstrap",
+    "VqaOptions.noise_sigma": "--noise-sigma",
+    "VqaOptions.noise_seed": "--noise-seed",
 }
 
 

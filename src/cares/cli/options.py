@@ -6,14 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
-from cares.checks import InvalidSetting, number, whole
+from cares.checks import InvalidSetting
 from cares.data.records import read_utf8
 from cares.data.selection import Selection
 from cares.errors import ConfigError
 from cares.models.base import GuardSettings, ModelOptions
 from cares.runner.engine import EngineOptions
 from cares.runner.executor import EXECUTORS, ExecutorOptions, require_ray
-from cares.runner.config import RunConfig
+from cares.runner.config import RunConfig, VqaOptions
 from cares.runner.pipeline import RunOptions
 from cares.types import GenerationParams
 
@@ -326,29 +326,19 @@ def task_options(args: argparse.Namespace) -> dict[str, object]:
     if args.protocol == "upstream" and args.noise_sigma is not None:
         raise ConfigError("--noise-sigma: --protocol upstream adds the public code's noise (variance 6, cast to "
                           "uint8); drop one of the two")
-    from cares.tasks.vqa.task import DEFAULT_NOISE_SIGMA
     from cares.tasks.vqa.variants import select_variants
 
     select_variants(tuple(args.tasks))  # fail early on an unknown task name
-    joins = {}
+    joins = []
     for value in args.join:
         source, sep, path = value.partition("=")
         if not sep or not Path(path).is_file():
             raise ConfigError(f"--join {value!r}: expected SOURCE=CSV with an existing file")
-        joins[source] = str(Path(path).resolve())
-    sigma = DEFAULT_NOISE_SIGMA if args.noise_sigma is None else args.noise_sigma
-    number("--noise-sigma", sigma, minimum=0)  # NaN and infinity included: they would fail every noisy image
-    whole("--noise-seed", args.noise_seed, minimum=0)
-    return {
-        "tasks": sorted(args.tasks),
-        "sources": sorted(args.source),
-        "no_images": bool(args.no_images),
-        "noise_sigma": sigma,
-        "noise_seed": args.noise_seed,
-        "join": joins,
-        # Only when not the default, so that runs made before protocols existed keep their identity.
-        **({"protocol": args.protocol} if args.protocol == "upstream" else {}),
-    }
+        joins.append((source, path))
+    # The noise settings are checked by VqaOptions, which the Python API shares.
+    return VqaOptions(tasks=tuple(args.tasks), sources=tuple(args.source), no_images=bool(args.no_images),
+                      noise_sigma=args.noise_sigma, noise_seed=args.noise_seed, protocol=args.protocol or "cares",
+                      join=tuple(joins)).task_options()
 
 
 def image_roots(args: argparse.Namespace) -> dict[str, str]:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cares.checks import whole
+from cares.checks import InvalidSetting, choice, number, text, whole
 from cares.data.selection import Selection
 from cares.errors import ConfigError
 from cares.types import GenerationParams, content_hash
@@ -35,8 +35,16 @@ class RunConfig:
     scorers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from cares.tasks import TASKS  # the registry imports every task; only needed once a config is made
+
+        choice("RunConfig.benchmark", self.benchmark, tuple(sorted(TASKS)))
+        text("RunConfig.model", self.model)
+        text("RunConfig.data", self.data)
+        text("RunConfig.judge", self.judge)
         whole("RunConfig.seed", self.seed, minimum=0)
         whole("RunConfig.bootstrap", self.bootstrap, minimum=0)
+        if self.benchmark != "cares-vqa" and self.task_options:
+            raise InvalidSetting("RunConfig.task_options", self.task_options, "only cares-vqa takes task options")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -63,6 +71,52 @@ class RunConfig:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", self.model).strip("_")[:60]
         identity = self.identity() if not salt else {**self.identity(), "salt": salt}
         return Path(root) / self.benchmark / f"{slug}-{content_hash(identity, 8)}"
+
+
+@dataclass(frozen=True)
+class VqaOptions:
+    """CARES-VQA settings that change what is asked, checked here for the CLI and the API alike."""
+
+    tasks: tuple[str, ...] = ()  # dimensions or single variants, e.g. ("factuality", "jailbreak:conceal"); () all
+    sources: tuple[str, ...] = ()  # () every source
+    no_images: bool = False
+    noise_sigma: float | None = None  # None: the benchmark's sqrt(6) on the 0-255 scale
+    noise_seed: int = 0
+    protocol: str = "cares"  # or "upstream": the public code's prompts, readers and noise
+    join: tuple[tuple[str, str], ...] = ()  # (source, CSV path) adding age, gender and race by question_id
+
+    def __post_init__(self) -> None:
+        from cares.tasks.vqa.variants import select_variants
+
+        choice("VqaOptions.protocol", self.protocol, ("cares", "upstream"))
+        if self.protocol == "upstream" and self.noise_sigma is not None:
+            raise InvalidSetting("VqaOptions.noise_sigma", self.noise_sigma, "the upstream protocol adds the public "
+                                 "code's noise (variance 6, cast to uint8); drop one of the two")
+        if self.noise_sigma is not None:
+            # NaN and infinity included: they would fail every noisy image.
+            number("VqaOptions.noise_sigma", self.noise_sigma, minimum=0)
+        whole("VqaOptions.noise_seed", self.noise_seed, minimum=0)
+        try:
+            select_variants(tuple(self.tasks))  # an unknown task name fails before anything is loaded
+        except ConfigError as exc:
+            raise InvalidSetting("VqaOptions.tasks", self.tasks, str(exc).removeprefix("--tasks: ")) from None
+        for source, path in self.join:
+            if not Path(path).is_file():
+                raise InvalidSetting("VqaOptions.join", f"{source}={path}", "expected SOURCE=CSV with an existing file")
+
+    def task_options(self) -> dict[str, Any]:
+        from cares.tasks.vqa.task import DEFAULT_NOISE_SIGMA
+
+        return {
+            "tasks": sorted(self.tasks),
+            "sources": sorted(self.sources),
+            "no_images": bool(self.no_images),
+            "noise_sigma": DEFAULT_NOISE_SIGMA if self.noise_sigma is None else self.noise_sigma,
+            "noise_seed": self.noise_seed,
+            "join": {source: str(Path(path).resolve()) for source, path in self.join},
+            # Only when not the default, so that runs made before protocols existed keep their identity.
+            **({"protocol": self.protocol} if self.protocol == "upstream" else {}),
+        }
 
 
 def check_resumable(stored: dict[str, Any], current: RunConfig, run_dir: Path) -> None:
