@@ -160,13 +160,12 @@ async def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
-    from cares.report.outputs import load_results
     from cares.store.runstore import STORE_NAME
     from cares.store.sqlite_errors import verify_store
 
     if (args.run_dir / STORE_NAME).is_file():
         verify_store(args.run_dir / STORE_NAME)  # never show old results of a store damaged since
-    show_result(RunResult(args.run_dir, load_results(args.run_dir)), as_json=False)
+    show_result(RunResult.load(args.run_dir), as_json=args.json)
     return 0
 
 
@@ -297,18 +296,19 @@ async def cmd_list(args: argparse.Namespace) -> int:
     from cares.models.registry import describe_providers
     from cares.tasks import TASKS
 
-    print("benchmarks:")
-    for name, task in sorted(TASKS.items()):
-        print(f"  {name:18} {task.description}")
-    print("model providers:")
-    for name, text in describe_providers().items():
-        print(f"  {name:18} {text}")
-    print("judges:")
-    for name, text in JUDGE_HELP.items():
-        print(f"  {name:18} {text}")
+    listing = {
+        "benchmarks": {name: task.description for name, task in sorted(TASKS.items())},
+        "model_providers": describe_providers(),
+        "judges": dict(JUDGE_HELP),
+    }
+    if args.json:
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+        return 0
+    for title, entries in listing.items():
+        print(f"{title.replace('_', ' ')}:")
+        for name, text in entries.items():
+            print(f"  {name:18} {text}")
     return 0
-
-
 
 
 async def cmd_guard(args: argparse.Namespace) -> int:

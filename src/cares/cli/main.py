@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="print the summary table of a run")
     show.add_argument("run_dir", type=Path, help="the run directory (holding results.json)")
+    show.add_argument("--json", action="store_true",
+                      help="print the typed results (results.json, schema_version and value_scale included)")
 
     judge = sub.add_parser(
         "judge", help="judge {id, prompt, response} lines from any source; `judge validate` measures a judge",
@@ -244,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--base-url", help="mirror of the public repository's data folder")
     fetch.add_argument("--force", action="store_true", help="download again even if a verified copy is present")
 
-    sub.add_parser("list", help="list benchmarks, model providers and judges")
+    listing = sub.add_parser("list", help="list benchmarks, model providers and judges")
+    listing.add_argument("--json", action="store_true", help="print them as one JSON object")
 
     guard = sub.add_parser("guard", help="jailbreak-style detector, reminder guard, guarding proxy and ablation")
     add_guard_commands(guard)
