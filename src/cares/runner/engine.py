@@ -1,8 +1,9 @@
 """Asking a model for many answers at once: bounded concurrency, timeouts, retries, durable results.
 
-Each answer is written to the run store the moment it arrives, so a crash or a kill costs at
-most the requests that were in flight. The calls run in this process (the local executor) or on
-Ray workers (cares.runner.ray_executor); either way only this process writes the store.
+Answers are committed to the run store in small groups, every few milliseconds (GROUP_COMMIT_S)
+or every GROUP_MAX answers, whichever comes first, so a crash or a kill costs at most the requests
+that were in flight plus one group. The calls run in this process (the local executor) or on Ray
+workers (cares.runner.ray_executor); either way only this process writes the store.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from cares.models.base import FatalModelError, Model, ModelCallError
 from cares.runner.executor import ExecutorOptions, ModelRecipe
 from cares.runner.progress import ProgressBar
 from cares.store import RunStore
+from cares.store.runstore import GROUP_MAX
 from cares.types import Request, Response, ResponseStatus, Usage
+
+# How long an answer may wait for its group commit: one transaction per group instead of one per
+# answer, and a kill loses at most what arrived in this window (at most GROUP_MAX answers).
+GROUP_COMMIT_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -176,17 +182,28 @@ async def generate_locally(
         store.put_response(response, request)
         bar.advance()
 
-    tasks = [asyncio.ensure_future(one(key, request)) for key, request in pending.items()]
-    try:
-        # A fatal error in one task (bad key) cancels the rest instead of failing each item in turn.
-        for finished in asyncio.as_completed(tasks):
-            await finished
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    finally:
-        bar.close()
-        stats.seconds = time.monotonic() - started
+    with store.grouped_commits(GROUP_MAX):
+        committer = asyncio.ensure_future(commit_every(store, GROUP_COMMIT_S))
+        tasks = [asyncio.ensure_future(one(key, request)) for key, request in pending.items()]
+        try:
+            # A fatal error in one task (bad key) cancels the rest instead of failing each item in turn.
+            for finished in asyncio.as_completed(tasks):
+                await finished
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            committer.cancel()
+            await asyncio.gather(committer, return_exceptions=True)
+            bar.close()
+            stats.seconds = time.monotonic() - started
     return stats
+
+
+async def commit_every(store: RunStore, interval_s: float) -> None:
+    """Commit the answers waiting in `store` every `interval_s` while the stage runs."""
+    while True:
+        await asyncio.sleep(interval_s)
+        store.flush()

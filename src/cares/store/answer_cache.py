@@ -128,16 +128,28 @@ class AnswerCache:
         return found
 
     def put(self, response: Response) -> None:
-        if self._db is None or not response.ok or response.text is None:
+        self.put_many([response])
+
+    def put_many(self, responses: Iterable[Response]) -> None:
+        """Add answers in one transaction (the run store offers each group commit's answers at once)."""
+        if self._db is None:
+            return
+        rows = [(response.key, response.model, response.text, response.usage.prompt_tokens,
+                 response.usage.completion_tokens, response.finish_reason,
+                 None if response.meta is None else json.dumps(response.meta, sort_keys=True), time.time())
+                for response in responses if response.ok and response.text is not None]
+        if not rows:
             return
         try:
-            self._db.execute(
-                "INSERT OR IGNORE INTO answers(key, model, text, prompt_tokens, completion_tokens, finish_reason, meta, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (response.key, response.model, response.text, response.usage.prompt_tokens,
-                 response.usage.completion_tokens, response.finish_reason,
-                 None if response.meta is None else json.dumps(response.meta, sort_keys=True), time.time()),
-            )
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO answers(key, model, text, prompt_tokens, completion_tokens, finish_reason, "
+                    "meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._give_up(exc)
 
@@ -160,8 +172,9 @@ def reuse_cached(cache: AnswerCache | None, store: RunStore, pending: dict[str, 
         return pending
     candidates = [key for key, request in pending.items() if shareable(request, identity)]
     hits = cache.lookup(candidates)
-    for key, response in hits.items():
-        store.put_response(response, pending[key])
+    with store.grouped_commits():
+        for key, response in hits.items():
+            store.put_response(response, pending[key])
     return {key: request for key, request in pending.items() if key not in hits}
 
 
@@ -172,12 +185,14 @@ def offering_answers(cache: AnswerCache | None, store: RunStore, identity: dict[
         yield
         return
 
-    def offer(response: Response, request: Request) -> None:
-        if shareable(request, identity):
-            cache.put(response)
+    def offer(answers: list[tuple[Response, Request]]) -> None:
+        cache.put_many(response for response, request in answers if shareable(request, identity))
 
-    store.on_answer = offer
+    store.on_answers = offer
     try:
         yield
     finally:
-        store.on_answer = None
+        try:
+            store.flush()  # answers still waiting for their group commit are offered too
+        finally:
+            store.on_answers = None

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +53,31 @@ CREATE TABLE IF NOT EXISTS judgements (
 """
 
 
+_PUT_RESPONSE = """INSERT INTO responses(key, model, status, text, error, prompt_tokens, completion_tokens,
+       attempts, latency_s, finish_reason, request, created_at, meta)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+   ON CONFLICT(key) DO UPDATE SET
+       model=excluded.model, status=excluded.status, text=excluded.text, error=excluded.error,
+       prompt_tokens=excluded.prompt_tokens, completion_tokens=excluded.completion_tokens,
+       attempts=responses.attempts + excluded.attempts, latency_s=excluded.latency_s,
+       finish_reason=excluded.finish_reason, created_at=excluded.created_at, meta=excluded.meta
+   WHERE responses.status != 'ok'"""
+
+# The most answers one group commit holds: what a SIGKILL can cost beyond the requests in flight.
+GROUP_MAX = 256
+
+
 class RunStore:
-    # Called with each answer after it is committed here (the shared answer cache listens); a run's
-    # truth is this file, so the listener only ever sees what is already safe.
-    on_answer: Callable[[Response, Request], None] | None = None
+    # Called with the answers of each commit after it is committed here (the shared answer cache
+    # listens); a run's truth is this file, so the listener only ever sees what is already safe.
+    on_answers: Callable[[list[tuple[Response, Request]]], None] | None = None
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        # Answers put while commits are grouped (grouped_commits), oldest first, not yet committed.
+        self._unsaved: list[tuple[tuple[Any, ...], Response, Request]] = []
+        self._group_max = 0  # 0: every answer is committed as it is put
         if read_only:
             # Another run's answers, looked up and never changed (the guard ablation's unguarded run).
             # Plain sqlite3 errors here: the readers of other runs (reports, the leaderboard) name them themselves.
@@ -106,7 +124,10 @@ class RunStore:
         return cls(Path(run_dir) / STORE_NAME, read_only=read_only)
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self.flush()
+        finally:
+            self._db.close()
 
     def __enter__(self) -> RunStore:
         return self
@@ -159,38 +180,65 @@ class RunStore:
 
     # -- responses --------------------------------------------------------------------------
     def answered_keys(self) -> set[str]:
+        self.flush()
         return {row[0] for row in self._db.execute("SELECT key FROM responses WHERE status = 'ok'")}
 
     def put_response(self, response: Response, request: Request) -> None:
-        # A failure never overwrites an answer: answers are paid for.
-        self._db.execute(
-            """INSERT INTO responses(key, model, status, text, error, prompt_tokens, completion_tokens,
-                   attempts, latency_s, finish_reason, request, created_at, meta)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(key) DO UPDATE SET
-                   model=excluded.model, status=excluded.status, text=excluded.text, error=excluded.error,
-                   prompt_tokens=excluded.prompt_tokens, completion_tokens=excluded.completion_tokens,
-                   attempts=responses.attempts + excluded.attempts, latency_s=excluded.latency_s,
-                   finish_reason=excluded.finish_reason, created_at=excluded.created_at, meta=excluded.meta
-               WHERE responses.status != 'ok'""",
-            (
-                response.key,
-                response.model,
-                response.status.value,
-                response.text,
-                response.error,
-                response.usage.prompt_tokens,
-                response.usage.completion_tokens,
-                response.attempts,
-                response.latency_s,
-                response.finish_reason,
-                json.dumps(request.to_dict()),
-                time.time(),
-                None if response.meta is None else json.dumps(response.meta, sort_keys=True),
-            ),
+        """Store one outcome. A failure never overwrites an answer: answers are paid for.
+
+        Inside `grouped_commits` the row waits for the next group commit (flush), else it is
+        committed at once."""
+        row = (
+            response.key,
+            response.model,
+            response.status.value,
+            response.text,
+            response.error,
+            response.usage.prompt_tokens,
+            response.usage.completion_tokens,
+            response.attempts,
+            response.latency_s,
+            response.finish_reason,
+            json.dumps(request.to_dict()),
+            time.time(),
+            None if response.meta is None else json.dumps(response.meta, sort_keys=True),
         )
-        if self.on_answer is not None and response.ok:
-            self.on_answer(response, request)
+        self._unsaved.append((row, response, request))
+        if len(self._unsaved) >= max(1, self._group_max):
+            self.flush()
+
+    def flush(self) -> int:
+        """Commit the answers waiting for a group commit, in one transaction; returns how many."""
+        unsaved, self._unsaved = self._unsaved, []
+        if not unsaved:
+            return 0
+        try:
+            if len(unsaved) == 1:
+                self._db.execute(_PUT_RESPONSE, unsaved[0][0])
+            else:
+                with self._transaction():
+                    self._db.executemany(_PUT_RESPONSE, [row for row, _, _ in unsaved])
+        except BaseException:
+            self._unsaved = unsaved + self._unsaved  # not stored: a later flush or close tries again
+            raise
+        if self.on_answers is not None:
+            answers = [(response, request) for _, response, request in unsaved if response.ok]
+            if answers:
+                self.on_answers(answers)
+        return len(unsaved)
+
+    @contextmanager
+    def grouped_commits(self, max_answers: int = GROUP_MAX) -> Iterator[None]:
+        """While the block runs, answers are committed in groups of at most `max_answers` (the
+        caller flushes every few milliseconds as well), so a kill loses at most one group beyond
+        the requests in flight; one transaction per group instead of per answer. Whatever is
+        waiting is committed when the block ends."""
+        previous, self._group_max = self._group_max, max(1, max_answers)
+        try:
+            yield
+        finally:
+            self._group_max = previous
+            self.flush()
 
     def _response_query(self) -> str:
         meta = "meta" if self._has_meta_column else "NULL"
@@ -200,6 +248,7 @@ class RunStore:
         )
 
     def responses(self, keys: Iterable[str] | None = None) -> dict[str, Response]:
+        self.flush()
         wanted = None if keys is None else set(keys)
         result: dict[str, Response] = {}
         for row in self._db.execute(self._response_query()):
@@ -210,6 +259,7 @@ class RunStore:
 
     def response(self, key: str) -> Response | None:
         """One stored outcome by its cache key, answered or failed; None when never asked."""
+        self.flush()
         row = self._db.execute(self._response_query() + " WHERE key = ?", (key,)).fetchone()
         return None if row is None else _response_from_row(row)
 
