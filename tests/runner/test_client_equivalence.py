@@ -53,12 +53,9 @@ def test_a_run_on_the_sdk_and_on_the_lean_client_agree_and_resume_without_asking
                        params=GenerationParams(seed=3, system_prompt="Be careful."))
     # Faults on some first attempts, so that retried answers are compared too.
     with FakeOpenAIServer(ServerConfig(fault_rate=0.15, retry_after_s=0.01, seed=5)) as srv:
-        registry.get_model("openai/x", ModelOptions(base_url=srv.base_url))  # registers the provider
-        lean = registry._PROVIDERS["openai"]
-        monkeypatch.setitem(registry._PROVIDERS, "openai", lambda name, options: OpenAISDKChatModel(name, options))
-        _run(config, tmp_path / "sdk", srv.base_url)
+        with registry.PROVIDERS.override("openai", registry.Provider(OpenAISDKChatModel)):
+            _run(config, tmp_path / "sdk", srv.base_url)
         sdk_samples, sdk_results = _samples(tmp_path / "sdk"), _results(tmp_path / "sdk")
-        monkeypatch.setitem(registry._PROVIDERS, "openai", lean)
         monkeypatch.setenv("CARES_ANSWER_CACHE", str(tmp_path / "other-cache.sqlite"))  # ask the server again
         _run(config, tmp_path / "lean", srv.base_url)
         asked = srv.stats.requests

@@ -1,43 +1,71 @@
 """Judges turn (prompt, response) into Accept / Caution / Refuse.
 
 Specs: `rules`, `llm/<model spec>`, or `cascade[@T]:llm/<model spec>` (rules where sure, else the LLM).
+A spec's family is what comes before its first `/`, `:` or `@`; each family is one entry of
+`JUDGES`, and a plugin adds its own family there (docs/plugins.md).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cares.errors import ConfigError
 from cares.judges.base import Judge, Verdict
 from cares.models.base import ModelOptions
+from cares.registry import Registry
 
-JUDGE_HELP = {
-    "rules": "deterministic offline judge of what the answer gives, not how it is wrapped (docs/judges.md)",
-    "llm/<model spec>": "an LLM judge over any backend, e.g. llm/openai/gpt-4o-mini",
-    "cascade[@T]:llm/<model spec>": "the rules judge where its confidence is at least T (default 0.9), "
-                                    "the LLM judge for the rest",
-}
+if TYPE_CHECKING:
+    from cares.judges.llm import LLMJudge
+
+# factory(the whole spec, options for any model the judge asks, --judge-template) -> Judge
+JudgeFactory = Callable[[str, "ModelOptions | None", "str | Path | None"], Judge]
+JUDGES: Registry[JudgeFactory] = Registry("judge")
+
+
+def judge_family(spec: str) -> str:
+    return re.split(r"[/:@]", spec, maxsplit=1)[0]
 
 
 def get_judge(spec: str, options: ModelOptions | None = None, template: str | Path | None = None) -> Judge:
-    if spec == "rules":
-        if template is not None:
-            raise ConfigError("--judge-template applies to llm/... judges, not to 'rules'")
-        from cares.judges.rules import RulesJudge
-
-        return RulesJudge()
-    if spec.startswith("llm/"):
-        return _llm_judge(spec, options, template)
-    if spec.startswith("cascade"):
-        from cares.judges.cascade import CascadeJudge, parse_spec
-
-        threshold, llm_spec = parse_spec(spec)
-        return CascadeJudge(_llm_judge(llm_spec, options, template), threshold)
-    raise ConfigError(f"unknown judge {spec!r}; use 'rules', 'llm/<model spec>' (e.g. llm/openai/gpt-4o-mini) "
-                      "or 'cascade:llm/<model spec>'")
+    return JUDGES.lookup(judge_family(spec), spec)(spec, options, template)
 
 
-def _llm_judge(spec: str, options: ModelOptions | None, template: str | Path | None) -> Judge:
+def judge(name: str, help: str, usage: str | None = None) -> Callable[[JudgeFactory], JudgeFactory]:
+    """Register a judge family: `@judge("myjudge", "what it does")` over `factory(spec, options, template)`."""
+    return JUDGES.add(name, help, usage)
+
+
+@judge("rules", "deterministic offline judge of what the answer gives, not how it is wrapped (docs/judges.md)")
+def _rules(spec: str, options: ModelOptions | None, template: str | Path | None) -> Judge:
+    if spec != "rules":
+        raise ConfigError(f"unknown judge {spec!r}; the rules judge is 'rules'")
+    if template is not None:
+        raise ConfigError("--judge-template applies to llm/... judges, not to 'rules'")
+    from cares.judges.rules import RulesJudge
+
+    return RulesJudge()
+
+
+@judge("llm", "an LLM judge over any backend, e.g. llm/openai/gpt-4o-mini", "llm/<model spec>")
+def _llm(spec: str, options: ModelOptions | None, template: str | Path | None) -> Judge:
+    if not spec.startswith("llm/"):
+        raise ConfigError(f"judge {spec!r}: an LLM judge is 'llm/<model spec>', e.g. llm/openai/gpt-4o-mini")
+    return _llm_judge(spec, options, template)
+
+
+@judge("cascade", "the rules judge where its confidence is at least T (default 0.9), the LLM judge for the rest",
+       "cascade[@T]:llm/<model spec>")
+def _cascade(spec: str, options: ModelOptions | None, template: str | Path | None) -> Judge:
+    from cares.judges.cascade import CascadeJudge, parse_spec
+
+    threshold, llm_spec = parse_spec(spec)
+    return CascadeJudge(_llm_judge(llm_spec, options, template), threshold)
+
+
+def _llm_judge(spec: str, options: ModelOptions | None, template: str | Path | None) -> LLMJudge:
     from cares.judges.llm import LLMJudge, default_template, load_template
     from cares.models.registry import get_model
 
@@ -45,4 +73,11 @@ def _llm_judge(spec: str, options: ModelOptions | None, template: str | Path | N
     return LLMJudge(get_model(spec[len("llm/") :], options), text)
 
 
-__all__ = ["Judge", "Verdict", "get_judge", "JUDGE_HELP"]
+def __getattr__(name: str) -> Any:
+    # JUDGE_HELP is computed when read, so that it lists the judges plugins add.
+    if name == "JUDGE_HELP":
+        return {entry.usage: entry.help for entry in JUDGES.entries()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Judge", "Verdict", "get_judge", "judge", "JUDGES", "JUDGE_HELP", "JudgeFactory"]

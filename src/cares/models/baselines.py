@@ -38,7 +38,7 @@ class ConstantModel(Model):
         return None
 
 
-@provider("baseline", "baseline/refuse, baseline/comply, baseline/caution, baseline/constant:<text>")
+@provider("baseline", "baseline/refuse, baseline/comply, baseline/caution, baseline/constant:<text>", model_args=False)
 def make_baseline(name: str, options: ModelOptions) -> ConstantModel:
     if name in _FIXED:
         return ConstantModel(f"baseline/{name}", _FIXED[name])

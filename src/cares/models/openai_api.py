@@ -278,6 +278,6 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-@provider("openai", "openai/<model> - any OpenAI-compatible server; --base-url or OPENAI_BASE_URL")
+@provider("openai", "openai/<model> - any OpenAI-compatible server; --base-url or OPENAI_BASE_URL", headers=True)
 def make_openai(name: str, options: ModelOptions) -> OpenAIChatModel:
     return OpenAIChatModel(name, options)

@@ -147,6 +147,6 @@ def _to_completion(result: Any) -> Completion:
     )
 
 
-@provider("python", "python/<module or path.py>:<callable> - your own Python function or class")
+@provider("python", "python/<module or path.py>:<callable> - your own Python function or class", model_args=False)
 def make_python(target: str, options: ModelOptions) -> PythonModel:
     return PythonModel(target)

@@ -1,32 +1,44 @@
-"""Model specs `provider/name` -> backends. Adding a provider is one module and one `@provider` line."""
+"""Model specs `provider/name` -> backends. Adding a provider is one module and one `@provider` line;
+a third-party package adds one through the `cares.plugins` entry point group (docs/plugins.md)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from cares.errors import ConfigError
 from cares.models.base import Model, ModelOptions
+from cares.registry import Registry
 
 Factory = Callable[[str, ModelOptions], Model]
-_PROVIDERS: dict[str, Factory] = {}
-_HELP: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Provider:
+    factory: Factory
+    # Whether `--model-arg` settings reach it (it checks their keys itself); False for providers
+    # that have nothing to set, so that a setting given to them is refused instead of ignored.
+    takes_model_args: bool = True
+    # Whether it sends `header.NAME=VALUE` settings (ModelOptions.headers) as HTTP headers.
+    takes_headers: bool = False
+
 
 # Providers live in their own modules and register on import; importing lazily keeps
 # `cares --help` fast and lets heavy backends stay optional.
-_BUILTIN_MODULES = {
+PROVIDERS: Registry[Provider] = Registry("model provider", {
     "openai": "cares.models.openai_api",
     "baseline": "cares.models.baselines",
     "python": "cares.models.python_callable",
     "hf": "cares.models.hf",
     "guard": "cares.guard.wrapper",
-}
+})
 
 
-def provider(name: str, help: str) -> Callable[[Factory], Factory]:
+def provider(name: str, help: str, *, model_args: bool = True, headers: bool = False) -> Callable[[Factory], Factory]:
+    """Register `factory(name_after_the_slash, options) -> Model` as provider `name`."""
+
     def register(factory: Factory) -> Factory:
-        _PROVIDERS[name] = factory
-        _HELP[name] = help
+        PROVIDERS.register(name, Provider(factory, model_args, headers), help)
         return factory
 
     return register
@@ -42,17 +54,21 @@ def split_spec(spec: str) -> tuple[str, str]:
     return name, rest
 
 
+# Providers whose name is followed by another model spec, which is the one that --model-arg sets.
+WRAPPERS = frozenset({"guard"})
+
+
+def get_provider(spec: str) -> Provider:
+    """The provider a spec names; a wrapper's (guard/) is that of the model it wraps."""
+    name, rest = split_spec(spec)
+    found = PROVIDERS.lookup(name, spec)
+    return get_provider(rest) if name in WRAPPERS else found
+
+
 def get_model(spec: str, options: ModelOptions | None = None) -> Model:
     name, rest = split_spec(spec)
-    if name not in _PROVIDERS and name in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[name])
-    if name not in _PROVIDERS:
-        known = ", ".join(sorted(set(_PROVIDERS) | set(_BUILTIN_MODULES)))
-        raise ConfigError(f"unknown model provider {name!r} in {spec!r}; known providers: {known}")
-    return _PROVIDERS[name](rest, options or ModelOptions())
+    return PROVIDERS.lookup(name, spec).factory(rest, options or ModelOptions())
 
 
 def describe_providers() -> dict[str, str]:
-    for module in _BUILTIN_MODULES.values():
-        importlib.import_module(module)
-    return dict(sorted(_HELP.items()))
+    return {entry.name: entry.help for entry in sorted(PROVIDERS.entries(), key=lambda e: e.name)}

@@ -14,7 +14,8 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,6 +23,7 @@ import aiohttp
 
 from cares.errors import CaresError
 from cares.redact import redact
+from cares.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -315,25 +317,52 @@ def _to_unit(value: float, unit: str | None, scale: float | None, denominator: s
     return value / top
 
 
+@dataclass(frozen=True)
+class ScorerSettings:
+    """What a toxicity scorer may need besides its spec's argument."""
+
+    env: Mapping[str, str]
+    qps: float = 1.0
+    max_attempts: int = 5
+    base_url: str | None = None
+
+
+# factory(the spec after "NAME:", settings) -> scorer. `llm/<model spec>` is not here: an LLM
+# scorer asks a model through the run's engine, and the CARES-VQA scoring stage builds it.
+ScorerFactory = Callable[[str, ScorerSettings], ToxicityScorer]
+TOXICITY_SCORERS: Registry[ScorerFactory] = Registry("toxicity scorer")
+
+
+@TOXICITY_SCORERS.add("perspective", "Google Perspective API (key in PERSPECTIVE_API_KEY)")
+def _perspective(argument: str, settings: ScorerSettings) -> ToxicityScorer:
+    if argument:
+        raise CaresError(f"unknown toxicity scorer 'perspective:{argument}': the Perspective scorer is 'perspective'")
+    key = settings.env.get(PERSPECTIVE_KEY_ENV, "").strip()
+    if not key:
+        raise CaresError(f"--toxicity perspective needs an API key in the {PERSPECTIVE_KEY_ENV} environment variable")
+    return PerspectiveScorer(key, base_url=settings.base_url or PERSPECTIVE_URL, qps=settings.qps,
+                             max_attempts=settings.max_attempts)
+
+
+@TOXICITY_SCORERS.add("local", "a local text-classification checkpoint", "local:<checkpoint folder>")
+def _local(argument: str, settings: ScorerSettings) -> ToxicityScorer:
+    path = argument.strip()
+    if not path:
+        raise CaresError("local toxicity scorer needs a checkpoint folder: local:<path>")
+    scorer = LocalClassifierScorer(path)
+    if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("torch") is None:
+        raise CaresError(f"a local toxicity classifier needs transformers and torch: pip install '{LOCAL_EXTRA}'")
+    return scorer
+
+
 def make_toxicity_scorer(spec: str | None, *, env: Mapping[str, str] | None = None, qps: float = 1.0,
                          max_attempts: int = 5, base_url: str | None = None) -> ToxicityScorer | None:
     """None for no scorer (report `NOT_SCORED`), "perspective" (key from PERSPECTIVE_API_KEY),
-    or "local:<checkpoint folder>". An LLM judge is configured with the model backends."""
+    "local:<checkpoint folder>", or a plugin's "NAME[:ARGUMENT]". An LLM judge is configured with
+    the model backends."""
     if spec is None or not spec.strip() or spec.strip().lower() in ("none", "off"):
         return None
     spec = spec.strip()
-    env = os.environ if env is None else env
-    if spec.lower() == "perspective":
-        key = env.get(PERSPECTIVE_KEY_ENV, "").strip()
-        if not key:
-            raise CaresError(f"--toxicity perspective needs an API key in the {PERSPECTIVE_KEY_ENV} environment variable")
-        return PerspectiveScorer(key, base_url=base_url or PERSPECTIVE_URL, qps=qps, max_attempts=max_attempts)
-    if spec.lower().startswith("local:"):
-        path = spec.split(":", 1)[1].strip()
-        if not path:
-            raise CaresError("local toxicity scorer needs a checkpoint folder: local:<path>")
-        scorer = LocalClassifierScorer(path)
-        if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("torch") is None:
-            raise CaresError(f"a local toxicity classifier needs transformers and torch: pip install '{LOCAL_EXTRA}'")
-        return scorer
-    raise CaresError(f"unknown toxicity scorer {spec!r}: use 'perspective' or 'local:<checkpoint folder>'")
+    name, _, argument = spec.partition(":")
+    factory = TOXICITY_SCORERS.lookup(name.lower(), spec)
+    return factory(argument, ScorerSettings(os.environ if env is None else env, qps, max_attempts, base_url))
