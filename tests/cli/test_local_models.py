@@ -104,7 +104,7 @@ def _bad_model_args(tiny_models: dict[str, Path], tmp_path: Path) -> dict[str, t
         "unknown model-arg": (["--model", llama, "--model-arg", "temprature=0.3"], "unknown --model-arg 'temprature'"),
         "bad model-arg value": (["--model", llama, "--model-arg", "batch_size=0"], "batch_size must be at least 1"),
         "model-arg without hf": (["--model", "baseline/refuse", "--model-arg", "dtype=float32"],
-                                 "--model-arg sets hf/ models (guard/hf/ included), and no --model here is one"),
+                                 "--model-arg dtype: no model here takes --model-arg settings (baseline/refuse;"),
     }
 
 

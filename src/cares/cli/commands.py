@@ -82,9 +82,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--run-dir names one run; with several --model options use --runs-root")
     if args.bootstrap < 0:
         raise ConfigError("--bootstrap must be 0 or more")
-    if args.model_arg and not any(spec.removeprefix("guard/").startswith("hf/") for spec in args.model):
-        raise ConfigError("--model-arg sets hf/ models (guard/hf/ included), and no --model here is one")
     run_options = opt.run_options(args)
+    opt.check_model_args(args.model, args.model_arg)
     exit_code = 0
     results: list[RunResult] = []
     for spec in args.model:
@@ -128,14 +127,17 @@ async def cmd_resume(args: argparse.Namespace) -> int:
     from cares.runner.pipeline import evaluate_async, stored_base_url, stored_config, stored_model_args
 
     config = stored_config(args.run_dir)
-    if not args.model_arg:
-        args.model_arg = stored_model_args(args.run_dir)
+    if all(key.startswith("header.") for key, _ in args.model_arg):
+        # Headers are never stored: giving one keeps the run's stored settings.
+        args.model_arg = [*stored_model_args(args.run_dir), *args.model_arg]
     if args.base_url is None:
         # The server is part of the model's identity: asking another one would not resume anything.
         args.base_url = stored_base_url(args.run_dir)
     if args.judge:
         config = RunConfig.from_dict({**config.to_dict(), "judge": args.judge})
-    result = await evaluate_async(config, args.run_dir, opt.run_options(args))
+    run_options = opt.run_options(args)
+    opt.check_model_args([config.model], args.model_arg)
+    result = await evaluate_async(config, args.run_dir, run_options)
     show_result(result, args.json)
     return 3 if result.incomplete else 0
 

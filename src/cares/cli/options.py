@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from cares.checks import InvalidSetting
 from cares.data.records import read_utf8
@@ -16,6 +20,11 @@ from cares.runner.executor import EXECUTORS, ExecutorOptions, require_ray
 from cares.runner.config import RunConfig, VqaOptions
 from cares.runner.pipeline import RunOptions
 from cares.types import GenerationParams
+
+
+Settings = tuple[tuple[str, str], ...]
+# An HTTP header name: RFC 9110's token characters.
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -92,10 +101,83 @@ def add_model_connection(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="setting of hf/ models, repeatable: device=auto|cpu|cuda|cuda:N|mps, dtype=auto|float32|bfloat16|float16, "
-        "batch_size=8, revision=SHA, trust_remote_code=false, attn_implementation=sdpa, ignore_eos=false; "
-        "of openai/ models: stream=true, extra_body='{\"top_k\": 5}'",
+        help="a model setting, repeatable. hf/ models: device=auto|cpu|cuda|cuda:N|mps, "
+        "dtype=auto|float32|bfloat16|float16, batch_size=8, revision=SHA, trust_remote_code=false, "
+        "attn_implementation=sdpa, ignore_eos=false. openai/ models: stream=true; extra_body.FIELD=VALUE adds a "
+        "field to every request body (VALUE read as JSON when it is JSON, else as text; dots nest: "
+        "extra_body.chat_template_kwargs.enable_thinking=false), or extra_body='{\"top_k\": 5}' for a whole "
+        "object; header.NAME=VALUE sends an HTTP header (never stored, like the key). baseline/ and python/ "
+        "models take none",
     )
+
+
+def model_settings(pairs: Iterable[tuple[str, str]], option: str) -> tuple[Settings, Settings]:
+    """`--model-arg` pairs as (settings, headers): `header.NAME=VALUE` pairs become HTTP headers, which
+    are never stored; `extra_body.FIELD=VALUE` pairs and `extra_body={...}` objects merge, in order, into
+    one `extra_body` JSON object; every other pair is a setting the provider reads itself."""
+    settings: list[tuple[str, str]] = []
+    headers: list[tuple[str, str]] = []
+    body: dict[str, Any] = {}
+    for key, value in pairs:
+        if key.startswith("header."):
+            name = key[len("header."):]
+            if not _HEADER_NAME.fullmatch(name):
+                raise ConfigError(f"{option} {key}: an HTTP header name is letters, digits and -_.!#$%&'*+^`|~")
+            headers.append((name, value))
+        elif key.startswith("extra_body."):
+            path = key[len("extra_body."):].split(".")
+            if not all(path):
+                raise ConfigError(f"{option} {key}: expected extra_body.FIELD=VALUE, e.g. extra_body.top_k=5")
+            node = body
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ConfigError(f"{option} {key}: {part!r} is already set to a value, not an object")
+            node[path[-1]] = _json_or_text(value)
+        elif key == "extra_body":
+            try:
+                whole = json.loads(value)
+            except ValueError:
+                whole = None
+            if not isinstance(whole, dict):
+                raise ConfigError(f"{option} extra_body: expected a JSON object, e.g. extra_body='{{\"top_k\": 5}}'")
+            _merge(body, whole)
+        else:
+            settings.append((key, value))
+    if body:
+        settings.append(("extra_body", json.dumps(body, ensure_ascii=False, separators=(",", ":"))))
+    return tuple(settings), tuple(headers)
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def check_model_args(specs: Iterable[str], pairs: Iterable[tuple[str, str]], option: str = "--model-arg") -> None:
+    """Refuse settings that no given model reads, instead of running as if they had been applied."""
+    from cares.models.registry import get_provider
+
+    providers = {spec: get_provider(spec) for spec in specs}
+    named = ", ".join(providers)
+    for key, _ in pairs:
+        if key.startswith("header."):
+            if not any(p.takes_headers for p in providers.values()):
+                raise ConfigError(f"{option} {key}: HTTP headers go to openai/ models, and no model here is one "
+                                  f"({named})")
+        elif not any(p.takes_model_args for p in providers.values()):
+            raise ConfigError(f"{option} {key}: no model here takes {option} settings ({named}; baseline/ and "
+                              "python/ models have none, hf/ and openai/ models do)")
 
 
 def add_guard_options(parser: argparse.ArgumentParser) -> None:
@@ -201,19 +283,23 @@ def guard_settings(args: argparse.Namespace) -> GuardSettings | None:
 def run_options(args: argparse.Namespace) -> RunOptions:
     base_url = getattr(args, "base_url", None)
     key_env = getattr(args, "api_key_env", None)
+    extra, headers = model_settings(getattr(args, "model_arg", None) or (), "--model-arg")
     model = ModelOptions(
         base_url=base_url,
         api_key=_key_from(key_env),
         timeout_s=args.timeout,
-        extra=tuple(getattr(args, "model_arg", None) or ()),
+        extra=extra,
+        headers=headers,
         guard=guard_settings(args),
     )
+    judge_extra, judge_headers = model_settings(getattr(args, "judge_model_arg", None) or (), "--judge-model-arg")
     try:
         judge_model = ModelOptions(
             base_url=getattr(args, "judge_base_url", None) or base_url,
             api_key=_key_from(getattr(args, "judge_api_key_env", None) or key_env),
             timeout_s=args.timeout,
-            extra=tuple(getattr(args, "judge_model_arg", None) or ()),
+            extra=judge_extra,
+            headers=judge_headers,
         )
     except InvalidSetting as exc:
         # The same settings as the model's, except the server, which --judge-base-url may set.
