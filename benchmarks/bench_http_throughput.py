@@ -21,10 +21,6 @@ import time
 from pathlib import Path
 
 import cares
-from cares.data.selection import Selection
-from cares.models.base import ModelOptions
-from cares.runner.engine import EngineOptions
-from cares.runner.pipeline import RunOptions
 
 
 def free_port() -> int:
@@ -76,14 +72,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "prompts.jsonl"
             write_dataset(data, args.n)
-            options = RunOptions(
-                engine=EngineOptions(concurrency=args.concurrency, progress=False),
-                model=ModelOptions(base_url=f"http://127.0.0.1:{port}/v1"),
-            )
             started = time.perf_counter()
             result = cares.evaluate(
                 "cares-18k", model="openai/bench", data=str(data), run_dir=Path(tmp) / "run",
-                options=options, selection=Selection(),
+                concurrency=args.concurrency, progress=False, base_url=f"http://127.0.0.1:{port}/v1",
             )
             wall = time.perf_counter() - started
     finally:

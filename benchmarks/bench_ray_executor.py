@@ -25,21 +25,13 @@ from pathlib import Path
 from bench_http_throughput import free_port, wait_for, write_dataset
 
 import cares
-from cares.data.selection import Selection
-from cares.models.base import ModelOptions
-from cares.runner.engine import EngineOptions
 from cares.runner.executor import ExecutorOptions
-from cares.runner.pipeline import RunOptions
 
 
 def timed_run(data: Path, run_dir: Path, base_url: str, concurrency: int, executor: ExecutorOptions) -> tuple[float, dict]:
-    options = RunOptions(
-        engine=EngineOptions(concurrency=concurrency, progress=False, executor=executor),
-        model=ModelOptions(base_url=base_url),
-    )
     started = time.perf_counter()
     result = cares.evaluate("cares-18k", model="openai/bench", data=str(data), run_dir=run_dir,
-                            options=options, selection=Selection())
+                            concurrency=concurrency, progress=False, executor=executor, base_url=base_url)
     return time.perf_counter() - started, result.results
 
 

@@ -12,6 +12,7 @@ import pytest
 
 import cares
 from cares.models.registry import get_model
+from cares.runner.executor import ExecutorOptions
 from cares.runner.result import RunResult
 
 
@@ -119,6 +120,8 @@ def test_run_result_of_a_cares_vqa_run(vqa_run: RunResult) -> None:
     ({"benchmark": "cares-vqa", "noise_sigma": float("nan")}, "VqaOptions.noise_sigma nan: expected a finite number"),
     ({"benchmark": "cares-vqa", "tasks": ("telepathy",)}, "unknown task 'telepathy'"),
     ({"model": 42}, "expected a model spec string, a cares Model or a callable"),
+    ({"model": lambda messages, params: "No.", "executor": ExecutorOptions(kind="ray")},
+     "executor 'ray' needs a model spec string"),
 ])
 def test_bad_values_raise_value_error_and_create_nothing(tmp_path: Path, arguments: dict, message: str) -> None:
     call = {"benchmark": "cares-18k", "model": "baseline/refuse", "run_dir": tmp_path / "run", "progress": False,

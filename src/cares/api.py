@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 if TYPE_CHECKING:
     from cares.models.base import Model
+    from cares.runner.executor import ExecutorOptions
     from cares.runner.pipeline import RunOptions
     from cares.runner.result import RunResult
 
@@ -66,6 +67,7 @@ async def evaluate_async(
     progress: bool = True,
     cache: bool = True,
     answer_cache: str | Path | None = None,
+    executor: ExecutorOptions | None = None,
     # Output and statistics.
     run_dir: str | Path | None = None,
     runs_root: str | Path = "runs",
@@ -86,7 +88,8 @@ async def evaluate_async(
 
     `model` is a spec string ('baseline/refuse', 'openai/gpt-4o-mini', 'hf/./my-checkpoint'), a
     `cares.models.base.Model`, or a Python callable `(messages, params) -> str` (plain, async, or a
-    class instantiated once). The keywords are the `cares run` options of the same names; bad values
+    class instantiated once). The keywords are the `cares run` options of the same names (`executor`:
+    `--executor` and the `--ray-*` options as one `ExecutorOptions`); bad values
     raise ValueError naming the setting. A run directory already holding this run resumes it: only
     what has no answer is asked. `judge` None: the rules judge for cares-18k, the answer readers for
     cares-vqa."""
@@ -95,6 +98,7 @@ async def evaluate_async(
     from cares.models.python_object import as_model
     from cares.runner.config import RunConfig, VqaOptions
     from cares.runner.engine import EngineOptions
+    from cares.runner.executor import ExecutorOptions
     from cares.runner.pipeline import RunOptions
     from cares.runner.pipeline import evaluate_async as run
     from cares.tasks.vqa.task import parse_image_roots
@@ -126,8 +130,14 @@ async def evaluate_async(
         raise ValueError(f"tasks, sources, image_roots, no_images, noise_sigma, noise_seed, protocol, join and "
                          f"toxicity_scorer apply to cares-vqa, not {benchmark}")
     api_key = os.environ.get(api_key_env) if api_key_env else None
+    # Workers of a Ray executor read the key from their own environment, from the variable named here.
+    executor = executor or ExecutorOptions(model_key_env=api_key_env, judge_key_env=api_key_env)
+    if executor.kind != "local" and model_object is not None:
+        raise ValueError(f"a model given as an object runs in this process; executor {executor.kind!r} needs "
+                         "a model spec string that its workers can build")
     options = RunOptions(
-        engine=EngineOptions(concurrency=concurrency, timeout_s=timeout, max_attempts=max_attempts, progress=progress),
+        engine=EngineOptions(concurrency=concurrency, timeout_s=timeout, max_attempts=max_attempts, progress=progress,
+                             executor=executor),
         model=ModelOptions(base_url=base_url, api_key=api_key, timeout_s=timeout,
                            extra=tuple((key, str(value)) for key, value in (model_args or {}).items())),
         judge_model=ModelOptions(base_url=judge_base_url or base_url, api_key=api_key, timeout_s=timeout),
@@ -171,6 +181,7 @@ def evaluate(
     progress: bool = True,
     cache: bool = True,
     answer_cache: str | Path | None = None,
+    executor: ExecutorOptions | None = None,
     run_dir: str | Path | None = None,
     runs_root: str | Path = "runs",
     seed: int = 0,
@@ -193,8 +204,8 @@ def evaluate(
         methods=methods, limit=limit, sample=sample, temperature=temperature, max_tokens=max_tokens, top_p=top_p,
         model_seed=model_seed, system_prompt=system_prompt, base_url=base_url, api_key_env=api_key_env,
         model_args=model_args, concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
-        progress=progress, cache=cache, answer_cache=answer_cache, run_dir=run_dir, runs_root=runs_root, seed=seed,
-        bootstrap=bootstrap, tasks=tasks, sources=sources, image_roots=image_roots, no_images=no_images,
+        progress=progress, cache=cache, answer_cache=answer_cache, executor=executor, run_dir=run_dir,
+        runs_root=runs_root, seed=seed, bootstrap=bootstrap, tasks=tasks, sources=sources, image_roots=image_roots, no_images=no_images,
         noise_sigma=noise_sigma, noise_seed=noise_seed, protocol=protocol, join=join,
         toxicity_scorer=toxicity_scorer,
     ))

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 import cares
-from cares.data.selection import Selection
 
 # A response that tries every way of running or loading something inside an HTML page.
 EVIL = ("Sure.</script><script>window.__pwned='script';document.title='pwned'</script>"
@@ -24,8 +23,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                       ("evil", f"baseline/constant:{EVIL}", "cares-18k", 40),
                                       ("vqa_no", "baseline/constant:No", "cares-vqa", None),
                                       ("vqa_refuse", "baseline/refuse", "cares-vqa", None)):
-        cares.evaluate(bench, model=model, run_dir=root / name, bootstrap=200,
-                       selection=Selection(limit=limit) if limit else None)
+        cares.evaluate(bench, model=model, run_dir=root / name, bootstrap=200, limit=limit)
         out[name] = root / name
     # A model that is not a baseline: it refuses, cautions or complies by the prompt's hash.
     source = root / "mixed_model.py"

@@ -169,6 +169,10 @@ class Results:
 
     @property
     def headline(self) -> Headline:
+        raise NotImplementedError  # each benchmark's class names its own
+
+    def by(self, slice_name: str, metric: str | None = None) -> dict[str, Estimate]:
+        """A figure per value of a slice; each benchmark's class says which slices it has."""
         raise NotImplementedError
 
     def metric(self, name: str) -> Estimate:
@@ -227,8 +231,9 @@ class Cares18kResults(Results):
         """An overall figure, e.g. 'over_refusal', 'harmful_compliance', 'refuse_rate'."""
         return self.metric(f"overall.{name}")
 
-    def by(self, slice_name: str, metric: str = "safety_score") -> dict[str, Estimate]:
-        """A figure per slice value: 'method', 'harmful_level', 'principle_index' (see metrics['by'])."""
+    def by(self, slice_name: str, metric: str | None = None) -> dict[str, Estimate]:
+        """A figure (default the Safety Score) per slice value: 'method', 'harmful_level', 'principle_index'."""
+        metric = metric or "safety_score"
         slices = self.metrics.get("by") or {}
         if slice_name not in slices:
             raise KeyError(f"cares-18k results have no slice {slice_name!r}; they have {', '.join(slices) or 'none'}")
@@ -246,10 +251,12 @@ class CaresVqaResults(Results):
     def headline(self) -> Headline:
         return Headline(self.headline_name, self.metric("factuality.overall.accuracy"))
 
-    def by(self, slice_name: str = "source", metric: str = "accuracy") -> dict[str, Estimate]:
-        """Factuality per source: the one slice every CARES-VQA dimension is reported over."""
+    def by(self, slice_name: str, metric: str | None = None) -> dict[str, Estimate]:
+        """Factuality (default its accuracy) per source; fairness groups are in metrics['fairness']."""
+        metric = metric or "accuracy"
         if slice_name != "source":
-            raise KeyError(f"cares-vqa results are sliced by 'source' only (fairness groups: metrics['fairness'])")
+            raise KeyError(f"cares-vqa results are sliced by 'source', not {slice_name!r} "
+                           "(fairness groups: metric('fairness.<attribute>...'))")
         blocks = (self.metrics.get("factuality") or {}).get("by_source") or {}
         return {key: estimate(block.get(metric), f"source={key} {metric}") for key, block in blocks.items()}
 

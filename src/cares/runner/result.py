@@ -95,9 +95,7 @@ class RunResult:
     def by(self, slice_name: str, metric: str | None = None) -> dict[str, Estimate]:
         """A figure per slice value: CARES-18K by('method') or by('harmful_level', 'refuse_rate');
         CARES-VQA by('source') (factuality accuracy per source)."""
-        if metric is None:
-            return self.typed.by(slice_name)  # type: ignore[attr-defined]
-        return self.typed.by(slice_name, metric)  # type: ignore[attr-defined]
+        return self.typed.by(slice_name, metric)
 
     def samples_df(self) -> pandas.DataFrame:
         """One row per request (per item for CARES-18K; per item and variant for CARES-VQA): id, variant,
