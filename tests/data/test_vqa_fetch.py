@@ -312,9 +312,11 @@ def test_fetched_pack_loads_with_the_published_counts(server: Server, tmp_path: 
 
 
 def test_pack_folder_finds_all_seven_and_reports_missing_ones(
-    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from cares.tasks.vqa.sources import load_sources, parse_data
+
+    caplog.set_level("INFO", logger="cares.tasks.vqa.sources")
 
     monkeypatch.setenv("CARES_CACHE_DIR", str(tmp_path / "cache"))
     dest = default_vqa_dir()
@@ -323,7 +325,7 @@ def test_pack_folder_finds_all_seven_and_reports_missing_ones(
     assert [source for source, _ in selected.files] == list(DEFAULT_FILES) and selected.missing == []
     items, info = load_sources("cares-vqa", {})
     assert [entry["source"] for entry in info.sources] == list(DEFAULT_FILES)
-    assert info.notes == [] and capsys.readouterr().err == ""
+    assert info.notes == [] and caplog.messages == []
     assert len(items) == sum(entry["n_items"] for entry in info.sources)
 
     for source in ("pmc-oa", "omnimedvqa"):
@@ -333,7 +335,7 @@ def test_pack_folder_finds_all_seven_and_reports_missing_ones(
     assert [entry["source"] for entry in info.sources] == kept
     note = info.notes[-1]
     assert "pmc-oa (PMC-OA/pmcoa_factuality.jsonl)" in note and "omnimedvqa" in note and "fetch" in note
-    assert capsys.readouterr().err.strip() == f"cares: note: {note}"
+    assert caplog.messages == [note]  # shown by the CLI as `cares: note: ...`
     # Filtered to sources that are present: nothing is missing from what was asked for.
     _, info = load_sources(str(dest), {"sources": ["mimic-cxr"]})
     assert info.notes == [] and [entry["source"] for entry in info.sources] == ["mimic-cxr"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -70,6 +71,47 @@ OPTION_OF_SETTING = {
 }
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_HANDLER: logging.Handler | None = None
+
+
+class _LogFormat(logging.Formatter):
+    """Library messages in the CLI's own voice: `cares: note: ...`, `cares: warning: ...`."""
+
+    KINDS = {"DEBUG": "debug", "INFO": "note", "WARNING": "warning", "ERROR": "error", "CRITICAL": "error"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        kind = self.KINDS.get(record.levelname, record.levelname.lower())
+        where = f"{record.name}: " if record.levelno <= logging.DEBUG else ""
+        text = f"cares: {kind}: {where}{record.getMessage()}"
+        if record.exc_info and record.levelno <= logging.DEBUG:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a message comes: main() may run again in one process
+    with stderr replaced (tests, programs embedding the CLI)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+
+def configure_logging(level: str) -> None:
+    """Messages of the `cares` loggers at `level` and above go to stderr, one line each."""
+    global _LOG_HANDLER
+    logger = logging.getLogger("cares")
+    if _LOG_HANDLER is None:
+        _LOG_HANDLER = _StderrHandler()
+        _LOG_HANDLER.setFormatter(_LogFormat())
+        logger.addHandler(_LOG_HANDLER)
+    logger.setLevel(level.upper())
+
+
 class OneLineErrors(argparse.ArgumentParser):
     """Usage errors as one line, like every other error; subcommand parsers inherit the class."""
 
@@ -86,11 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cares {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, metavar="LEVEL",
+                        help="messages shown on stderr: debug, info (default: notes and warnings), warning or error")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="show debug messages too (same as "
+                        "--log-level debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     fmt = argparse.RawDescriptionHelpFormatter
 
     run = sub.add_parser("run", help="evaluate one or more models on a benchmark", formatter_class=fmt, epilog=EPILOG)
-    run.add_argument("benchmark", choices=("cares-18k", "cares-vqa"), help="cares-18k or cares-vqa")
+    run.add_argument("benchmark", metavar="BENCHMARK",
+                     help="cares-18k, cares-vqa, or a benchmark a plugin adds (`cares list`)")
     run.add_argument("--model", action="append", required=True, metavar="SPEC",
                      help="provider/model; repeat to run several (openai/..., hf/<dir or hub id>, python/mod:fn, "
                           "baseline/refuse|comply|caution|constant:TEXT)")
@@ -258,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.log_level or ("debug" if args.verbose else "info"))
     if args.command is None:
         parser.print_help()
         return 0

@@ -435,6 +435,9 @@ def image_roots(args: argparse.Namespace) -> dict[str, str]:
 
 def run_config(args: argparse.Namespace, benchmark: str, spec: str) -> RunConfig:
     """A run's identity from the shared data, generation, judge and benchmark options."""
+    from cares.tasks import TASKS
+
+    TASKS.lookup(benchmark)  # an unknown name fails first, with the closest known one
     return RunConfig(
         benchmark=benchmark,
         model=spec,
@@ -453,7 +456,7 @@ def run_config(args: argparse.Namespace, benchmark: str, spec: str) -> RunConfig
 
 
 def judge_for(args: argparse.Namespace, benchmark: str) -> str:
-    if benchmark == "cares-18k":
+    if benchmark != "cares-vqa":
         return args.judge or "rules"
     judge = args.judge or "readers"
     if judge != "readers" and not judge.startswith("llm/"):
@@ -474,8 +477,13 @@ def scorers(args: argparse.Namespace) -> dict[str, str]:
     spec = getattr(args, "toxicity_scorer", None)
     if not spec:
         return {}
-    if not (spec == "perspective" or spec.startswith(("local:", "llm/"))):
-        raise ConfigError(f"--toxicity-scorer {spec!r}: use perspective, local:<checkpoint dir> or llm/<model spec>")
+    if not spec.startswith("llm/"):
+        from cares.scorers.toxicity import TOXICITY_SCORERS
+
+        try:
+            TOXICITY_SCORERS.lookup(spec.partition(":")[0].lower(), spec)
+        except ConfigError as exc:
+            raise ConfigError(f"--toxicity-scorer: {exc}; or llm/<model spec>") from None
     if spec == "perspective" and not os.environ.get("PERSPECTIVE_API_KEY"):
         raise ConfigError("--toxicity-scorer perspective needs the PERSPECTIVE_API_KEY environment variable")
     return {"toxicity": spec}

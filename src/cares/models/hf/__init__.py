@@ -10,7 +10,7 @@ requests in flight into length-sorted batches. Settings come from `--model-arg K
 from __future__ import annotations
 
 import asyncio
-import sys
+import logging
 from typing import Any
 
 from cares.models.base import FatalModelError, Model, ModelOptions
@@ -19,6 +19,8 @@ from cares.models.hf.checkpoint import HFSettings, Loaded, load, locate, resolve
 from cares.models.hf.decode import BatchGenerator, Prompt, free_cached_memory, prompt_length, render
 from cares.models.registry import provider
 from cares.types import Completion, Request
+
+log = logging.getLogger(__name__)
 
 # How many requests the engine should keep in flight, per batch slot: enough waiting requests that
 # length sorting has something to choose from, few enough that none waits long.
@@ -106,7 +108,7 @@ class HFModel(Model):
 
     def _shrink(self, size: int) -> None:
         if size < self._batcher.batch_size:
-            print(f"cares: {self.spec}: out of memory; batches capped at {size} from now on", file=sys.stderr)
+            log.warning("%s: out of memory; batches capped at %d from now on", self.spec, size)
             self._batcher.batch_size = size
 
     async def aclose(self) -> None:

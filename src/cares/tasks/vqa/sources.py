@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +10,8 @@ from typing import Any
 from cares.data.cares18k import DatasetInfo
 from cares.errors import ConfigError
 from cares.types import Item
+
+log = logging.getLogger(__name__)
 
 SAMPLE_SOURCE = "sample"
 
@@ -108,7 +110,7 @@ def load_sources(data: str, options: dict[str, Any]) -> tuple[list[Item], Datase
                      "not the published CARES-VQA items")
     if missing_note:
         notes.append(missing_note)
-        print(f"cares: note: {missing_note}", file=sys.stderr)
+        log.info("%s", missing_note)
     info = DatasetInfo(
         "sample" if data == "sample" else "files",
         data,
