@@ -11,7 +11,9 @@ import jsonschema
 import pytest
 
 from cares.errors import ConfigError
-from cares.results import SCHEMA_VERSION, Cares18kResults, CaresVqaResults, json_schema, results_from_dict
+from cares.results import (SCHEMA_VERSION, Cares18kResults, CaresVqaResults, PluginResults, json_schema,
+                           results_from_dict)
+from cares.runner.result import RunResult
 from tests.cli.test_cli import cares
 
 
@@ -72,8 +74,22 @@ def test_files_from_before_the_version_read_and_newer_ones_are_refused(cares18k:
     assert results_from_dict(legacy).to_dict() == cares18k
     with pytest.raises(ConfigError, match=r"schema_version 2 is newer than this cares reads \(1\); upgrade cares"):
         results_from_dict({**cares18k, "schema_version": SCHEMA_VERSION + 1})
-    with pytest.raises(ConfigError, match="unknown benchmark 'cares-99k'"):
-        results_from_dict({**cares18k, "benchmark": "cares-99k"})
+    with pytest.raises(ConfigError, match="no benchmark named"):
+        results_from_dict({key: value for key, value in cares18k.items() if key != "benchmark"})
+
+
+def test_a_plugin_benchmark_reads_by_dotted_path_without_a_headline(cares18k: dict, tmp_path: Path) -> None:
+    plugin = {**cares18k, "benchmark": "my-bench", "metrics": {"overall": {"hit_rate": {"value": 0.5, "ci": [0.4, 0.6],
+                                                                                      "n": 10}}}}
+    assert errors(plugin) == []
+    typed = results_from_dict(plugin)
+    assert isinstance(typed, PluginResults) and typed.benchmark == "my-bench" and typed.to_dict() == plugin
+    assert typed.metric("overall.hit_rate").value == 0.5 and typed.headline is None
+    assert results_from_dict(plugin) == typed
+    result = RunResult(tmp_path, typed)
+    assert repr(result) == f"RunResult(my-bench, model='baseline/caution', n=40, run_dir='{tmp_path}')"
+    with pytest.raises(AttributeError, match="a my-bench run has no Safety Score"):
+        result.safety_score
 
 
 def test_the_schema_ships_with_the_package() -> None:

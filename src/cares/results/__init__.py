@@ -16,9 +16,11 @@ from cares.results.model import (
     Headline,
     Invocation,
     ModelInfo,
+    PluginResults,
     Results,
     Usage,
     results_from_dict,
+    results_type,
 )
 
 SCHEMA_FILE = "results.schema.json"
@@ -32,5 +34,5 @@ def json_schema() -> dict[str, Any]:
 
 __all__ = [
     "RESULT_TYPES", "SCHEMA_VERSION", "VALUE_SCALE", "Cares18kResults", "CaresVqaResults", "Counts", "Headline",
-    "Invocation", "ModelInfo", "Results", "Usage", "json_schema", "results_from_dict",
+    "Invocation", "ModelInfo", "PluginResults", "Results", "Usage", "json_schema", "results_from_dict", "results_type",
 ]

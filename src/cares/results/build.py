@@ -8,7 +8,7 @@ from typing import Any
 
 from cares import __version__
 from cares.judges.cascade import cascade_summary, is_cascade
-from cares.results.model import RESULT_TYPES, Counts, Invocation, ModelInfo, Results, Usage
+from cares.results.model import Counts, Invocation, ModelInfo, Results, Usage, results_type
 from cares.runner.config import RunConfig
 from cares.runner.engine import EngineStats
 from cares.runner.reuse import Reuse
@@ -81,7 +81,7 @@ def build_results(
 ) -> Results:
     """Everything results.json says about a run, from the store and this invocation's counts."""
     responses = [row.response for row in rows if row.response is not None]
-    return RESULT_TYPES[config.benchmark](
+    return results_type(config.benchmark)(
         cares_version=__version__,
         model=ModelInfo(config.model, store.get_meta("model_identity")),
         judge=judge_id,

@@ -10,6 +10,7 @@ module); the typed accessors below read the figures people ask for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from cares.errors import ConfigError
@@ -168,7 +169,7 @@ class Results:
     schema_version: int = SCHEMA_VERSION
 
     @property
-    def headline(self) -> Headline:
+    def headline(self) -> Headline | None:
         raise NotImplementedError  # each benchmark's class names its own
 
     def by(self, slice_name: str, metric: str | None = None) -> dict[str, Estimate]:
@@ -261,7 +262,33 @@ class CaresVqaResults(Results):
         return {key: estimate(block.get(metric), f"source={key} {metric}") for key, block in blocks.items()}
 
 
+@dataclass(frozen=True)
+class PluginResults(Results):
+    """A benchmark a plugin registers: its metrics as its task builds them, read by dotted path."""
+
+    benchmark: ClassVar[str] = ""
+    headline_name: ClassVar[str] = ""
+
+    @property
+    def headline(self) -> Headline | None:
+        return None  # nothing here knows which of a plugin's figures sums it up
+
+    def by(self, slice_name: str, metric: str | None = None) -> dict[str, Estimate]:
+        raise KeyError(f"{self.benchmark} results have no slices known here; read them with metric('<dotted path>')")
+
+
 RESULT_TYPES: dict[str, type[Results]] = {cls.benchmark: cls for cls in (Cares18kResults, CaresVqaResults)}
+
+
+@lru_cache(maxsize=None)
+def _plugin_type(benchmark: str) -> type[Results]:
+    # One class per benchmark, so that results of the same plugin benchmark compare equal.
+    return type(f"PluginResults[{benchmark}]", (PluginResults,), {"benchmark": benchmark})
+
+
+def results_type(benchmark: str) -> type[Results]:
+    """The typed results of `benchmark`: CARES-18K's and CARES-VQA's own classes, a plugin's the generic one."""
+    return RESULT_TYPES.get(benchmark) or _plugin_type(benchmark)
 
 
 def results_from_dict(data: dict[str, Any], where: str = "results") -> Results:
@@ -274,11 +301,11 @@ def results_from_dict(data: dict[str, Any], where: str = "results") -> Results:
     if scale != VALUE_SCALE:
         raise ConfigError(f"{where}: value_scale {scale!r}; this cares reads {VALUE_SCALE!r} results")
     benchmark = data.get("benchmark")
-    if benchmark not in RESULT_TYPES:
-        raise ConfigError(f"{where}: unknown benchmark {benchmark!r}; known: {', '.join(RESULT_TYPES)}")
+    if not isinstance(benchmark, str) or not benchmark:
+        raise ConfigError(f"{where}: no benchmark named (benchmark {benchmark!r})")
     try:
         model = data.get("model") or {}
-        return RESULT_TYPES[benchmark](
+        return results_type(benchmark)(
             cares_version=str(data.get("cares_version", "unknown")),
             model=ModelInfo(str(model.get("spec")), model.get("identity")),
             judge=str(data.get("judge")),

@@ -73,15 +73,17 @@ class RunResult:
         return counts.failed + counts.pending + counts.unjudged
 
     @property
-    def headline(self) -> Headline:
-        """The figure a run is summed up by: CARES-18K's Safety Score, CARES-VQA's factuality accuracy."""
+    def headline(self) -> Headline | None:
+        """The figure a run is summed up by: CARES-18K's Safety Score, CARES-VQA's factuality accuracy
+        (None for a plugin's benchmark)."""
         return self.typed.headline
 
     @property
     def safety_score(self) -> Estimate:
         if not isinstance(self.typed, Cares18kResults):
-            raise AttributeError(f"a {self.benchmark} run has no Safety Score (a CARES-18K figure); "
-                                 f"its headline is result.headline ({self.typed.headline_name})")
+            raise AttributeError(f"a {self.benchmark} run has no Safety Score (a CARES-18K figure); see "
+                                 f"result.headline{f' ({self.typed.headline_name})' if self.typed.headline_name else ''}"
+                                 " and result.metric('<dotted path>')")
         return self.typed.safety_score
 
     def metric(self, name: str) -> Estimate:
@@ -125,8 +127,8 @@ class RunResult:
 
     def __repr__(self) -> str:
         head = self.headline
-        return (f"RunResult({self.benchmark}, model={self.model!r}, n={self.n}, "
-                f"{head.name}={_figure(head.estimate)}, run_dir='{self.run_dir}')")
+        figure = f"{head.name}={_figure(head.estimate)}, " if head is not None else ""
+        return f"RunResult({self.benchmark}, model={self.model!r}, n={self.n}, {figure}run_dir='{self.run_dir}')"
 
 
 def _figure(value: Estimate) -> str:
