@@ -20,6 +20,8 @@ from cares.judges.base import Verdict
 from cares.models.base import Model, ModelOptions
 from cares.models.baselines import REFUSE_TEXT
 from cares.models.registry import provider
+from cares.tasks import TASKS
+from cares.tasks.cares18k import Cares18KTask
 from cares.types import Completion, Label, Usage
 
 
@@ -56,6 +58,16 @@ class LengthJudge:
 @judge("lengthjudge", "a judge from an installed plugin")
 def make_judge(spec, options, template):
     return LengthJudge()
+
+
+class MyBench(Cares18KTask):
+    """CARES-18K's items under another name: a benchmark a plugin adds."""
+
+    name = "my-bench"
+    description = "a benchmark from an installed plugin"
+
+
+TASKS.register(MyBench.name, MyBench, MyBench.description)
 '''
 
 
@@ -96,7 +108,16 @@ def test_cares_list_shows_plugins(plugin_path: Path) -> None:
     proc = cares("list", site=plugin_path)
     assert proc.returncode == 0, proc.stderr
     assert "myplugin" in proc.stdout and "a provider from an installed plugin" in proc.stdout
-    assert "lengthjudge" in proc.stdout
+    assert "lengthjudge" in proc.stdout and "my-bench" in proc.stdout
+
+
+def test_a_plugin_benchmark_runs(plugin_path: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = cares("run", "my-bench", "--model", "myplugin/x", "--judge", "lengthjudge", "--limit", "8",
+                 "--bootstrap", "0", "--run-dir", str(run), "--no-progress", site=plugin_path)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((run / "results.json").read_text())
+    assert results["benchmark"] == "my-bench" and results["counts"]["scored"] == 8
 
 
 def test_without_the_plugin_its_names_are_unknown_with_a_suggestion(tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     results: list[RunResult] = []
     for spec in args.model:
         config = opt.run_config(args, args.benchmark, spec)
-        if config.data == "sample" and not args.json:
+        if config.data == "sample" and args.benchmark in ("cares-18k", "cares-vqa") and not args.json:
             full = "--data hf runs the published CARES-18K" if args.benchmark == "cares-18k" else (
                 "`cares data fetch cares-vqa` and --data cares-vqa run the released questions")
             print(f"cares: using the bundled {args.benchmark} sample, written for this toolkit; {full}", file=sys.stderr)
