@@ -130,3 +130,33 @@ def test_bad_values_raise_value_error_and_create_nothing(tmp_path: Path, argumen
         cares.evaluate(**call)
     assert message in str(caught.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_interrupt_in_a_notebook_cancels_the_evaluation_in_its_worker_thread() -> None:
+    import _thread
+    import time
+
+    from cares.api import run_sync
+
+    cancelled = threading.Event()
+
+    async def long_run() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def notebook_cell() -> float:
+        threading.Timer(0.3, _thread.interrupt_main).start()  # the notebook's stop button
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(long_run())
+        return time.monotonic() - started
+
+    # A kernel's loop, which leaves SIGINT to Python's default handler (asyncio.run would take it over).
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(notebook_cell()) < 5 and cancelled.is_set()
+    finally:
+        loop.close()

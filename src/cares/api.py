@@ -6,8 +6,8 @@ Every figure these functions return is a fraction in [0, 1], as in results.json 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
+import threading
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -29,8 +29,37 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cares-evaluate") as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coroutine)
+    # Waited on rather than Thread.join: an interrupted join can mark a live thread as finished (CPython 3.11).
+    done = threading.Event()
+
+    def work() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(task)
+        except BaseException:  # noqa: BLE001 - the caller reads the outcome from the task
+            pass
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+                done.set()
+
+    threading.Thread(target=work, name="cares-evaluate", daemon=True).start()
+    try:
+        # Short waits, so that an interrupt (the notebook's stop button) reaches this thread at once.
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        # Cancelled as Ctrl-C cancels `cares run`: requests in flight stop, what was answered is saved.
+        loop.call_soon_threadsafe(task.cancel)
+        done.wait()
+        raise
+    return task.result()
 
 
 async def evaluate_async(
