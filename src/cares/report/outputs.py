@@ -5,37 +5,43 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cares.errors import unwritable
 from cares.store import RunStore
-from cares.store.runstore import STORE_NAME
+from cares.store.runstore import STORE_NAME, load_json, response_from_row
 from cares.tasks.base import SampleRow, Task
+from cares.types import Item, Judgement, Label, Request
 
 RESULTS_NAME = "results.json"
 SAMPLES_NAME = "samples.jsonl"
 
 
-def collect_rows(store: RunStore, judge_id: str | None) -> list[SampleRow]:
-    """Join items, requests, responses and judgements by id and key, never by position.
+def iter_rows(store: RunStore, judge_id: str | None) -> Iterator[SampleRow]:
+    """Every item-variant in display order, joined with its item, response and judgement by id and
+    key, never by position; read from the store as it is used, so a caller that streams (writing
+    samples.jsonl) holds one row at a time.
 
     `judge_id` None means the task reads answers itself and needs no judgements.
     """
-    items = {item.id: item for item in store.items()}
-    links = list(store.item_requests())
-    responses = store.responses({key for _, _, key, _ in links})
-    judgements = store.judgements(judge_id) if judge_id is not None else {}
     scores = store.scores()
-    rows = []
-    for item_id, variant, key, request in links:
-        response = responses.get(key)
-        judgement = judgements.get(key) if response is not None and response.ok else None
-        rows.append(
-            SampleRow(items[item_id], variant, key, request, response, judgement, judge_id is not None,
-                      scores.get(key, {}))
-        )
-    return rows
+    item: Item | None = None
+    for item_id, item_data, variant, key, request, stored, label, raw in store.joined_rows(judge_id):
+        if item is None or item.id != item_id:  # an item's variants come together: decoded once
+            item = Item.from_dict(load_json(item_data))
+        response = None if stored is None else response_from_row(stored)
+        judgement = None
+        if label is not None and response is not None and response.ok:
+            judgement = Judgement(key, str(judge_id), Label(label), raw)
+        yield SampleRow(item, variant, key, Request.from_dict(load_json(request)), response, judgement,
+                        judge_id is not None, scores.get(key, {}))
+
+
+def collect_rows(store: RunStore, judge_id: str | None) -> list[SampleRow]:
+    """All rows at once (iter_rows), for the metrics, which look at every row."""
+    return list(iter_rows(store, judge_id))
 
 
 def sample_record(task: Task, row: SampleRow) -> dict[str, Any]:
@@ -73,18 +79,21 @@ def write_atomic(path: Path, content: str | bytes, *, shared: bool = False) -> N
     The file is private to its owner unless `shared` (a model file meant to be shipped), which
     gives it the permissions the umask allows. A path that cannot be written (a file where a
     folder should be, no permission, a full disk) is a one-line error naming it, not a traceback."""
+    mode = "wb" if isinstance(content, bytes) else "w"
+    write_atomic_with(path, lambda handle: handle.write(content), mode=mode, shared=shared)
+
+
+def write_atomic_with(path: Path, write: Any, *, mode: str = "w", shared: bool = False) -> None:
+    """write_atomic for content written piece by piece: `write(handle)` writes into the new file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise unwritable(path, exc) from None
     try:
-        if isinstance(content, bytes):
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
+        handle: IO[Any]
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            write(handle)
         if shared:
             umask = os.umask(0)
             os.umask(umask)
@@ -98,9 +107,27 @@ def write_atomic(path: Path, content: str | bytes, *, shared: bool = False) -> N
         raise
 
 
-def write_samples(run_dir: Path, task: Task, rows: list[SampleRow]) -> Path:
+# One encoder for every line: json.dumps with options builds a new one per call.
+_LINE = json.JSONEncoder(ensure_ascii=False)
+
+
+def write_samples(run_dir: Path, task: Task, rows: Iterable[SampleRow]) -> Path:
+    """samples.jsonl, one line per row, written as the rows come (a stream of rows is never held whole)."""
     path = run_dir / SAMPLES_NAME
-    write_atomic(path, "".join(json.dumps(sample_record(task, row), ensure_ascii=False) + "\n" for row in rows))
+
+    def write(handle: IO[str]) -> None:
+        lines: list[str] = []
+        for row in rows:
+            lines.append(_LINE.encode(sample_record(task, row)))
+            if len(lines) == 512:
+                lines.append("")
+                handle.write("\n".join(lines))
+                lines.clear()
+        if lines:
+            lines.append("")
+            handle.write("\n".join(lines))
+
+    write_atomic_with(path, write)
     return path
 
 

@@ -170,29 +170,32 @@ async def generate_locally(
     stats = EngineStats(requested=len(pending))
     started = time.monotonic()
     rng = random.Random(seed)
-    semaphore = asyncio.Semaphore(effective_concurrency(model, options))
     # Heavy one-time setup (loading weights) happens only when there is something to ask.
     await model.prepare()
     bar = ProgressBar(label, len(pending), options.progress)
+    # As many workers as requests may be in flight, each taking the next request when it is done:
+    # memory stays flat in the number of requests, where a task per request would hold them all.
+    queue = iter(pending.items())
 
-    async def one(key: str, request: Request) -> None:
-        async with semaphore:
+    async def worker() -> None:
+        for key, request in queue:
             response = await answer(model, key, request, options, rng)
-        tally(stats, response)
-        store.put_response(response, request)
-        bar.advance()
+            tally(stats, response)
+            store.put_response(response, request)
+            bar.advance()
 
     with store.grouped_commits(GROUP_MAX):
         committer = asyncio.ensure_future(commit_every(store, GROUP_COMMIT_S))
-        tasks = [asyncio.ensure_future(one(key, request)) for key, request in pending.items()]
+        workers = [asyncio.ensure_future(worker())
+                   for _ in range(min(effective_concurrency(model, options), len(pending)))]
         try:
-            # A fatal error in one task (bad key) cancels the rest instead of failing each item in turn.
-            for finished in asyncio.as_completed(tasks):
+            # A fatal error in one worker (bad key) cancels the rest instead of failing each item in turn.
+            for finished in asyncio.as_completed(workers):
                 await finished
         except BaseException:
-            for task in tasks:
+            for task in workers:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
             raise
         finally:
             committer.cancel()

@@ -17,6 +17,10 @@ from cares.store import RunStore
 from cares.types import Judgement, Label
 
 
+# Rules verdicts are built and stored this many at a time, so that their raw texts are never all held.
+RULES_CHUNK = 4096
+
+
 @dataclass(frozen=True)
 class JudgeInput:
     response_key: str
@@ -31,7 +35,7 @@ async def judge_pending(
     go through the chosen executor (`recipe` builds the judge model on Ray workers). The rules judge
     always runs here: labelling one answer takes well under a millisecond, less than sending it to a worker.
     A cascade labels its sure answers here and sends the rest to its LLM judge."""
-    done = set(store.judgements(judge.id))
+    done = store.judged_keys(judge.id)
     todo = [entry for entry in inputs if entry.response_key not in done]
     todo = list({entry.response_key: entry for entry in todo}.values())
     if not todo:
@@ -52,9 +56,11 @@ async def judge_pending(
             return None
         return await _ask_llm(judge.llm, judge.id, judge.second_pass, unsure, store, options, recipe)
     if isinstance(judge, RulesJudge):
-        verdicts = judge.judge_many([(entry.prompt, entry.response) for entry in todo])
-        store.put_judgements(Judgement(entry.response_key, judge.id, verdict.label, verdict.raw)
-                             for entry, verdict in zip(todo, verdicts))
+        for start in range(0, len(todo), RULES_CHUNK):
+            chunk = todo[start:start + RULES_CHUNK]
+            verdicts = judge.judge_many([(entry.prompt, entry.response) for entry in chunk])
+            store.put_judgements(Judgement(entry.response_key, judge.id, verdict.label, verdict.raw)
+                                 for entry, verdict in zip(chunk, verdicts))
         return None
     bar = ProgressBar("judging", len(todo), options.progress)
     judgements = []

@@ -299,13 +299,8 @@ def _judge_before_judging(run_dir: Path, config: RunConfig) -> str:
 
 
 async def _judge(store: RunStore, judge: Any, options: RunOptions) -> EngineStats | None:
-    items = {item.id: item for item in store.items()}
-    answered = store.responses()
-    inputs = []
-    for item_id, _, key, _ in store.item_requests():
-        response = answered.get(key)
-        if response is not None and response.ok:
-            inputs.append(JudgeInput(key, items[item_id].prompt, response.text or ""))
+    # Only what this judge has not labelled, straight from the store: no item or request is decoded.
+    inputs = [JudgeInput(key, prompt, text) for key, prompt, text in store.unjudged_answers(judge.id)]
     recipe = None
     llm = judge.llm if isinstance(judge, CascadeJudge) else judge
     if isinstance(llm, LLMJudge):

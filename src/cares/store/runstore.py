@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from cares.errors import unwritable
 from cares.store.files import PRIVATE_DIR_MODE, private_sqlite_file
 from cares.store.sqlite_errors import NamedConnection
@@ -152,12 +154,17 @@ class RunStore:
             start = self._db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM items").fetchone()[0]
             self._db.executemany(
                 "INSERT OR IGNORE INTO items(id, position, data) VALUES (?, ?, ?)",
+                # json, not orjson: metadata read from CSV or parquet may hold NaN, which orjson writes as null.
                 ((item.id, start + i, json.dumps(item.to_dict())) for i, item in enumerate(items)),
             )
 
     def items(self) -> list[Item]:
-        rows = self._db.execute("SELECT data FROM items ORDER BY position").fetchall()
-        return [Item.from_dict(json.loads(row[0])) for row in rows]
+        return list(self.iter_items())
+
+    def iter_items(self) -> Iterator[Item]:
+        """The items in display order, read as they are used rather than all at once."""
+        for (data,) in self._db.execute("SELECT data FROM items ORDER BY position"):
+            yield Item.from_dict(load_json(data))
 
     def item_ids(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT id FROM items ORDER BY position")]
@@ -167,7 +174,7 @@ class RunStore:
         with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO item_requests(item_id, variant, key, request) VALUES (?, ?, ?, ?)",
-                ((item_id, variant, key, json.dumps(req.to_dict())) for item_id, variant, key, req in rows),
+                ((item_id, variant, key, _json(req.to_dict())) for item_id, variant, key, req in rows),
             )
 
     def item_requests(self) -> Iterator[tuple[str, str, str, Request]]:
@@ -176,7 +183,40 @@ class RunStore:
             "JOIN items i ON i.id = r.item_id ORDER BY i.position, r.variant"
         )
         for item_id, variant, key, request in self._db.execute(query):
-            yield item_id, variant, key, Request.from_dict(json.loads(request))
+            yield item_id, variant, key, Request.from_dict(load_json(request))
+
+    def joined_rows(self, judge: str | None) -> Iterator[tuple[Any, ...]]:
+        """Every item request in display order, joined by id and key with its item, its stored
+        outcome and `judge`'s label, streamed: (item id, item JSON, variant, key, request JSON,
+        response row as response_from_row reads it or None, label, judge raw)."""
+        self.flush()
+        meta = "s.meta" if self._has_meta_column else "NULL"
+        query = (
+            "SELECT i.id, i.data, r.variant, r.key, r.request, s.key, s.model, s.status, s.text, s.error, "
+            f"s.prompt_tokens, s.completion_tokens, s.attempts, s.latency_s, s.finish_reason, {meta}, j.label, j.raw "
+            "FROM item_requests r JOIN items i ON i.id = r.item_id "
+            "LEFT JOIN responses s ON s.key = r.key "
+            "LEFT JOIN judgements j ON j.response_key = r.key AND j.judge = ? "
+            "ORDER BY i.position, r.variant"
+        )
+        for row in self._db.execute(query, (judge,)):
+            yield (*row[:5], None if row[5] is None else row[5:16], row[16], row[17])
+
+    def unjudged_answers(self, judge: str) -> Iterator[tuple[str, str, str]]:
+        """(response key, item prompt, answer) for every answered request that `judge` has not
+        labelled, once per key, in display order, streamed."""
+        self.flush()
+        query = (
+            "SELECT r.key, json_extract(i.data, '$.prompt'), s.text FROM item_requests r "
+            "JOIN items i ON i.id = r.item_id JOIN responses s ON s.key = r.key AND s.status = 'ok' "
+            "WHERE NOT EXISTS (SELECT 1 FROM judgements j WHERE j.response_key = r.key AND j.judge = ?) "
+            "ORDER BY i.position, r.variant"
+        )
+        seen: set[str] = set()
+        for key, prompt, text in self._db.execute(query, (judge,)):
+            if key not in seen:
+                seen.add(key)
+                yield key, prompt, text or ""
 
     # -- responses --------------------------------------------------------------------------
     def answered_keys(self) -> set[str]:
@@ -199,7 +239,7 @@ class RunStore:
             response.attempts,
             response.latency_s,
             response.finish_reason,
-            json.dumps(request.to_dict()),
+            _json(request.to_dict()),
             time.time(),
             None if response.meta is None else json.dumps(response.meta, sort_keys=True),
         )
@@ -254,14 +294,14 @@ class RunStore:
         for row in self._db.execute(self._response_query()):
             if wanted is not None and row[0] not in wanted:
                 continue
-            result[row[0]] = _response_from_row(row)
+            result[row[0]] = response_from_row(row)
         return result
 
     def response(self, key: str) -> Response | None:
         """One stored outcome by its cache key, answered or failed; None when never asked."""
         self.flush()
         row = self._db.execute(self._response_query() + " WHERE key = ?", (key,)).fetchone()
-        return None if row is None else _response_from_row(row)
+        return None if row is None else response_from_row(row)
 
     # -- judgements -------------------------------------------------------------------------
     def put_judgement(self, judgement: Judgement) -> None:
@@ -274,6 +314,9 @@ class RunStore:
         with self._transaction():
             for judgement in judgements:
                 self.put_judgement(judgement)
+
+    def judged_keys(self, judge: str) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT response_key FROM judgements WHERE judge = ?", (judge,))}
 
     def judgements(self, judge: str) -> dict[str, Judgement]:
         rows = self._db.execute("SELECT response_key, label, raw FROM judgements WHERE judge = ?", (judge,))
@@ -335,7 +378,24 @@ class RunStore:
         return RunStore._Tx(self._db)
 
 
-def _response_from_row(row: tuple[Any, ...]) -> Response:
+def _json(value: Any) -> str:
+    """The JSON text of a stored record. orjson where it can (several times faster than json, and
+    the store is written once per answer); json where orjson refuses, e.g. a lone surrogate that a
+    python/ model returned."""
+    try:
+        return orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value)
+
+
+def load_json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN, or a lone surrogate escape: what json wrote, json reads
+        return json.loads(text)
+
+
+def response_from_row(row: tuple[Any, ...]) -> Response:
     return Response(
         key=row[0],
         model=row[1],
