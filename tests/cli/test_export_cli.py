@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -46,7 +47,9 @@ def test_inspect_log_to_a_chosen_file(run_dir: Path, tmp_path: Path) -> None:
     proc = cares("export", str(run_dir), "--format", "inspect", "--output", str(tmp_path / "refuse.eval"))
     assert proc.returncode == 0, proc.stderr
     log = inspect_log.read_eval_log(str(tmp_path / "refuse.eval"))
-    assert len(log.samples) == 12 and all(s.scores["cares"].value["label"] == "refuse" for s in log.samples)
+    labels = [json.loads(line)["label"] for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(log.samples) == 12 and [s.scores["cares"].value["label"] for s in log.samples] == labels
+    assert None not in labels
 
 
 @pytest.mark.parametrize("args,message", [
