@@ -35,6 +35,7 @@ from cares.guard.detector import Detector, builtin_path
 from cares.guard.train import (
     Featurised,
     TrainConfig,
+    featurise,
     fit_and_measure,
     grouped_split,
     train_detector,
@@ -87,8 +88,7 @@ def plain_question_check(detector: Detector) -> dict[str, Any]:
 
 
 def build(kind: str, data: TrainingData, config: TrainConfig, output_dir: Path) -> dict[str, Any]:
-    featurised = Featurised(kind, [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram,
-                            config.style)
+    featurised = featurise(data, config)
     result = train_detector(data, config, featurised)
     path = output_dir / builtin_path(kind).name
     result.model.write(path)
