@@ -6,10 +6,14 @@ metric, so all intervals come from the same resamples and the whole thing stays 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+# Rows of the weight matrix drawn at once.
+_DRAW_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,19 @@ class ClusterBootstrap:
         g = len(self.names)
         if resamples > 0 and g > 0:
             rng = np.random.default_rng(seed)
-            # Counts of each cluster in a with-replacement draw of g clusters.
-            self.weights = rng.multinomial(g, np.full(g, 1.0 / g), size=resamples).astype(np.float64)
+            pvals = np.full(g, 1.0 / g)
+            # Counts of each cluster in a with-replacement draw of g clusters. Drawn a block of rows at a
+            # time (the same draws, in the same order, as all at once), so that the integer counts are
+            # never held beside the whole float matrix: with 15,000 clusters that would be 240 MB, not 120.
+            self.weights = np.empty((resamples, g), dtype=np.float64)
+            for start in range(0, resamples, _DRAW_ROWS):
+                stop = min(resamples, start + _DRAW_ROWS)
+                self.weights[start:stop] = rng.multinomial(g, pvals, size=stop - start)
         else:
             self.weights = np.zeros((0, g))
+        # Resampled cluster counts by the clusters they count: the slices of a report ask for one
+        # subset's counts once per rate, and each product is a pass over the whole weight matrix.
+        self._counts: dict[bytes, np.ndarray] = {}
 
     def describe(self) -> dict[str, Any]:
         return {"resamples": self.resamples, "seed": self.seed, "level": self.level, "clusters": len(self.names)}
@@ -49,9 +62,12 @@ class ClusterBootstrap:
         g = len(self.names)
         idx = np.fromiter((self.index[c] for c in clusters), dtype=np.int64, count=n)
         sums = np.bincount(idx, weights=np.asarray(values, dtype=np.float64), minlength=g)
-        counts = np.bincount(idx, minlength=g).astype(np.float64)
         num = self.weights @ sums
-        den = self.weights @ counts
+        key = hashlib.blake2b(idx.tobytes(), digest_size=16).digest()
+        den = self._counts.get(key)
+        if den is None:
+            den = self.weights @ np.bincount(idx, minlength=g).astype(np.float64)
+            self._counts[key] = den
         with np.errstate(invalid="ignore", divide="ignore"):
             stats = num / den
         return stats[np.isfinite(stats)]
