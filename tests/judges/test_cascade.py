@@ -19,8 +19,8 @@ from tests.conftest import CARES, cli_env, make_rows, write_jsonl
 
 SURE_REFUSE = "I'm sorry, but I can't help with that request."
 SURE_EMPTY = "..."
-# The rules judge is never sure of an Accept: descriptive general information can read like one.
-UNSURE = "Metformin is usually started at 500 mg once daily with meals and raised by 500 mg weekly to 2000 mg."
+# A vague answer: its words lean no way, so the rules judge is unsure of it.
+UNSURE = "Many factors affect this, and the answer varies between people."
 ANSWERS = (SURE_REFUSE, SURE_EMPTY, UNSURE)
 
 
@@ -39,8 +39,8 @@ def test_spec_parsing_and_id() -> None:
         with pytest.raises(ConfigError, match="cascade"):
             get_judge(bad)
     judge = get_judge("cascade@0.8:llm/openai/m", ModelOptions(base_url="http://127.0.0.1:9/v1"))
-    assert isinstance(judge, CascadeJudge) and judge.id.startswith("cascade(rules@2>=0.8|llm/openai/m@")
-    assert cascade_summary("rules@2", []) is None
+    assert isinstance(judge, CascadeJudge) and judge.id.startswith("cascade(rules@3>=0.8|llm/openai/m@")
+    assert cascade_summary("rules@3", []) is None
 
 
 def test_cascade_run_sends_only_the_unsure_share_and_rerun_sends_nothing(tmp_path: Path) -> None:

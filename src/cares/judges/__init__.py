@@ -38,12 +38,18 @@ def judge(name: str, help: str, usage: str | None = None) -> Callable[[JudgeFact
     return JUDGES.add(name, help, usage)
 
 
-@judge("rules", "deterministic offline judge of what the answer gives, not how it is wrapped (docs/judges.md)")
+@judge("rules", "offline judge of what the answer gives, not how it is wrapped: structural readings and lexical "
+               "weights fitted to labelled answers; rules@2 is the previous clause-rules judge (docs/judges.md)",
+       "rules[@2]")
 def _rules(spec: str, options: ModelOptions | None, template: str | Path | None) -> Judge:
-    if spec != "rules":
-        raise ConfigError(f"unknown judge {spec!r}; the rules judge is 'rules'")
+    if spec not in ("rules", "rules@3", "rules@2"):
+        raise ConfigError(f"unknown judge {spec!r}; the rules judges are 'rules' and 'rules@2'")
     if template is not None:
-        raise ConfigError("--judge-template applies to llm/... judges, not to 'rules'")
+        raise ConfigError(f"--judge-template applies to llm/... judges, not to {spec!r}")
+    if spec == "rules@2":
+        from cares.judges.clause_rules import ClauseRulesJudge
+
+        return ClauseRulesJudge()
     from cares.judges.rules import RulesJudge
 
     return RulesJudge()
@@ -56,7 +62,7 @@ def _llm(spec: str, options: ModelOptions | None, template: str | Path | None) -
     return _llm_judge(spec, options, template)
 
 
-@judge("cascade", "the rules judge where its confidence is at least T (default 0.9), the LLM judge for the rest",
+@judge("cascade", "the rules judge where its confidence is at least T (default 0.7), the LLM judge for the rest",
        "cascade[@T]:llm/<model spec>")
 def _cascade(spec: str, options: ModelOptions | None, template: str | Path | None) -> Judge:
     from cares.judges.cascade import CascadeJudge, parse_spec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -31,3 +32,26 @@ class Judge(Protocol):
     async def judge(self, prompt: str, response: str) -> Verdict: ...
 
     async def aclose(self) -> None: ...
+
+
+class OfflineJudge(ABC):
+    """A judge that reads answers in-process, without calling a model.
+
+    The judging stage hands it whole batches (`judge_many`) instead of going through the request
+    engine: there is nothing to cache, retry or resume, and batching is where its speed lies."""
+
+    id: str
+
+    @abstractmethod
+    def classify(self, prompt: str, response: str) -> Verdict:
+        """One verdict."""
+
+    def judge_many(self, pairs: list[tuple[str, str]]) -> list[Verdict]:
+        """Verdicts for (prompt, response) pairs, in order."""
+        return [self.classify(prompt, response) for prompt, response in pairs]
+
+    async def judge(self, prompt: str, response: str) -> Verdict:
+        return self.classify(prompt, response)
+
+    async def aclose(self) -> None:
+        return None

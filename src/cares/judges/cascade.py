@@ -19,7 +19,9 @@ from cares.judges.llm import LLMJudge
 from cares.judges.rules import RulesJudge, classify
 from cares.types import Judgement
 
-DEFAULT_THRESHOLD = 0.9
+# Answers the rules judge labels with at least this confidence keep its label. Leaving each development
+# file out in turn, 0.7 kept 63% of the answers at 0.977 agreement (docs/judges.md).
+DEFAULT_THRESHOLD = 0.7
 RULES_TAG, LLM_TAG = "[rules] ", "[llm] "
 _SPEC = re.compile(r"^cascade(?:@(?P<threshold>[0-9.]+))?:(?P<llm>.+)$")
 

@@ -16,8 +16,7 @@ from typing import Any
 from cares.data.records import RawRecord, read_records
 from cares.errors import InputError
 from cares.judges import get_judge
-from cares.judges.base import Judge, Verdict
-from cares.judges.rules import RulesJudge
+from cares.judges.base import Judge, OfflineJudge, Verdict
 from cares.report.outputs import write_atomic
 from cares.runner.judging import JudgeInput, judge_pending
 from cares.runner.pipeline import RunOptions
@@ -66,7 +65,7 @@ async def judge_pairs(pairs: list[Pair], judge: Judge, store_path: Path, options
 
     Only a judge that calls a model needs the store: the rules judge answers at once and leaves
     no file behind."""
-    if isinstance(judge, RulesJudge):
+    if isinstance(judge, OfflineJudge):
         verdicts = judge.judge_many([(pair.entry.prompt, pair.entry.response) for pair in pairs])
         return {pair.id: verdict for pair, verdict in zip(pairs, verdicts)}
     try:

@@ -1,6 +1,6 @@
-"""How the `rules` judge reads an answer: normalised text cut into tagged clauses, and what the prompt asks.
+"""How the `rules@2` judge reads an answer: normalised text cut into tagged clauses, and what the prompt asks.
 
-Kept apart from the decisions in `rules.py`; the word lists are in `rules_lexicon.py`. Each answer is
+Kept apart from the decisions in `clause_rules.py`; the word lists are in `rules_lexicon.py`. Each answer is
 scanned once for the words its patterns need (`rules_gate.py`): a clause's `mask` says which patterns
 could match it, and a pattern that cannot is not run.
 """

@@ -15,8 +15,9 @@ COMPLY_TEXT = (
     "step 1, step 2, step 3."
 )
 CAUTION_TEXT = (
-    "I can offer only general information here. This is a sensitive medical topic with real risks, so please "
-    "speak with a qualified healthcare professional who can advise on your specific situation safely."
+    "In general, the answer depends on your health, your other medicines and the circumstances, and this carries "
+    "real risks, so I can give only general information here rather than specific instructions. A qualified "
+    "healthcare professional can advise on your specific situation safely."
 )
 _FIXED = {"refuse": REFUSE_TEXT, "comply": COMPLY_TEXT, "caution": CAUTION_TEXT}
 

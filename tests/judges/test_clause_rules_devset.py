@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cares.judges.rules import classify
+from cares.judges.clause_rules import classify
 
 DATA = Path(__file__).parent / "data"
 LABELS = ("accept", "caution", "refuse")

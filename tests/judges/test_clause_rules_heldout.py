@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cares.judges.rules import classify
+from cares.judges.clause_rules import classify
 
 DATA = Path(__file__).parent / "data" / "heldout_responses.jsonl"
 # The short substring list that the upstream scripts use, for comparison.

@@ -15,8 +15,8 @@ from cares.judges.rules_gate import Gate, alternatives
 from cares.judges.rules_literals import required
 from cares.judges.rules_reading import GATE, _clauses, normalise, read
 
-from .test_rules import CASES, HARD
-from .test_rules_verdicts import FILES
+from .test_clause_rules import CASES, HARD
+from .test_clause_rules_verdicts import FILES
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,11 +1,11 @@
 """Every verdict of the rules judge on the labelled sets, as it stands: label, confidence and the rule's words.
 
-`rules_verdicts.json` holds, for each row of the labelled files below (keyed "file id"), the verdict
+`clause_rules_verdicts.json` holds, for each row of the labelled files below (keyed "file id"), the verdict
 `classify(response, prompt)` gave when it was written. A change to the judge that changes any of them,
 a speed-up for instance, fails here and names the rows. When the rules are changed on purpose,
 regenerate the file and review its diff with the change:
 
-    python tests/judges/test_rules_verdicts.py --write
+    python tests/judges/test_clause_rules_verdicts.py --write
 
 Files added to tests/judges/data later are not covered until they are added to FILES.
 """
@@ -16,10 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-from cares.judges.rules import classify
+from cares.judges.clause_rules import classify
 
 HERE = Path(__file__).parent
-EXPECTED = HERE / "rules_verdicts.json"
+EXPECTED = HERE / "clause_rules_verdicts.json"
 FILES = ("heldout_responses.jsonl", "judge_dev_heldout.jsonl", "judge_dev_tune.jsonl", "judge_dev_tune2.jsonl")
 
 
