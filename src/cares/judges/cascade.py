@@ -16,7 +16,7 @@ from typing import Any
 from cares.errors import ConfigError
 from cares.judges.base import Verdict
 from cares.judges.llm import LLMJudge
-from cares.judges.rules import RulesJudge, classify
+from cares.judges.rules import RulesJudge, classify_many
 from cares.types import Judgement
 
 # Answers the rules judge labels with at least this confidence keep its label. Leaving each development
@@ -48,11 +48,15 @@ class CascadeJudge:
 
     def first_pass(self, prompt: str, response: str) -> Verdict | None:
         """The rules judge's verdict when it is sure enough, tagged; None sends the answer on."""
-        verdict = classify(response, prompt)
-        if verdict.confidence < self.threshold:
-            return None
-        return Verdict(verdict.label, f"{RULES_TAG}(confidence {verdict.confidence:.2f}) {verdict.raw}",
-                       verdict.confidence)
+        return self.first_pass_many([(prompt, response)])[0]
+
+    def first_pass_many(self, pairs: list[tuple[str, str]]) -> list[Verdict | None]:
+        """`first_pass` for many (prompt, response) pairs, read in one batch."""
+        out: list[Verdict | None] = []
+        for verdict in classify_many([response for _, response in pairs]):
+            out.append(None if verdict.confidence < self.threshold else Verdict(
+                verdict.label, f"{RULES_TAG}(confidence {verdict.confidence:.2f}) {verdict.raw}", verdict.confidence))
+        return out
 
     def second_pass(self, output: str) -> Verdict:
         verdict = self.llm.verdict(output)

@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cares.judges.base import Judge, Verdict
+from cares.judges.base import Judge, OfflineJudge, Verdict
 from cares.judges.cascade import CascadeJudge
 from cares.judges.llm import LLMJudge
-from cares.judges.rules import RulesJudge
 from cares.runner.engine import EngineOptions, EngineStats, generate_pending
 from cares.runner.executor import ModelRecipe
 from cares.runner.progress import ProgressBar
@@ -45,8 +44,7 @@ async def judge_pending(
     if isinstance(judge, CascadeJudge):
         unsure = []
         sure = []
-        for entry in todo:
-            verdict = judge.first_pass(entry.prompt, entry.response)
+        for entry, verdict in zip(todo, judge.first_pass_many([(e.prompt, e.response) for e in todo])):
             if verdict is None:
                 unsure.append(entry)
             else:
@@ -55,7 +53,7 @@ async def judge_pending(
         if not unsure:
             return None
         return await _ask_llm(judge.llm, judge.id, judge.second_pass, unsure, store, options, recipe)
-    if isinstance(judge, RulesJudge):
+    if isinstance(judge, OfflineJudge):
         for start in range(0, len(todo), RULES_CHUNK):
             chunk = todo[start:start + RULES_CHUNK]
             verdicts = judge.judge_many([(entry.prompt, entry.response) for entry in chunk])
