@@ -7,13 +7,33 @@ metric, so all intervals come from the same resamples and the whole thing stays 
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 
+try:
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # optional: without it BLAS keeps its own threads, and the numbers are the same
+    ThreadpoolController = None
+
 # Rows of the weight matrix drawn at once.
 _DRAW_ROWS = 64
+
+
+@cache
+def _blas_controller() -> Any:
+    return None if ThreadpoolController is None else ThreadpoolController()
+
+
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    """BLAS on one thread for a matrix-vector product: each resample's mean is one row's dot product,
+    so the result is the same on any number of threads, but a multithreaded OpenBLAS spends several
+    times the CPU of one thread on synchronising them (3.5 ms instead of 0.6 ms for 1,000 x 2,310)."""
+    controller = _blas_controller()
+    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -62,12 +82,13 @@ class ClusterBootstrap:
         g = len(self.names)
         idx = np.fromiter((self.index[c] for c in clusters), dtype=np.int64, count=n)
         sums = np.bincount(idx, weights=np.asarray(values, dtype=np.float64), minlength=g)
-        num = self.weights @ sums
         key = hashlib.blake2b(idx.tobytes(), digest_size=16).digest()
         den = self._counts.get(key)
-        if den is None:
-            den = self.weights @ np.bincount(idx, minlength=g).astype(np.float64)
-            self._counts[key] = den
+        with _one_blas_thread():
+            num = self.weights @ sums
+            if den is None:
+                den = self.weights @ np.bincount(idx, minlength=g).astype(np.float64)
+                self._counts[key] = den
         with np.errstate(invalid="ignore", divide="ignore"):
             stats = num / den
         return stats[np.isfinite(stats)]

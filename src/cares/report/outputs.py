@@ -13,7 +13,7 @@ from cares.errors import unwritable
 from cares.store import RunStore
 from cares.store.runstore import STORE_NAME, load_json, response_from_row
 from cares.tasks.base import SampleRow, Task
-from cares.types import Item, Judgement, Label, Request
+from cares.types import GenerationParams, ImageRef, Item, Judgement, Label, Message, Request
 
 RESULTS_NAME = "results.json"
 SAMPLES_NAME = "samples.jsonl"
@@ -28,15 +28,29 @@ def iter_rows(store: RunStore, judge_id: str | None) -> Iterator[SampleRow]:
     """
     scores = store.scores()
     item: Item | None = None
-    for item_id, item_data, variant, key, request, stored, label, raw in store.joined_rows(judge_id):
+    # Rows held whole (the metrics) share what repeats: the generation settings of every request,
+    # and the prompt, which is also the request's user message.
+    params: dict[tuple[Any, ...], GenerationParams] = {}
+    for item_id, item_data, variant, key, request_json, stored, label, raw in store.joined_rows(judge_id):
         if item is None or item.id != item_id:  # an item's variants come together: decoded once
             item = Item.from_dict(load_json(item_data))
+        data = load_json(request_json)
+        settings = tuple(data["params"].items())
+        shared = params.get(settings)
+        if shared is None:
+            shared = params[settings] = GenerationParams.from_dict(data["params"])
+        request = Request(
+            messages=tuple(Message(m["role"], item.prompt if m["content"] == item.prompt else m["content"])
+                           for m in data["messages"]),
+            params=shared,
+            images=tuple(ImageRef.from_dict(i) for i in data.get("images", ())),
+            ask=data.get("ask"),
+        )
         response = None if stored is None else response_from_row(stored)
         judgement = None
         if label is not None and response is not None and response.ok:
             judgement = Judgement(key, str(judge_id), Label(label), raw)
-        yield SampleRow(item, variant, key, Request.from_dict(load_json(request)), response, judgement,
-                        judge_id is not None, scores.get(key, {}))
+        yield SampleRow(item, variant, key, request, response, judgement, judge_id is not None, scores.get(key, {}))
 
 
 def collect_rows(store: RunStore, judge_id: str | None) -> list[SampleRow]:
