@@ -137,12 +137,15 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
                 store.set_meta("config", config.to_dict())
                 store.set_meta("created_at", now_utc())
                 store.set_meta("selection_notes", selection_notes(config.selection, len(items)))
+            # The store holds the items now: the loaded copy goes, so that at most one is ever held.
+            fresh = None
             items = store.items()
             identity = model.identity()
             # The same task, now hashing images through the store's cache of file digests.
             task = get_task(config.benchmark, config.task_options,
                             RunContext(image_roots=options.image_roots, hash_file=store.file_sha256))
             links, skipped = _build_requests(task, items, config, identity)
+            del items  # the requests are built; what follows reads items from the store as it needs them
             store.add_item_requests(links)
             store.set_meta("skipped", skipped)
             _note_identity_change(store.get_meta("model_identity"), identity, config.model)
@@ -157,6 +160,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             recipe = ModelRecipe.of(config.model, options.model, options.engine.executor.model_key_env)
             gen_stats, reuse = await answer_all(model, links, store, options.engine, options.answer_cache,
                                                 options.answer_cache_path, config.seed, recipe)
+            del links  # every outcome is stored; judging and exports read them from there
             timings["generate_s"] = time.monotonic() - mark
 
             mark = time.monotonic()
