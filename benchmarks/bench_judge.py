@@ -2,7 +2,7 @@
 
 Three figures, on this machine, one process:
 
-1. `classify` over every distinct answer in the labelled development sets (real-length answers
+1. the judge's `judge_many` over every distinct answer in the labelled development sets (real-length answers
    in many models' styles, about 450 characters on average), several rounds;
 2. the judging stage (`judge_pending`: the judge plus writing every label to a real SQLite run
    store) over N answers that are all distinct (the labelled answers, each made unique by a
@@ -10,13 +10,13 @@ Three figures, on this machine, one process:
 3. the same stage over N answers of the trivial baselines (three texts, repeated), where the
    judge reads each distinct answer once.
 
-Nothing read in one round or run is remembered into the next: the judge's one memo that outlives
-a call, what each prompt asks (`rules_reading.asked`), is cleared before every round and run. In a
-run it pays off where a prompt is asked of many models, as in figure 2.
+Nothing read in one round or run is remembered into the next: the rules judge keeps no memo
+between calls (the weights are loaded once, before timing). `--judge rules@2` times the previous
+clause-rules judge, whose one memo, what each prompt asks, is cleared before every round and run.
 
 Target: 20,000 answers/s.
 
-    python benchmarks/bench_judge.py [--n 9239] [--rounds 5]
+    python benchmarks/bench_judge.py [--n 9239] [--rounds 5] [--judge rules|rules@2]
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cares.judges.rules import RulesJudge, classify
+from cares.judges import get_judge
+from cares.judges.base import OfflineJudge
 from cares.judges.rules_reading import asked
 from cares.models.baselines import CAUTION_TEXT, COMPLY_TEXT, REFUSE_TEXT
 from cares.runner.engine import EngineOptions
@@ -48,14 +49,14 @@ def labelled_pairs() -> list[tuple[str, str]]:
     return list(pairs.values())
 
 
-def stage(inputs: list[JudgeInput]) -> float:
+def stage(judge: OfflineJudge, inputs: list[JudgeInput]) -> float:
     """Seconds for the judging stage to label `inputs` into a fresh run store."""
     with tempfile.TemporaryDirectory() as tmp, RunStore(Path(tmp) / "run.sqlite") as store:
         asked.cache_clear()
         start = time.perf_counter()
-        asyncio.run(judge_pending(RulesJudge(), inputs, store, EngineOptions(progress=False)))
+        asyncio.run(judge_pending(judge, inputs, store, EngineOptions(progress=False)))
         elapsed = time.perf_counter() - start
-        assert len(store.judgements(RulesJudge.id)) == len(inputs)
+        assert len(store.judgements(judge.id)) == len(inputs)
     return elapsed
 
 
@@ -63,7 +64,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=9239, help="answers in the judging-stage runs (default: CARES-18K test)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--judge", default="rules", choices=("rules", "rules@2"))
     args = parser.parse_args()
+    judge = get_judge(args.judge)
+    assert isinstance(judge, OfflineJudge)
+    judge.judge_many([("warm-up", "Loads the weights before timing.")])
     pairs = labelled_pairs()
     chars = sum(len(r) for _, r in pairs) / len(pairs)
 
@@ -71,21 +76,20 @@ def main() -> int:
     for _ in range(args.rounds):
         asked.cache_clear()
         start = time.perf_counter()
-        for prompt, response in pairs:
-            classify(response, prompt)
+        judge.judge_many(pairs)
         elapsed += time.perf_counter() - start
     distinct_rate = args.rounds * len(pairs) / elapsed
-    print(f"classify, {len(pairs)} distinct labelled answers (mean {chars:.0f} chars) x {args.rounds}: "
+    print(f"{judge.id}: {len(pairs)} distinct labelled answers (mean {chars:.0f} chars) x {args.rounds}: "
           f"{distinct_rate:,.0f} answers/s")
 
     unique = [JudgeInput(f"k{i}", pairs[i % len(pairs)][0], f"{pairs[i % len(pairs)][1]}\n(ref {i})")
               for i in range(args.n)]
-    unique_rate = args.n / stage(unique)
+    unique_rate = args.n / stage(judge, unique)
     print(f"judging stage, {args.n} distinct answers into a run store: {unique_rate:,.0f} answers/s")
 
     texts = (REFUSE_TEXT, COMPLY_TEXT, CAUTION_TEXT)
     baseline = [JudgeInput(f"k{i}", f"prompt {i}?", texts[i % 3]) for i in range(args.n)]
-    baseline_rate = args.n / stage(baseline)
+    baseline_rate = args.n / stage(judge, baseline)
     print(f"judging stage, {args.n} baseline answers (3 distinct texts): {baseline_rate:,.0f} answers/s")
     verdict = "met" if min(distinct_rate, unique_rate) >= TARGET else "not met on distinct answers"
     print(f"target {TARGET:,} answers/s: {verdict}")

@@ -34,9 +34,9 @@ def fitted() -> tuple[LinearModel, object, object]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    rows = [Labelled("t", text, label) for text, label in TEXTS * 2]
+    rows = [Labelled("t", "How?", text, label) for text, label in TEXTS * 2]
     payload = fit_payload(rows, [])
-    vectorizer = TfidfVectorizer(analyzer=lambda t: read(t).features, binary=True, min_df=2)
+    vectorizer = TfidfVectorizer(analyzer=lambda t: read(t, "How?").features, binary=True, min_df=2)
     matrix = vectorizer.fit_transform([row.response for row in rows])
     reference = LogisticRegression(C=payload["C"], max_iter=5000, class_weight="balanced").fit(
         matrix, [row.label for row in rows])
@@ -47,7 +47,7 @@ def test_scores_are_scikit_learns_probabilities(fitted) -> None:
     model, vectorizer, reference = fitted
     answers = [text for text, _ in TEXTS] + ["Completely unrelated words only.", ""]
     expected = reference.predict_proba(vectorizer.transform(answers))
-    got = np.array([model.score(read(a).features).probabilities for a in answers])
+    got = np.array([model.score(read(a, "How?").features).probabilities for a in answers])
     assert np.allclose(got, expected, atol=1e-4)
 
 

@@ -53,7 +53,7 @@ class CascadeJudge:
     def first_pass_many(self, pairs: list[tuple[str, str]]) -> list[Verdict | None]:
         """`first_pass` for many (prompt, response) pairs, read in one batch."""
         out: list[Verdict | None] = []
-        for verdict in classify_many([response for _, response in pairs]):
+        for verdict in classify_many(list(pairs)):
             out.append(None if verdict.confidence < self.threshold else Verdict(
                 verdict.label, f"{RULES_TAG}(confidence {verdict.confidence:.2f}) {verdict.raw}", verdict.confidence))
         return out

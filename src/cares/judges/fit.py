@@ -3,7 +3,8 @@
     python -m cares.judges.fit tests/judges/data/judge_dev_tune*.jsonl ... --out src/cares/judges/data/rules_model.json.gz
     python -m cares.judges.fit FILES... --cross-validate     # each file left out in turn
 
-Each file is JSON lines with `prompt`, `response` and the human label in `human` (accept, caution
+Each file is JSON lines with `prompt` (read too: what was asked moves the line between Accept and
+Caution), `response` and the human label in `human` (accept, caution
 or refuse), as `cares judge validate` reads them. Fitting needs scikit-learn (extra `judge-train`);
 the fitted file is plain JSON, and scoring needs numpy only. The model file records the files it
 was fitted on, with their sha256, so a held-out file can be checked to be absent from it.
@@ -33,6 +34,7 @@ MIN_DF = 2
 @dataclass(frozen=True)
 class Labelled:
     source: str
+    prompt: str
     response: str
     label: int
 
@@ -46,9 +48,11 @@ def load_labelled(path: Path) -> list[Labelled]:
             row = orjson.loads(line)
             label = [label.value for label in LABELS].index(row["human"])
             response = row["response"]
+            prompt = row.get("prompt")
         except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
             raise ConfigError(f"{path}:{number}: field 'human' or 'response' missing or invalid ({exc})") from None
-        rows.append(Labelled(path.name, response if isinstance(response, str) else "", label))
+        rows.append(Labelled(path.name, prompt if isinstance(prompt, str) else "",
+                             response if isinstance(response, str) else "", label))
     return rows
 
 
@@ -58,8 +62,9 @@ def fit_payload(rows: list[Labelled], sources: list[Path]) -> dict:
         from sklearn.linear_model import LogisticRegression
     except ImportError:
         raise ConfigError("fitting the rules judge needs scikit-learn: pip install 'cares[judge-train]'") from None
-    vectorizer = TfidfVectorizer(analyzer=lambda text: read(text).features, binary=True, min_df=MIN_DF)
-    matrix = vectorizer.fit_transform([row.response for row in rows])
+    vectorizer = TfidfVectorizer(analyzer=lambda row: read(row.response, row.prompt).features, binary=True,
+                                 min_df=MIN_DF)
+    matrix = vectorizer.fit_transform(rows)
     classes = np.array([row.label for row in rows])
     model = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(matrix, classes)
     if list(model.classes_) != list(range(len(LABELS))):
@@ -89,7 +94,7 @@ def cross_validate(paths: list[Path]) -> list[tuple[str, int, float]]:
         train = [row for p in paths if p != held for row in sets[p]]
         model = LinearModel(fit_payload(train, [p for p in paths if p != held]), "")
         rows = sets[held]
-        verdicts = classify_many([row.response for row in rows], model)
+        verdicts = classify_many([(row.prompt, row.response) for row in rows], model)
         right = sum(LABELS.index(v.label) == row.label for v, row in zip(verdicts, rows))
         out.append((held.name, len(rows), right / len(rows)))
     return out

@@ -11,9 +11,9 @@ this module finds both in one pass over the lower-cased answer:
   take-back ("just kidding", "oh well, here you go", "okay, fine") and then more words. That is
   Accept outright, whatever the lexical weights say.
 
-`features` gives the strings the linear model in `lexical.py` weighs: words, word pairs, the
-opening's words (`o:`), the words after the pivot (`t:`) and a few shape buckets (length,
-numbers, lines, list items, a final question).
+`read` gives the strings the linear model in `lexical.py` weighs: the answer's words and word
+pairs, the opening's words (`o:`), the words after the pivot (`t:`), a few shape buckets (length,
+numbers, lines, list items, a final question), and the prompt's words (`p:`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from itertools import repeat
 from operator import add
 
 # Bumped whenever `features` changes: a model file records the version it was fitted with.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 # ASCII letters and digits stay (digits as 0), apostrophes go, other ASCII bytes split words.
@@ -88,7 +88,7 @@ def tokens(lowered: str) -> list[str]:
     return lowered.encode().translate(_WORD_BYTES, b"'").decode().split()
 
 
-def read(response: str) -> Reading:
+def read(response: str, prompt: str | None = None) -> Reading:
     text = (response or "").lower()
     if not text.isascii():
         text = text.translate(_APOSTROPHES)
@@ -112,6 +112,10 @@ def read(response: str) -> Reading:
         feats.append("<turn>")
         feats.append(f"<turn-len{min(len(tail) // 25, 6)}>")
         feats.append(f"<turn-list{min(len(_LIST_ITEM.findall(rest)), 4)}>")
+    if prompt:
+        # What was asked shifts the line between an informative answer (Accept) and general
+        # information in place of what a harmful request wanted (Caution).
+        feats += ["p:" + w for w in tokens(prompt.lower())]
     return Reading(feats, len(words), _taken_back(text), said)
 
 
