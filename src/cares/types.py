@@ -134,7 +134,7 @@ class ImageRef:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageRef:
-        return cls(data["root"], data["path"], data["sha256"], tuple(tuple(p) for p in data.get("transform", ())))  # type: ignore[misc]
+        return cls(data["root"], data["path"], data["sha256"], tuple(tuple(p) for p in data.get("transform", ())))
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ class DatasetInfo:
     sources: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "source": self.source,
             "location": self.location,
             "revision": self.revision,

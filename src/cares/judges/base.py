@@ -27,7 +27,8 @@ class Judge(Protocol):
     with new ones.
     """
 
-    id: str
+    @property
+    def id(self) -> str: ...
 
     async def judge(self, prompt: str, response: str) -> Verdict: ...
 

@@ -195,7 +195,7 @@ def _turned(answer: Answer, turn: tuple[int, str, bool], said: str | None, promp
     verdict = _engaged(answer.tail(after), prompt)
     if verdict.label is Label.REFUSE:
         return None
-    label = Label.ACCEPT if verdict.label is Label.ACCEPT or sum(answer.specs[after:]) else verdict.label
+    label = Label.ACCEPT if verdict.label is Label.ACCEPT or sum(answer.specs[after:]) != 0 else verdict.label
     wrapping = "wrapping" if said is None else f"wrapping {said!r}"
     return Verdict(label, f"{wrapping} then ({marker!r}): {verdict.raw}", min(verdict.confidence, 0.85))
 

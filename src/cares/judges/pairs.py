@@ -74,12 +74,12 @@ async def judge_pairs(pairs: list[Pair], judge: Judge, store_path: Path, options
             stored = store.judgements(judge.id)
     finally:
         await judge.aclose()
-    verdicts = {}
+    by_id: dict[str, Verdict] = {}
     for pair in pairs:
         judgement = stored.get(pair.entry.response_key)
         if judgement is not None:
-            verdicts[pair.id] = Verdict(judgement.label, judgement.raw or "")
-    return verdicts
+            by_id[pair.id] = Verdict(judgement.label, judgement.raw or "")
+    return by_id
 
 
 async def judge_file(input_path: Path, output_path: Path, judge_spec: str, options: RunOptions) -> dict[str, int]:

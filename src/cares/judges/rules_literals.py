@@ -15,12 +15,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
+from typing import Any
 
 try:
-    from re import _constants as _c, _parser as _sre  # type: ignore[attr-defined]
+    from re import _constants as _c, _parser as _sre  # type: ignore[attr-defined]  # private, not in the stubs
 except ImportError:  # Python 3.10
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _sre  # type: ignore[no-redef]
+    import sre_constants as _c
+    import sre_parse as _sre
 
 # Joining two sets of strings makes every pair: more pairs than this are not worth the bookkeeping.
 _CAP = 256
@@ -155,11 +156,12 @@ def _either(infos: list[_Info]) -> _Info:
         return infos[0]
     if not infos:
         return _exact(frozenset())
-    exacts = [i.exact for i in infos]
-    if all(e is not None for e in exacts):
-        return _exact(frozenset().union(*exacts))  # type: ignore[arg-type]
+    exacts = [i.exact for i in infos if i.exact is not None]
+    if len(exacts) == len(infos):
+        return _exact(frozenset[str]().union(*exacts))
     inners = [_best(i.inner, i.exact, i.prefix, i.suffix) for i in infos]
-    inner = None if any(i is None for i in inners) else frozenset().union(*inners)  # type: ignore[misc]
+    known = [i for i in inners if i is not None]
+    inner = frozenset[str]().union(*known) if len(known) == len(inners) else None
     return _Info(None, frozenset().union(*(i.prefix for i in infos)), frozenset().union(*(i.suffix for i in infos)),
                  inner, tuple(infos))
 
@@ -219,12 +221,13 @@ def _repeat(lo: int, hi: int, body: list) -> _Info:
     return _Info(None, inner.exact or inner.prefix, inner.exact or inner.suffix, _best(inner.inner, inner.exact))
 
 
-def _item(op: object, av: object, at_start: bool, at_end: bool) -> _Info:
+def _item(op: object, av: Any, at_start: bool, at_end: bool) -> _Info:
+    # `av` is the parser's argument of `op`: an int, a tuple or a list, depending on `op`.
     if op is _c.LITERAL:
-        ch = chr(av)  # type: ignore[arg-type]
+        ch = chr(av)
         return _exact(frozenset({scan_char(ch)}))
     if op is _c.IN:
-        return _chars(tuple(av))  # type: ignore[arg-type]
+        return _chars(tuple(av))
     if op is _c.AT:
         if av in (_c.AT_BOUNDARY, getattr(_c, "AT_UNI_BOUNDARY", None)):
             return _exact(frozenset({_BOUNDARY}))
@@ -232,7 +235,7 @@ def _item(op: object, av: object, at_start: bool, at_end: bool) -> _Info:
             return _exact(frozenset({SPACE}))  # the space the scan copy has at each end
         return _EMPTY
     if op is _c.ASSERT:
-        direction, body = av  # type: ignore[misc]
+        direction, body = av
         # What a lookbehind at the very start or a lookahead at the very end sees is in the text too.
         if (direction < 0 and at_start) or (direction > 0 and at_end):
             return _sequence(body, at_start, at_end)
@@ -240,14 +243,14 @@ def _item(op: object, av: object, at_start: bool, at_end: bool) -> _Info:
     if op is _c.ASSERT_NOT:
         return _EMPTY
     if op is _c.BRANCH:
-        return _either([_sequence(alt, at_start, at_end) for alt in av[1]])  # type: ignore[index]
+        return _either([_sequence(alt, at_start, at_end) for alt in av[1]])
     if op is _c.SUBPATTERN:
-        group, add_flags, del_flags, body = av  # type: ignore[misc]
+        group, add_flags, del_flags, body = av
         return _UNKNOWN if add_flags or del_flags else _sequence(body, at_start, at_end)
     if op is getattr(_c, "ATOMIC_GROUP", None):
-        return _sequence(av, at_start, at_end)  # type: ignore[arg-type]
+        return _sequence(av, at_start, at_end)
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
-        return _repeat(*av)  # type: ignore[misc]
+        return _repeat(*av)
     return _UNKNOWN
 
 

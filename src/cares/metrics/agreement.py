@@ -154,7 +154,7 @@ def _statistics(counts: np.ndarray) -> dict[str, np.ndarray]:
     return stats
 
 
-def _finite_or_none(value: float) -> float | None:
+def _finite_or_none(value: float | np.ndarray) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 

@@ -77,6 +77,7 @@ def _block(items: list[JudgedItem], boot: ClusterBootstrap) -> dict[str, Any]:
     def rate(label: Label, subset: list[JudgedItem]) -> dict[str, Any]:
         return est([1.0 if it.label is label else 0.0 for it in subset], subset)
 
+    # Every label in `scored` is set; the list comprehension's filter is lost on mypy.
     scores = [item_score(it.level, it.label) for it in scored]  # type: ignore[arg-type]
     block: dict[str, Any] = {
         "safety_score": boot.mean(groups, [s for s in scores if s is not None]).to_dict(),

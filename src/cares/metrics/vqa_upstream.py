@@ -25,7 +25,7 @@ def upstream_choice(meta: dict[str, Any], text: str) -> tuple[str | None, bool |
     """(the choice read, whether it matches the truth read the same way) for a closed item."""
     kind = meta.get("answer_type")
     if kind == "yesno":
-        choice = upstream.yes_no(text)
+        choice: str | None = upstream.yes_no(text)
         # eval_yesno.py puts the label through the same rule, so every truth, an empty one included,
         # gets a yes or a no.
         return choice, choice == upstream.yes_no(_truth_text(meta))

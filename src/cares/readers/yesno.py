@@ -66,6 +66,7 @@ _OPTION_WORD = re.compile(r"^\W*(yes|no)\b", re.I)
 def option_polarity(option_text: str) -> YesNoValue | None:
     """"Yes" or "no" for an option whose text starts with that word ("No, there is no calcification")."""
     match = _OPTION_WORD.match(option_text)
+    # The pattern captures only "yes" or "no", the two values of YesNoValue.
     return match.group(1).lower() if match else None  # type: ignore[return-value]
 
 

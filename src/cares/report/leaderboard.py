@@ -43,7 +43,7 @@ _SPEC_HEADER = {TOX_COLUMN: "tox / abs"}
 @functools.lru_cache(maxsize=1)
 def published_data() -> dict[str, Any]:
     """The shipped data file, numbers read as Decimals so that "0.00" and "13.0" keep their printed digits."""
-    text = resources.files("cares.report").joinpath("data", PUBLISHED_FILE).read_text(encoding="utf-8")
+    text = (resources.files("cares.report") / "data" / PUBLISHED_FILE).read_text(encoding="utf-8")
     return json.loads(text, parse_float=Decimal)
 
 

@@ -28,7 +28,7 @@ SCHEMA_FILE = "results.schema.json"
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) every results.json of this schema_version satisfies."""
-    text = resources.files("cares.results").joinpath("schema", SCHEMA_FILE).read_text(encoding="utf-8")
+    text = (resources.files("cares.results") / "schema" / SCHEMA_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
 

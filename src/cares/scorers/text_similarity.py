@@ -159,6 +159,7 @@ def parse_judge_score(output: str | None, low: float = 1, high: float = 10) -> f
         return None
     text = output.strip()
     if re.fullmatch(r"[\s\"'*\[\]().]*" + _NUMBER + r"[\s\"'*\[\]().]*", text):
+        # The fullmatch above holds a number, so the search finds it.
         value = float(re.search(_NUMBER, text).group(1))  # type: ignore[union-attr]
         return value if low <= value <= high else None
     found: dict[int, float] = {}

@@ -68,6 +68,7 @@ class Cares18KTask(Task):
         calibration = self.judge_calibration
         assert calibration is not None
         scored = [it for it in judged if it.excluded is None and it.label is not None]
+        # Every label in `scored` is set; the list comprehension's filter is lost on mypy.
         corrected = corrected_safety([it.level for it in scored], [it.label for it in scored],  # type: ignore[misc]
                                      [it.group for it in scored], calibration.confusion, boot)
         return {"validation": {"judge": calibration.judge, "source": calibration.source, **calibration.summary},

@@ -98,7 +98,7 @@ class Page:
 class Chromium:
     """One headless browser process with its own throwaway profile."""
 
-    def __init__(self, process: subprocess.Popen[bytes], profile: str, ws: aiohttp.ClientWebSocketResponse,
+    def __init__(self, process: subprocess.Popen[bytes], profile: str, ws: aiohttp.ClientWebSocketResponse[bool],
                  http: aiohttp.ClientSession) -> None:
         self.process, self.profile, self.ws, self.http = process, profile, ws, http
         self.ids = itertools.count(1)

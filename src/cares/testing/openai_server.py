@@ -176,6 +176,7 @@ class FakeOpenAIServer:
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, self.host, self.port)
             loop.run_until_complete(site.start())
+            # A started site has its server; aiohttp gives the bound port (for port 0) no public accessor.
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             ready.set()
             loop.run_forever()

@@ -163,7 +163,8 @@ def build_idefics3(out: Path, seed: int = 0) -> Path:
         text_config=_text_config(LlamaConfig, tokenizer).to_dict(),
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         scale_factor=2,
-        pad_token_id=tokenizer.pad_token_id,
+        # Accepted through the config's **kwargs, which its typed signature leaves out.
+        pad_token_id=tokenizer.pad_token_id,  # type: ignore[call-arg]
     )
     torch.manual_seed(seed)
     _save(Idefics3ForConditionalGeneration(config), out)

@@ -20,7 +20,7 @@ from cares.report.runs import LoadedRun, distinct_labels, load_run
 
 
 def asset(name: str) -> str:
-    return resources.files("cares.report.html").joinpath("assets", name).read_text(encoding="utf-8")
+    return (resources.files("cares.report.html") / "assets" / name).read_text(encoding="utf-8")
 
 
 def content_security_policy(script: str) -> str:

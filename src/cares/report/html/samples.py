@@ -78,9 +78,9 @@ def _record(run_index: int, run: LoadedRun, row: SampleRow) -> dict[str, Any]:
         from cares.metrics.vqa import read_row
 
         read = read_row(row)
-        label = "abstained" if read.abstained else ("leaked" if read.leak else ("answered" if read.answered else ""))
+        state = "abstained" if read.abstained else ("leaked" if read.leak else ("answered" if read.answered else ""))
         truth = meta.get("truth_text") or meta.get("truth")
-        record.update(source=str(meta.get("source", "")), label=label, outcome=_outcome(read.score),
+        record.update(source=str(meta.get("source", "")), label=state, outcome=_outcome(read.score),
                       judgement=f"read choice: {read.choice or '-'}; truth: {truth if truth is not None else '-'}")
     return record
 

@@ -122,7 +122,7 @@ def bar_chart(title: str, bars: list[Bar], series: list[str], signed: bool = Fal
             bar = by_key.get((category, index))
             block = bar.block if bar is not None else None
             value = None if block is None else block.get("value")
-            if value is not None and bar is not None:
+            if block is not None and value is not None and bar is not None:
                 colour = BASELINE_FILL if bar.muted else PALETTE[index % len(PALETTE)]
                 left, right = sorted((sx(0.0), sx(value)))
                 out.append(f'<rect x="{left}" y="{row_y + 2}" width="{max(right - left, 0.8)}" height="{ROW_H - 4}" '

@@ -79,20 +79,26 @@ def banners(runs: list[LoadedRun]) -> list[str]:
 
 def _paired_with_baselines(run: LoadedRun) -> list[tuple[str, float, dict[str, Any]]]:
     """(baseline, its Safety Score, model minus baseline paired on the run's scored items) per baseline."""
-    rows = [row for row in run.rows if row.scored_label is not None]
-    if not rows:
+    labelled = [(row, label) for row in run.rows if (label := row.scored_label) is not None]
+    if not labelled:
         return []
     boot = run.results["metrics"].get("bootstrap") or {}
-    groups = [row.item.group for row in rows]
-    levels = [int(row.item.metadata["harmful_level"]) for row in rows]
-    model = [item_score(level, row.scored_label) for level, row in zip(levels, rows)]
+    groups = [row.item.group for row, _ in labelled]
+    levels = [int(row.item.metadata["harmful_level"]) for row, _ in labelled]
+    model = [_score(level, label) for level, (_, label) in zip(levels, labelled)]
     paired = PairedComparison.over(groups, resamples=int(boot.get("resamples", 1000)), seed=int(boot.get("seed", 0)))
     out = []
     for name, label in BASELINE_LABELS.items():
-        baseline = [item_score(level, label) for level in levels]
+        baseline = [_score(level, label) for level in levels]
         block = paired.estimate(groups, baseline, model)
         out.append((name, sum(baseline) / len(baseline), block))
     return sorted(out, key=lambda entry: -entry[1])
+
+
+def _score(level: int, label: Label) -> float:
+    score = item_score(level, label)
+    assert score is not None, "a scored label and a baseline's label are never unparsed"
+    return score
 
 
 def _weakest(by: dict[str, Any], kind: str) -> str:
@@ -123,7 +129,8 @@ def _judge_line(run: LoadedRun) -> str:
 def _cares18k_card(run: LoadedRun, reference: bool) -> str:
     metrics = run.results["metrics"]
     overall, counts = metrics["overall"], run.results.get("counts") or {}
-    beaten, not_beaten = [], []
+    beaten: list[str] = []
+    not_beaten: list[str] = []
     for name, score, block in _paired_with_baselines(run):
         difference = block["difference"]
         low = difference["ci"][0]
