@@ -70,9 +70,9 @@ def backoff_delay(attempt: int, options: EngineOptions, retry_after: float | Non
 
 
 async def call_with_retries(
-    model: Model, request: Request, options: EngineOptions, rng: random.Random
+    model: Model, request: Request, options: EngineOptions, rng: random.Random, key: str = ""
 ) -> tuple[Response | None, str | None, int, float]:
-    """Returns (completion-as-response or None, last error, attempts, seconds)."""
+    """Returns (completion-as-response under `key`, or None; last error, attempts, seconds)."""
     started = time.monotonic()
     last_error = "no attempt made"
     # A local model's request may wait behind whole batches; only a remote call can stall.
@@ -91,7 +91,7 @@ async def call_with_retries(
             last_error, retryable, retry_after = str(exc), exc.retryable, exc.retry_after
         else:
             response = Response(
-                key="",
+                key=key,
                 model=model.spec,
                 status=ResponseStatus.OK,
                 text=completion.text,
@@ -134,10 +134,10 @@ def tally(stats: EngineStats, response: Response) -> None:
 
 async def answer(model: Model, key: str, request: Request, options: EngineOptions, rng: random.Random) -> Response:
     """One request through the retry loop, as the response to store under `key`, answered or failed."""
-    response, error, attempts, seconds = await call_with_retries(model, request, options, rng)
+    response, error, attempts, seconds = await call_with_retries(model, request, options, rng, key)
     if response is None:
         return failed_response(key, model.spec, error, attempts, seconds)
-    return Response(**{**response.__dict__, "key": key})
+    return response
 
 
 async def generate_pending(

@@ -178,15 +178,25 @@ def reuse_cached(cache: AnswerCache | None, store: RunStore, pending: dict[str, 
     return {key: request for key, request in pending.items() if key not in hits}
 
 
+# Answers offered to the cache are added this many at a time: the cache is a copy, so a kill before
+# they are added costs at most their price on a later run, never a result, and it saves a
+# transaction per group commit of the run store.
+OFFER_BATCH = 1024
+
+
 @contextmanager
 def offering_answers(cache: AnswerCache | None, store: RunStore, identity: dict[str, Any]) -> Iterator[None]:
     """While the block runs, every answer the run store commits is offered to the cache as well."""
     if cache is None:
         yield
         return
+    waiting: list[Response] = []
 
     def offer(answers: list[tuple[Response, Request]]) -> None:
-        cache.put_many(response for response, request in answers if shareable(request, identity))
+        waiting.extend(response for response, request in answers if shareable(request, identity))
+        if len(waiting) >= OFFER_BATCH:
+            cache.put_many(waiting)
+            waiting.clear()
 
     store.on_answers = offer
     try:
@@ -194,5 +204,6 @@ def offering_answers(cache: AnswerCache | None, store: RunStore, identity: dict[
     finally:
         try:
             store.flush()  # answers still waiting for their group commit are offered too
+            cache.put_many(waiting)
         finally:
             store.on_answers = None

@@ -311,9 +311,12 @@ class RunStore:
         )
 
     def put_judgements(self, judgements: Iterable[Judgement]) -> None:
+        now = time.time()
         with self._transaction():
-            for judgement in judgements:
-                self.put_judgement(judgement)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO judgements(response_key, judge, label, raw, created_at) VALUES (?, ?, ?, ?, ?)",
+                ((j.response_key, j.judge, j.label.value, j.raw, now) for j in judgements),
+            )
 
     def judged_keys(self, judge: str) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT response_key FROM judgements WHERE judge = ?", (judge,))}
