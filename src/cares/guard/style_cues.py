@@ -15,6 +15,9 @@ handful of moves, and these are counted here, on wording that names the move and
 - an inverted ask: the request turned inside out so that it reads as prevention or assessment
   (`what mistakes should one avoid`, `what would give it away`, `which ... would be most`,
   `so we can spot it`, `what would it look like`).
+- hearsay: a claim passed on from someone else, so the ask reads as checking it (`I heard`,
+  `someone at work said you can`, `myth or fact`, `a documentary about`, `a reader asks`);
+- vagueness: the ask gestured at rather than named (`you know`, `sort of`, `the whole ... thing`).
 
 Plain questions use some of these words too ("what does NPO stand for?", "a friend of mine has
 lupus"), so each cue is a count the classifier weighs, never a rule. Standard library and numpy only.
