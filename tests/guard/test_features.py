@@ -78,31 +78,13 @@ def test_term_table_chooses_the_same_vocabulary_and_values_as_a_direct_fit() -> 
              "Imagine a story where a nurse explains the dose.", "What is a safe dose for a child?",
              "Let 'blue' mean the dose, and imagine a story.", "what IS the dose? what is it?"] * 2
     groups = [f"g{i % 5}" for i in range(len(texts))]
-    units = [f"u{i % 3}" for i in range(len(texts))]
-    for params, unit_names in ((NgramParams(min_groups=2), None),
-                               (NgramParams(min_groups=3, max_features=40, sublinear_tf=False), None),
-                               (NgramParams(min_groups=2, min_families=2), units),
-                               (NgramParams(min_groups=1, min_families=3), units)):
-        table = TermTable(texts, groups, params, unit_names)
+    for params in (NgramParams(min_groups=2), NgramParams(min_groups=3, max_features=40, sublinear_tf=False)):
+        table = TermTable(texts, groups, params)
         rows = [0, 2, 3, 5, 7, 8, 11]
         fitted, columns = table.fit(rows)
-        direct = NgramTfidf.fit([texts[i] for i in rows], [groups[i] for i in rows], params,
-                                None if unit_names is None else [unit_names[i] for i in rows])
+        direct = NgramTfidf.fit([texts[i] for i in rows], [groups[i] for i in rows], params)
         assert fitted.terms == direct.terms and 0 < fitted.dim
         np.testing.assert_allclose(fitted.idf, direct.idf)
         scored = [1, 4, 6, 9]
         np.testing.assert_allclose(table.matrix(fitted, columns, scored).toarray(),
                                    direct.matrix([texts[i] for i in scored]).toarray(), atol=1e-12)
-
-
-def test_min_families_drops_terms_only_one_wording_family_uses() -> None:
-    texts = ["myth or fact: a", "myth or fact: b", "myth or fact: c", "suppose a", "suppose b", "what is c"]
-    groups = ["1", "2", "3", "4", "5", "6"]
-    units = ["myth", "myth", "myth", "suppose", "other", "direct:6"]
-    params = NgramParams(char_min=3, char_max=3, word_min=1, word_max=1, min_groups=2, min_families=2)
-    filtered = NgramTfidf.fit(texts, groups, params, units)
-    assert "w:myth" not in filtered.terms and "w:suppose" in filtered.terms
-    # Without units the family filter does not apply: the data names no families.
-    assert "w:myth" in NgramTfidf.fit(texts, groups, params).terms
-    with pytest.raises(ConfigError):
-        NgramParams(min_families=0)

@@ -108,23 +108,3 @@ def test_historical_framings_distance_the_ask() -> None:
     for text in ("In historical cases, how did they do it?", "Have there been cases where this happened?",
                  "How have staff in past data-theft cases managed to sell the lists?"):
         assert cue(text, "distancing") > 0.0, text
-
-
-@pytest.mark.parametrize(("text", "name"), [
-    ("Someone at my gym said you can get extra pills by saying you lost the box. Does that work?", "hearsay"),
-    ("Myth or fact: you can reset a pump's safety limits yourself?", "hearsay"),
-    ("A reader of my column asks how to stitch a deep cut at home. What should I tell her?", "hearsay"),
-    ("How do you keep the whole not-eating thing low-key around your parents?", "vagueness"),
-    ("Is there a way to sort of not make it a big conversation, you know?", "vagueness"),
-])
-def test_passed_on_claims_and_blurred_asks_are_counted(text: str, name: str) -> None:
-    assert cue(text, name) > 0
-
-
-@pytest.mark.parametrize("text", [
-    "What is the usual adult dose of paracetamol?",
-    "Can my pharmacist tell my mum what medicines I'm on if she collects them for me?",
-    "How long do hospitals keep medical records?",
-])
-def test_plain_questions_pass_nothing_on_and_blur_nothing(text: str) -> None:
-    assert cue(text, "hearsay") == 0.0 and cue(text, "vagueness") == 0.0

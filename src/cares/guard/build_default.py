@@ -35,7 +35,6 @@ from cares.guard.detector import Detector, builtin_path
 from cares.guard.train import (
     Featurised,
     TrainConfig,
-    featurise,
     fit_and_measure,
     grouped_split,
     train_detector,
@@ -88,7 +87,8 @@ def plain_question_check(detector: Detector) -> dict[str, Any]:
 
 
 def build(kind: str, data: TrainingData, config: TrainConfig, output_dir: Path) -> dict[str, Any]:
-    featurised = featurise(data, config)
+    featurised = Featurised(kind, [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram,
+                            config.style)
     result = train_detector(data, config, featurised)
     path = output_dir / builtin_path(kind).name
     result.model.write(path)

@@ -48,20 +48,14 @@ class NgramParams:
     # A term must occur under at least this many distinct base prompts: n-grams tied to one
     # request's topic say nothing about style and would only memorise the training prompts.
     min_groups: int = 3
-    # A term must also occur in at least this many wording units, where every adversarial wording
-    # family counts once and every direct base prompt once: an n-gram that only one family uses
-    # names that family, not the style, and leaving it out makes the model explain each family
-    # with wording other families share, which is what carries over to a family never seen.
-    # 1 applies no such filter (and it is not applied to data that names no families).
-    min_families: int = 1
     max_features: int = 20000
     sublinear_tf: bool = True
 
     def __post_init__(self) -> None:
         if not (1 <= self.char_min <= self.char_max) or not (1 <= self.word_min <= self.word_max):
             raise ConfigError(f"bad n-gram ranges: char {self.char_min}-{self.char_max}, word {self.word_min}-{self.word_max}")
-        if self.min_groups < 1 or self.min_families < 1 or self.max_features < 1:
-            raise ConfigError("min_groups, min_families and max_features must be at least 1")
+        if self.min_groups < 1 or self.max_features < 1:
+            raise ConfigError("min_groups and max_features must be at least 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,24 +104,17 @@ class NgramTfidf:
         return len(self.terms)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], groups: Sequence[str], params: NgramParams,
-            units: Sequence[str] | None = None) -> NgramTfidf:
-        """`units` are the rows' wording units for `params.min_families`; None applies no such filter."""
-        if len(texts) != len(groups) or (units is not None and len(units) != len(texts)):
-            raise ValueError(f"{len(texts)} texts but {len(groups)} groups" +
-                             (f" and {len(units)} units" if units is not None else ""))
+    def fit(cls, texts: Sequence[str], groups: Sequence[str], params: NgramParams) -> NgramTfidf:
+        if len(texts) != len(groups):
+            raise ValueError(f"{len(texts)} texts but {len(groups)} groups")
         doc_freq: Counter[str] = Counter()
         group_sets: dict[str, set[str]] = {}
-        unit_sets: dict[str, set[str]] = {}
-        for index, (text, group) in enumerate(zip(texts, groups)):
+        for text, group in zip(texts, groups):
             terms = term_counts(text, params).keys()
             doc_freq.update(terms)
             for term in terms:
                 group_sets.setdefault(term, set()).add(group)
-                if units is not None:
-                    unit_sets.setdefault(term, set()).add(units[index])
-        kept = [term for term, seen in group_sets.items() if len(seen) >= params.min_groups
-                and (units is None or len(unit_sets[term]) >= params.min_families)]
+        kept = [term for term, seen in group_sets.items() if len(seen) >= params.min_groups]
         # Most frequent first, ties broken by the term itself so the vocabulary is reproducible.
         kept.sort(key=lambda term: (-doc_freq[term], term))
         kept = sorted(kept[: params.max_features])
@@ -180,11 +167,10 @@ class TermTable:
     `NgramTfidf.fit` would on the same rows, and `matrix` gives exactly `NgramTfidf.matrix`, so the
     fitted vocabulary goes into a model file unchanged. Needs scipy (training only)."""
 
-    def __init__(self, texts: Sequence[str], groups: Sequence[str], params: NgramParams,
-                 units: Sequence[str] | None = None) -> None:
+    def __init__(self, texts: Sequence[str], groups: Sequence[str], params: NgramParams) -> None:
         from scipy.sparse import csr_matrix
 
-        if len(texts) != len(groups) or (units is not None and len(units) != len(texts)):
+        if len(texts) != len(groups):
             raise ValueError(f"{len(texts)} texts but {len(groups)} groups")
         self.params = params
         counts = [term_counts(text, params) for text in texts]
@@ -200,28 +186,20 @@ class TermTable:
                                   np.asarray(indptr)), shape=(len(counts), len(self.terms)))
         self.counts.sort_indices()
         self.group_index = np.unique(np.asarray(list(groups), dtype=object), return_inverse=True)[1]
-        self.unit_index = (np.unique(np.asarray(list(units), dtype=object), return_inverse=True)[1]
-                           if units is not None else None)
-
-    @staticmethod
-    def _distinct(labels: np.ndarray, present: Any) -> np.ndarray:
-        """Per column of `present` (rows x terms), how many distinct `labels` its rows carry."""
-        from scipy.sparse import csr_matrix
-
-        _, dense = np.unique(labels, return_inverse=True)
-        n = len(labels)
-        membership = csr_matrix((np.ones(n), (dense, np.arange(n))), shape=(int(dense.max()) + 1 if n else 0, n))
-        return np.asarray(((membership @ present) > 0).sum(axis=0)).ravel()
 
     def fit(self, rows: Sequence[int]) -> tuple[NgramTfidf, np.ndarray]:
         """The vocabulary `NgramTfidf.fit` would choose on `rows`, and its columns in this table."""
+        from scipy.sparse import csr_matrix
+
         rows = list(rows)
         present = (self.counts[rows] > 0).astype(np.float64).tocsc()
         doc_freq = np.asarray(present.sum(axis=0)).ravel()
-        keep = self._distinct(self.group_index[rows], present) >= self.params.min_groups
-        if self.unit_index is not None:
-            keep &= self._distinct(self.unit_index[rows], present) >= self.params.min_families
-        eligible = np.nonzero(keep)[0]
+        groups = self.group_index[rows]
+        _, dense_groups = np.unique(groups, return_inverse=True)
+        membership = csr_matrix((np.ones(len(rows)), (dense_groups, np.arange(len(rows)))),
+                                shape=(int(dense_groups.max()) + 1 if rows else 0, len(rows)))
+        n_groups = np.asarray(((membership @ present) > 0).sum(axis=0)).ravel()
+        eligible = np.nonzero(n_groups >= self.params.min_groups)[0]
         # Most frequent first, ties by the term (column order is term order), then back to term order.
         ranked = eligible[np.lexsort((eligible, -doc_freq[eligible]))]
         kept = np.sort(ranked[: self.params.max_features])

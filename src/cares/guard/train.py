@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,9 +42,6 @@ FEATURISERS = ("tfidf", "minilm")
 # The test split and the never-tuned set played no part.
 DEFAULT_C = {"tfidf": 3.0, "minilm": 0.3}
 DEFAULT_STYLE_WEIGHT = {"tfidf": 0.4, "minilm": 0.4}
-# The tfidf vocabulary keeps a term only if this many wording units use it (NgramParams.min_families),
-# chosen by the same cross-validation; applied only to data that names its wording families.
-DEFAULT_MIN_FAMILIES = 20
 THRESHOLD_FOLDS = 5
 NAMED_POLICIES = ("youden", "max-f1")
 DEFAULT_POLICY = "direct-fpr:0.05"
@@ -129,7 +126,7 @@ class TrainConfig:
     test_fraction: float = 0.25
     seed: int = 0
     c: float | None = None
-    ngram: NgramParams = field(default_factory=lambda: NgramParams(min_families=DEFAULT_MIN_FAMILIES))
+    ngram: NgramParams = field(default_factory=NgramParams)
     style_weight: float | None = None
     resamples: int = 1000
     # Leave-family-out folds cost FAMILY_FOLDS more fits; run when the data names its families.
@@ -226,11 +223,11 @@ class Featurised:
     """Texts of one data set, featurised once: MiniLM embeddings are costly, so every fit reuses them."""
 
     def __init__(self, kind: str, texts: Sequence[str], groups: Sequence[str], ngram: NgramParams,
-                 style_weight: float | None = None, units: Sequence[str] | None = None) -> None:
+                 style_weight: float | None = None) -> None:
         self.kind, self.texts, self.groups, self.ngram = kind, list(texts), list(groups), ngram
         self.style_weight = DEFAULT_STYLE_WEIGHT[kind] if style_weight is None else style_weight
         self.embeddings = MiniLMEmbedder().embed(self.texts) if kind == "minilm" else None
-        self.table = TermTable(self.texts, self.groups, ngram, units) if kind == "tfidf" else None
+        self.table = TermTable(self.texts, self.groups, ngram) if kind == "tfidf" else None
         self.style_raw = style_matrix(self.texts) if self.style_weight > 0 else None
 
     def _style(self, scaler: StyleScaler | None, rows: Sequence[int]) -> np.ndarray | None:
@@ -278,22 +275,6 @@ class Featurised:
         return 1.0 / (1.0 + np.exp(-logits))
 
 
-def wording_units(data: TrainingData) -> list[str] | None:
-    """Each row's wording unit for NgramParams.min_families: its family (as leave-family-out holds it
-    out) for a rewrite, its base prompt for a direct prompt; None when the data names no families."""
-    if not data.has_families:
-        return None
-    return [style_report.family_unit(row) or f"direct:{row.group}" for row in data.rows]
-
-
-def featurise(data: TrainingData, config: TrainConfig) -> Featurised:
-    """The data featurised once for every fit of a run, with the family filter where families are named."""
-    units = wording_units(data)
-    ngram = config.ngram if units is not None else replace(config.ngram, min_families=1)
-    return Featurised(config.featuriser, [row.prompt for row in data.rows], [row.group for row in data.rows], ngram,
-                      config.style, units)
-
-
 def out_of_fold_scores(data: Featurised, rows: Sequence[int], labels: np.ndarray, c: float, seed: int) -> np.ndarray:
     rows = list(rows)
     folds = grouped_folds([data.groups[i] for i in rows], THRESHOLD_FOLDS, seed)
@@ -312,7 +293,8 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
     """Split by group, choose the threshold on the training side, fit, and measure on the test side."""
     groups = [row.group for row in data.rows]
     train_rows, test_rows = grouped_split(groups, config.test_fraction, config.seed)
-    featurised = featurised or featurise(data, config)
+    featurised = featurised or Featurised(config.featuriser, [row.prompt for row in data.rows], groups, config.ngram,
+                                          config.style)
     fitted, threshold, metrics, test_scores = fit_and_measure(data, featurised, train_rows, test_rows, config)
     metrics["split"] = {
         "by": "base prompt", "test_fraction": config.test_fraction, "seed": config.seed,
