@@ -1,9 +1,10 @@
 """Peak memory of a whole `cares run` process over many items against a zero-latency loopback server.
 
-Writes an N-row CARES-18K file (60,000 by default; each base prompt in its four styles), starts the loopback OpenAI-compatible server in
-its own process, runs `cares run cares-18k --model openai/x --concurrency 256` in another (loading,
-asking, judging, metrics and exports included, with a fresh shared answer cache), then checks that
-every item is stored and answered and prints the run's peak RSS. The target is at most 400 MB.
+Writes an N-row CARES-18K file (60,000 by default; each base prompt in its four styles), starts the
+loopback OpenAI-compatible server in its own process, runs `cares run cares-18k --model openai/x
+--concurrency 256` in another (loading, asking, judging, metrics and exports included, with a fresh
+shared answer cache), then checks that every item is stored and answered and prints the run's peak
+RSS. The target is at most 400 MB.
 
     python benchmarks/bench_memory.py [--n 60000] [--concurrency 256] [--limit-mb 400]
 

@@ -11,7 +11,8 @@ from typing import IO, Any
 
 from cares.errors import unwritable
 from cares.store import RunStore
-from cares.store.runstore import STORE_NAME, load_json, response_from_row
+from cares.store.records import load_json, response_from_row
+from cares.store.runstore import STORE_NAME
 from cares.tasks.base import SampleRow, Task
 from cares.types import GenerationParams, ImageRef, Item, Judgement, Label, Message, Request
 
@@ -106,7 +107,7 @@ def write_atomic_with(path: Path, write: Any, *, mode: str = "w", shared: bool =
         raise unwritable(path, exc) from None
     try:
         handle: IO[Any]
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             write(handle)
         if shared:
             umask = os.umask(0)

@@ -8,7 +8,6 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-
 # How often the bar is redrawn; answers arriving in between are only counted, so that thousands of
 # answers a second cost a counter each rather than a redraw each.
 _REDRAW_S = 0.1

@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from cares.errors import unwritable
 from cares.store.files import PRIVATE_DIR_MODE, private_sqlite_file
+from cares.store.records import PUT_RESPONSE, dump_json, load_json, response_from_row
 from cares.store.sqlite_errors import NamedConnection
-from cares.types import Item, Judgement, Label, Request, Response, ResponseStatus, Usage
+from cares.types import Item, Judgement, Label, Request, Response
 
 # 2: responses.meta (what a wrapper such as the guard decided per request).
 SCHEMA_VERSION = 2
@@ -54,16 +53,6 @@ CREATE TABLE IF NOT EXISTS judgements (
 );
 """
 
-
-_PUT_RESPONSE = """INSERT INTO responses(key, model, status, text, error, prompt_tokens, completion_tokens,
-       attempts, latency_s, finish_reason, request, created_at, meta)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-   ON CONFLICT(key) DO UPDATE SET
-       model=excluded.model, status=excluded.status, text=excluded.text, error=excluded.error,
-       prompt_tokens=excluded.prompt_tokens, completion_tokens=excluded.completion_tokens,
-       attempts=responses.attempts + excluded.attempts, latency_s=excluded.latency_s,
-       finish_reason=excluded.finish_reason, created_at=excluded.created_at, meta=excluded.meta
-   WHERE responses.status != 'ok'"""
 
 # The most answers one group commit holds: what a SIGKILL can cost beyond the requests in flight.
 GROUP_MAX = 256
@@ -174,7 +163,7 @@ class RunStore:
         with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO item_requests(item_id, variant, key, request) VALUES (?, ?, ?, ?)",
-                ((item_id, variant, key, _json(req.to_dict())) for item_id, variant, key, req in rows),
+                ((item_id, variant, key, dump_json(req.to_dict())) for item_id, variant, key, req in rows),
             )
 
     def item_requests(self) -> Iterator[tuple[str, str, str, Request]]:
@@ -239,7 +228,7 @@ class RunStore:
             response.attempts,
             response.latency_s,
             response.finish_reason,
-            _json(request.to_dict()),
+            dump_json(request.to_dict()),
             time.time(),
             None if response.meta is None else json.dumps(response.meta, sort_keys=True),
         )
@@ -254,10 +243,10 @@ class RunStore:
             return 0
         try:
             if len(unsaved) == 1:
-                self._db.execute(_PUT_RESPONSE, unsaved[0][0])
+                self._db.execute(PUT_RESPONSE, unsaved[0][0])
             else:
                 with self._transaction():
-                    self._db.executemany(_PUT_RESPONSE, [row for row, _, _ in unsaved])
+                    self._db.executemany(PUT_RESPONSE, [row for row, _, _ in unsaved])
         except BaseException:
             self._unsaved = unsaved + self._unsaved  # not stored: a later flush or close tries again
             raise
@@ -379,35 +368,3 @@ class RunStore:
 
     def _transaction(self) -> RunStore._Tx:
         return RunStore._Tx(self._db)
-
-
-def _json(value: Any) -> str:
-    """The JSON text of a stored record. orjson where it can (several times faster than json, and
-    the store is written once per answer); json where orjson refuses, e.g. a lone surrogate that a
-    python/ model returned."""
-    try:
-        return orjson.dumps(value).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value)
-
-
-def load_json(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # NaN, or a lone surrogate escape: what json wrote, json reads
-        return json.loads(text)
-
-
-def response_from_row(row: tuple[Any, ...]) -> Response:
-    return Response(
-        key=row[0],
-        model=row[1],
-        status=ResponseStatus(row[2]),
-        text=row[3],
-        error=row[4],
-        usage=Usage(row[5] or 0, row[6] or 0),
-        attempts=row[7] or 0,
-        latency_s=row[8] or 0.0,
-        finish_reason=row[9],
-        meta=None if row[10] is None else json.loads(row[10]),
-    )
