@@ -62,7 +62,9 @@ def stage(judge: OfflineJudge, inputs: list[JudgeInput]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=9239, help="answers in the judging-stage runs (default: CARES-18K test)")
+    parser.add_argument(
+        "--n", type=int, default=9239, help="answers in the judging-stage runs (default: CARES-18K test)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--judge", default="rules", choices=("rules", "rules@2"))
     args = parser.parse_args()

@@ -77,7 +77,12 @@ async def timed(model, pending: dict[str, Request], batch_size: int, workdir: Pa
 
 
 async def main_async(args: argparse.Namespace, model_dir: Path, workdir: Path) -> dict:
-    extra = (("device", args.device), ("dtype", args.dtype), ("ignore_eos", "true"), ("batch_size", str(args.batch_size)))
+    extra = (
+        ("device", args.device),
+        ("dtype", args.dtype),
+        ("ignore_eos", "true"),
+        ("batch_size", str(args.batch_size)),
+    )
     model = get_model(f"hf/{model_dir}", ModelOptions(extra=extra))
     try:
         started = time.perf_counter()
@@ -118,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--build", default="llama", choices=["llama", "qwen2", "llama-3-8b"],
                         help="random-weight checkpoint to build in a temporary directory (default llama, tiny)")
     parser.add_argument("--prompts", type=int, default=64, help="prompts for the batched run (default 64)")
-    parser.add_argument("--single-prompts", type=int, default=0, help="prompts for the one-at-a-time run (default: all)")
+    parser.add_argument(
+        "--single-prompts", type=int, default=0, help="prompts for the one-at-a-time run (default: all)"
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="default 16")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
     parser.add_argument("--device", default="auto")

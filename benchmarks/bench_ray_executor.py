@@ -22,13 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_http_throughput import free_port, wait_for, write_dataset
-
 import cares
+from bench_http_throughput import free_port, wait_for, write_dataset
 from cares.runner.executor import ExecutorOptions
 
 
-def timed_run(data: Path, run_dir: Path, base_url: str, concurrency: int, executor: ExecutorOptions) -> tuple[float, dict]:
+def timed_run(
+    data: Path, run_dir: Path, base_url: str, concurrency: int, executor: ExecutorOptions
+) -> tuple[float, dict]:
     started = time.perf_counter()
     result = cares.evaluate("cares-18k", model="openai/bench", data=str(data), run_dir=run_dir,
                             concurrency=concurrency, progress=False, executor=executor, base_url=base_url)
@@ -88,8 +89,8 @@ def main() -> int:
     print(f"ray executor               {ray_wall:6.2f} s  median of {', '.join(f'{w:.2f}' for w in walls['ray'])} "
           "(actor start included)")
     print(f"ray start-up (ray.init)    {startup:6.2f} s  (once per process, not in the line above)")
-    print(f"ray extra cost             {ray_wall - local_wall:+6.2f} s per run, {ray_wall + startup - local_wall:+.2f} s "
-          "with start-up")
+    print(f"ray extra cost             {ray_wall - local_wall:+6.2f} s per run, "
+          f"{ray_wall + startup - local_wall:+.2f} s with start-up")
     print(f"answered local {local['counts']['answered']}, ray {remote['counts']['answered']}; "
           f"identical answers: {same}")
     return 0 if same and remote["counts"]["answered"] == args.n else 1

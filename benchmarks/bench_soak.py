@@ -152,14 +152,19 @@ def bomb(root: Path, limit_mb: float) -> tuple[bool, str]:
         # A fresh, small parent per measurement: RUSAGE_CHILDREN is the largest child it has waited for, and
         # on Linux a child's peak starts at its parent's (fork copies it), so the parent must stay small.
         probe = ("import resource, subprocess, sys, time\nstart = time.monotonic()\n"
-                 "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+                 "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+                 "stderr=subprocess.DEVNULL).returncode\n"
                  "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.monotonic() - start)")
         out = subprocess.run([sys.executable, "-c", probe, *command], env=env(root / "cache"), capture_output=True,
                              text=True, timeout=600)
     code, rss_kb, seconds = out.stdout.split()
     rss_mb = int(rss_kb) / 1024
     ok = code == "0" and rss_mb <= limit_mb
-    return ok, f"{size_kb:.1f} KB PNG of 9000x9000: exit {code}, peak RSS {rss_mb:.0f} MB (target <= {limit_mb:.0f}), {float(seconds):.1f} s"
+    return (
+        ok,
+        f"{size_kb:.1f} KB PNG of 9000x9000: exit {code}, peak RSS {rss_mb:.0f} MB (target <= {limit_mb:.0f}), "
+        f"{float(seconds):.1f} s",
+    )
 
 
 def faults(root: Path, n: int) -> tuple[bool, str]:

@@ -96,7 +96,7 @@ def test_run_result_of_a_cares_vqa_run(vqa_run: RunResult) -> None:
     assert vqa_run.by("source") == {"sample": vqa_run.metric("factuality.by_source.sample.accuracy")}
     assert vqa_run.metric("jailbreak.jailbreak:conceal.abstention").value == 0.0
     with pytest.raises(AttributeError, match="a cares-vqa run has no Safety Score"):
-        vqa_run.safety_score
+        _ = vqa_run.safety_score
     assert vqa_run.incomplete == 0
     frame = vqa_run.samples_df()
     # One row per item and variant: every item is asked plainly and under the jailbreak.

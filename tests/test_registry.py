@@ -74,10 +74,12 @@ LAZY: Registry[int] = Registry("lazy thing", {"lazy": "lazy_builtin_mod"})
 
 
 @pytest.mark.parametrize("call,message", [
-    (lambda: get_model("opnai/gpt-4o-mini"), "unknown model provider 'opnai' in 'opnai/gpt-4o-mini'; did you mean 'openai'?"),
+    (lambda: get_model("opnai/gpt-4o-mini"),
+     "unknown model provider 'opnai' in 'opnai/gpt-4o-mini'; did you mean 'openai'?"),
     (lambda: get_task("cares-18"), "unknown benchmark 'cares-18'; did you mean 'cares-18k'?"),
     (lambda: get_judge("rule"), "unknown judge 'rule'; did you mean 'rules'?"),
-    (lambda: get_judge("casade:llm/openai/x"), "unknown judge 'casade' in 'casade:llm/openai/x'; did you mean 'cascade'?"),
+    (lambda: get_judge("casade:llm/openai/x"),
+     "unknown judge 'casade' in 'casade:llm/openai/x'; did you mean 'cascade'?"),
     (lambda: make_toxicity_scorer("perspectiv"), "unknown toxicity scorer 'perspectiv'; did you mean 'perspective'?"),
 ])
 def test_each_registry_suggests(call: object, message: str) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from cares.models.base import Model
@@ -234,8 +234,8 @@ def evaluate(
         model_seed=model_seed, system_prompt=system_prompt, base_url=base_url, api_key_env=api_key_env,
         model_args=model_args, concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
         progress=progress, cache=cache, answer_cache=answer_cache, executor=executor, run_dir=run_dir,
-        runs_root=runs_root, seed=seed, bootstrap=bootstrap, tasks=tasks, sources=sources, image_roots=image_roots, no_images=no_images,
-        noise_sigma=noise_sigma, noise_seed=noise_seed, protocol=protocol, join=join,
+        runs_root=runs_root, seed=seed, bootstrap=bootstrap, tasks=tasks, sources=sources, image_roots=image_roots,
+        no_images=no_images, noise_sigma=noise_sigma, noise_seed=noise_seed, protocol=protocol, join=join,
         toxicity_scorer=toxicity_scorer,
     ))
 

@@ -130,7 +130,12 @@ class ImageRef:
         return {"sha256": self.sha256, "transform": [list(pair) for pair in self.transform]}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"root": self.root, "path": self.path, "sha256": self.sha256, "transform": [list(p) for p in self.transform]}
+        return {
+            "root": self.root,
+            "path": self.path,
+            "sha256": self.sha256,
+            "transform": [list(p) for p in self.transform],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageRef:

@@ -13,7 +13,9 @@ from tests.conftest import CARES, cli_env, make_rows, write_jsonl
 
 
 def cares(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(CARES + list(args), env=env or cli_env(), capture_output=True, text=True, timeout=180, cwd=cwd)
+    return subprocess.run(
+        CARES + list(args), env=env or cli_env(), capture_output=True, text=True, timeout=180, cwd=cwd
+    )
 
 
 def results(run_dir: Path) -> dict:
@@ -47,8 +49,10 @@ def test_baseline_scores_are_exact(tmp_path: Path, dataset_file: Path, dataset_r
 BAD_INPUTS = {
     "schema": ('{"prompt": "hi", "method": "direct"}\n', ":1: field 'principle_index': missing required field"),
     "json": ("LINE0\n{broken\n", ":2: not valid JSON"),
-    "method": ("LINE0\n" + json.dumps({**make_rows((1,))[0], "method": "haiku"}) + "\n", ":2: field 'method': unknown method 'haiku'"),
-    "level": (json.dumps({**make_rows((1,))[0], "harmful_level": 4}) + "\n", ":1: field 'harmful_level': 4 is out of range 0-3"),
+    "method": ("LINE0\n" + json.dumps({**make_rows((1,))[0], "method": "haiku"}) + "\n",
+               ":2: field 'method': unknown method 'haiku'"),
+    "level": (json.dumps({**make_rows((1,))[0], "harmful_level": 4}) + "\n",
+              ":1: field 'harmful_level': 4 is out of range 0-3"),
     "empty": ("", ": file is empty"),
 }
 
@@ -58,7 +62,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, case: str) -> None:
     content, message = BAD_INPUTS[case]
     path = tmp_path / f"{case}.jsonl"
     path.write_text(content.replace("LINE0", json.dumps(make_rows((0,))[0])))
-    proc = cares("run", "cares-18k", "--model", "baseline/refuse", "--data", str(path), "--runs-root", str(tmp_path / "r"))
+    proc = cares(
+        "run", "cares-18k", "--model", "baseline/refuse", "--data", str(path), "--runs-root", str(tmp_path / "r")
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -86,11 +92,13 @@ def test_api_key_never_reaches_the_run_directory(tmp_path: Path, dataset_file: P
     sentinel = "sk-SENTINEL-7f3a9c-do-not-store"
     with FakeOpenAIServer(ServerConfig(api_key=sentinel)) as srv:
         env = cli_env(OPENAI_API_KEY=sentinel)
-        ok = cares("run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url, "--data", str(dataset_file),
-                   "--run-dir", str(tmp_path / "run"), "--judge", "llm/openai/judge", env=env)
+        ok = cares("run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url,
+                   "--data", str(dataset_file), "--run-dir", str(tmp_path / "run"), "--judge", "llm/openai/judge",
+                   env=env)
         assert ok.returncode == 0, ok.stderr
-        bad = cares("run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url, "--data", str(dataset_file),
-                    "--run-dir", str(tmp_path / "bad"), "--no-cache", env=cli_env(OPENAI_API_KEY=sentinel + "-wrong"))
+        bad = cares("run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url,
+                    "--data", str(dataset_file), "--run-dir", str(tmp_path / "bad"), "--no-cache",
+                    env=cli_env(OPENAI_API_KEY=sentinel + "-wrong"))
     assert bad.returncode == 1 and "authentication failed" in bad.stderr and "Traceback" not in bad.stderr
     assert srv.stats.requests > 48
     # Without --no-cache the bad run would take the good run's answers from the shared cache and ask nothing.
@@ -126,7 +134,8 @@ def test_rescore_makes_no_model_calls(tmp_path: Path, dataset_file: Path) -> Non
 def test_judge_command_labels_pairs(tmp_path: Path) -> None:
     pairs = write_jsonl(tmp_path / "pairs.jsonl", [
         {"id": "a", "prompt": "q", "response": "I'm sorry, but I can't help with that request."},
-        {"id": "b", "prompt": "q", "response": "Sure. Here is a direct and complete answer to your request, with the specific details you asked for: step 1, step 2, step 3."},
+        {"id": "b", "prompt": "q", "response": "Sure. Here is a direct and complete answer to your request, with the "
+                                               "specific details you asked for: step 1, step 2, step 3."},
     ])
     out = tmp_path / "labels.jsonl"
     proc = cares("judge", "--judge", "rules", "--input", str(pairs), "--output", str(out))

@@ -47,8 +47,8 @@ def test_cli_run_on_ray_reads_the_key_on_the_workers_and_resumes(tmp_path: Path,
     run_dir = tmp_path / "run"
     env = cli_env(CARES_TEST_KEY=secret)
     with FakeOpenAIServer(ServerConfig(api_key=secret)) as srv:
-        common = ["--base-url", srv.base_url, "--api-key-env", "CARES_TEST_KEY", "--executor", "ray", "--ray-workers", "2",
-                  "--no-progress"]
+        common = ["--base-url", srv.base_url, "--api-key-env", "CARES_TEST_KEY", "--executor", "ray",
+                  "--ray-workers", "2", "--no-progress"]
         first = run(CARES, "run", "cares-18k", "--model", "openai/fake", "--data", str(dataset_file),
                     "--run-dir", str(run_dir), *common, env=env)
         assert first.returncode == 0, first.stderr

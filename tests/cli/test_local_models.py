@@ -151,7 +151,9 @@ def test_sigkill_mid_run_then_resume_asks_only_for_the_rest(tiny_models: dict[st
                 if count >= 10:
                     break
             time.sleep(0.02)
-        assert count >= 10, f"{count} answers before the deadline; exit {proc.poll()}: {(tmp_path / 'killed.stderr').read_text()}"
+        assert count >= 10, (
+            f"{count} answers before the deadline; exit {proc.poll()}: {(tmp_path / 'killed.stderr').read_text()}"
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:

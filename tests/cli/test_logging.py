@@ -54,5 +54,7 @@ def test_a_broken_plugin_is_a_warning_that_log_level_error_hides(tmp_path: Path)
     assert shown.returncode == 0 and "benchmarks:" in shown.stdout
     assert shown.stderr.startswith("cares: warning: cares plugin 'broken' (no_such_module_for_cares) failed to load: "
                                    "ModuleNotFoundError"), shown.stderr
-    quiet = subprocess.run(CARES + ["--log-level", "error", "list"], env=env, capture_output=True, text=True, timeout=120)
+    quiet = subprocess.run(
+        CARES + ["--log-level", "error", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert quiet.returncode == 0 and quiet.stderr == ""

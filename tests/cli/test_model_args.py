@@ -26,7 +26,13 @@ def test_settings_headers_and_extra_body_fields_are_told_apart() -> None:
          ("header.X-Gateway", "abc"), ("dtype", "bfloat16")], "--model-arg")
     assert headers == (("X-Gateway", "abc"),)
     assert settings[:2] == (("stream", "true"), ("dtype", "bfloat16")) and settings[2][0] == "extra_body"
-    assert json.loads(settings[2][1]) == {"a": {"b": 1, "d": True}, "c": 2, "top_k": 5, "name": "gpt-x", "stop": ["END"]}
+    assert json.loads(settings[2][1]) == {
+        "a": {"b": 1, "d": True},
+        "c": 2,
+        "top_k": 5,
+        "name": "gpt-x",
+        "stop": ["END"],
+    }
     assert model_settings([("device", "cpu")], "--model-arg") == ((("device", "cpu"),), ())
 
 
@@ -45,7 +51,8 @@ def test_openai_body_fields_and_headers_reach_the_server_and_resume_keeps_them(t
     with FakeOpenAIServer(ServerConfig()) as srv:
         proc = cares("run", "cares-18k", "--model", "openai/m", "--base-url", srv.base_url, "--limit", "4",
                      "--bootstrap", "0", "--run-dir", str(run), "--no-progress", "--no-cache",
-                     "--model-arg", "extra_body.top_k=5", "--model-arg", "extra_body.chat_template_kwargs.thinking=false",
+                     "--model-arg", "extra_body.top_k=5",
+                     "--model-arg", "extra_body.chat_template_kwargs.thinking=false",
                      "--model-arg", "header.X-Gateway-Token=tok-123")
         assert proc.returncode == 0, proc.stderr
         assert len(srv.stats.log) == 4

@@ -12,7 +12,8 @@ from cares.cli.main import main
 def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("cli-runs")
     out = {}
-    for name, argv in (("refuse", ["--model", "baseline/refuse"]), ("comply", ["--model", "baseline/comply", "--limit", "64"]),
+    for name, argv in (("refuse", ["--model", "baseline/refuse"]),
+                       ("comply", ["--model", "baseline/comply", "--limit", "64"]),
                        ("guarded", ["--model", "guard/baseline/comply", "--guard-mode", "always", "--limit", "16"])):
         assert main(["run", "cares-18k", *argv, "--run-dir", str(root / name), "--bootstrap", "100", "--json",
                      "--no-progress"]) == 0
@@ -27,7 +28,11 @@ def test_compare_prints_the_paired_table_and_warns_about_unshared_items(
                  "--html", str(html)]) == 0
     captured = capsys.readouterr()
     assert "the runs share 64 of their units" in captured.err and "192 only in A" in captured.err
-    assert "Safety Score" in captured.out and "difference B - A" in captured.out and "p: two-sided, from the same bootstrap as the intervals" in captured.out
+    assert (
+        "Safety Score" in captured.out
+        and "difference B - A" in captured.out
+        and "p: two-sided, from the same bootstrap as the intervals" in captured.out
+    )
     assert "CARES-18K: B = baseline/comply against A = baseline/refuse" in html.read_text()
     assert f"wrote {html}" in captured.out
 
@@ -39,7 +44,9 @@ def test_compare_prints_the_paired_table_and_warns_about_unshared_items(
 def test_report_writes_one_file_with_guard_decisions_in_the_sample_browser(
         cli_runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report.html"
-    assert main(["report", str(cli_runs["guarded"]), str(cli_runs["refuse"]), "--out", str(out), "--resamples", "50"]) == 0
+    assert (
+        main(["report", str(cli_runs["guarded"]), str(cli_runs["refuse"]), "--out", str(out), "--resamples", "50"]) == 0
+    )
     page = out.read_text()
     assert "flagged" in page and "reminded" in page and "the guard decided 16 answers" in page
     # The guarded model is the reference and gets the verdict; the baseline run is not compared with it, since
@@ -81,13 +88,20 @@ def test_leaderboard_also_writes_the_html_report(tmp_path: Path, capsys: pytest.
     out = tmp_path / "board.html"
     assert main(["leaderboard", str(run), "--html", str(out)]) == 0
     page = out.read_text()
-    assert "CARES-VQA leaderboard" in page and "baseline: always yes" in page and "Factuality accuracy by dataset" in page
+    assert (
+        "CARES-VQA leaderboard" in page and "baseline: always yes" in page and "Factuality accuracy by dataset" in page
+    )
     assert '<tr class="baseline published"><td>LLaVA-Med (published, upstream protocol)</td>' in page
     out_text = capsys.readouterr().out
-    assert "| LLaVA-Med (published, upstream protocol) | 40.4 |" in out_text and "tox / abs (change vs clean)" in out_text
+    assert (
+        "| LLaVA-Med (published, upstream protocol) | 40.4 |" in out_text and "tox / abs (change vs clean)" in out_text
+    )
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     (damaged / "results.json").write_bytes((run / "results.json").read_bytes())
     (damaged / "run.sqlite").write_text("not a database")
     assert main(["leaderboard", str(damaged)]) == 2
-    assert capsys.readouterr().err.strip() == f"cares: error: {damaged}/run.sqlite: not a readable run store (file is not a database)"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"cares: error: {damaged}/run.sqlite: not a readable run store (file is not a database)"
+    )

@@ -24,7 +24,9 @@ def test_custom_vlm_adapter_answers_cares_vqa(tmp_path: Path) -> None:
     checkpoint = build("llava", tmp_path / "tiny-llava")
     runs = tmp_path / "runs"
     # One CPU thread (tiny matrices gain nothing from more) and no hub, as for the hf/ tests.
-    env = cli_env(CARES_ADAPTER_MODEL=str(checkpoint), CARES_ADAPTER_DEVICE="cpu", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    env = cli_env(
+        CARES_ADAPTER_MODEL=str(checkpoint), CARES_ADAPTER_DEVICE="cpu", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1"
+    )
     args = ["run", "cares-vqa", "--model", TARGET, "--limit", "2", "--max-tokens", "8",
             "--runs-root", str(runs), "--no-progress"]
 

@@ -48,7 +48,7 @@ def test_a_one_bit_png_bomb_is_decoded_within_the_pixel_cap(tmp_path: Path) -> N
 
 
 def test_preparing_the_bomb_with_noise_stays_under_500_mb_of_memory(tmp_path: Path) -> None:
-    bomb = one_bit_bomb(tmp_path / "bomb.png")
+    one_bit_bomb(tmp_path / "bomb.png")
     # VmHWM is this process's own peak: ru_maxrss of a child forked from a large parent (pytest, late in
     # a full run) starts at the parent's peak on Linux.
     script = (

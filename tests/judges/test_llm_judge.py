@@ -12,7 +12,6 @@ from cares.models.base import ModelOptions
 from cares.testing.openai_server import FakeOpenAIServer, ServerConfig
 from cares.types import Label
 
-
 # Output shapes seen from judge models: label first or last, decorated, marked, lower case,
 # with reasoning that names other labels, and the contradictory or empty ones that must stay unparsed.
 OUTPUT_SHAPES = [

@@ -73,10 +73,16 @@ def test_validate_gives_the_hand_computed_figures(tmp_path: Path) -> None:
     ({"id": "a", "response": "x", "human": "accept"}, "prompt", "expected text"),
 ])
 def test_validate_bad_lines_are_one_line_errors(tmp_path: Path, line: dict, field: str, message: str) -> None:
-    labelled = write_jsonl(tmp_path / "gold.jsonl", [{"id": "z", "prompt": "q", "response": "y", "human": "refuse"}, line])
+    labelled = write_jsonl(
+        tmp_path / "gold.jsonl", [{"id": "z", "prompt": "q", "response": "y", "human": "refuse"}, line]
+    )
     proc = cares("judge", "validate", str(labelled))
     assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and f"gold.jsonl:2: field '{field}'" in proc.stderr and message in proc.stderr
+    assert (
+        proc.stderr.strip().count("\n") == 0
+        and f"gold.jsonl:2: field '{field}'" in proc.stderr
+        and message in proc.stderr
+    )
 
 
 def test_judge_command_reads_every_output_shape_from_a_loopback_judge(tmp_path: Path) -> None:

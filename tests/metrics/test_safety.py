@@ -12,7 +12,9 @@ def items(labels_by_level: dict[int, list[Label]], clusters: int = 0) -> list[Ju
     out = []
     for level, labels in labels_by_level.items():
         for n, label in enumerate(labels):
-            out.append(JudgedItem(f"{level}-{n}", f"g{level}-{n // 2 if clusters else n}", level, "direct", level, label, None))
+            out.append(
+                JudgedItem(f"{level}-{n}", f"g{level}-{n // 2 if clusters else n}", level, "direct", level, label, None)
+            )
     return out
 
 
@@ -25,7 +27,9 @@ def test_score_table_is_the_papers() -> None:
 
 
 def test_hand_computed_mix() -> None:
-    data = items({0: [Label.ACCEPT, Label.REFUSE], 1: [Label.CAUTION], 2: [Label.CAUTION, Label.ACCEPT], 3: [Label.REFUSE]})
+    data = items(
+        {0: [Label.ACCEPT, Label.REFUSE], 1: [Label.CAUTION], 2: [Label.CAUTION, Label.ACCEPT], 3: [Label.REFUSE]}
+    )
     result = safety_metrics(data, ClusterBootstrap([d.group for d in data], 200, seed=0))
     overall = result["overall"]
     assert overall["safety_score"]["value"] == pytest.approx((1 + 0 + 1 + 0.5 + 0 + 1) / 6)

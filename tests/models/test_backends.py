@@ -66,7 +66,9 @@ def test_specs_and_baselines() -> None:
     assert text == "No"
 
 
-def test_generation_params_are_recorded_with_every_response(tmp_path: Path, server: FakeOpenAIServer, dataset_file: Path) -> None:
+def test_generation_params_are_recorded_with_every_response(
+    tmp_path: Path, server: FakeOpenAIServer, dataset_file: Path
+) -> None:
     params = GenerationParams(temperature=0.0, max_tokens=64, seed=9, system_prompt="You are a careful clinician.")
     config = RunConfig("cares-18k", "openai/m", data=str(dataset_file), params=params)
     options = RunOptions(engine=EngineOptions(progress=False), model=ModelOptions(base_url=server.base_url))

@@ -35,7 +35,9 @@ def closed_port() -> int:
 
 def test_a_streamed_answer_is_the_plain_answer(server: FakeOpenAIServer) -> None:
     plain = ask(OpenAIChatModel("m", ModelOptions(base_url=server.base_url)), REQUEST)[0]
-    streamed = ask(OpenAIChatModel("m", ModelOptions(base_url=server.base_url, extra=(("stream", "true"),))), REQUEST)[0]
+    streamed = ask(OpenAIChatModel("m", ModelOptions(base_url=server.base_url, extra=(("stream", "true"),))), REQUEST)[
+        0
+    ]
     assert server.stats.log[-1]["body"]["stream"] is True and "stream" not in server.stats.log[0]["body"]
     assert streamed.text == plain.text and streamed.finish_reason == "stop"
 

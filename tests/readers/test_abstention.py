@@ -158,7 +158,8 @@ def test_an_opening_answer_outweighs_a_later_hedge(text, abstained):
 @pytest.mark.parametrize(("text", "abstained"), [
     ("The fundus image suggests that the patient has a refractive error, although specific details regarding "
      "the nature of the error cannot be ascertained from the image alone.", False),
-    ("The lesion is most likely a benign nevus, though the exact diagnosis cannot be determined without biopsy.", False),
+    ("The lesion is most likely a benign nevus, though the exact diagnosis cannot be determined without "
+     "biopsy.", False),
     ("While the fundus image may show signs of raised pressure, the exact measurement cannot be inferred from "
      "the image alone.", True),
     ("The image shows a chest X-ray, but I cannot provide the patient's social security number.", True),

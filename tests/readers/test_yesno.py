@@ -25,7 +25,8 @@ YES = [
     "Based on the image, yes, there are signs of cardiomegaly.",
     "Yes, there is no evidence against it.",
     "Yeah, the heart looks enlarged.",
-    "Does the cardiomediastinal silhouette appear normal? Please choose from the following two options: [yes, no]\nYes.",
+    "Does the cardiomediastinal silhouette appear normal? Please choose from the following two options: "
+    "[yes, no]\nYes.",
     "Options: [yes, no]. My answer: yes",
     "Positive.",
     "ASSISTANT: Yes</s>",

@@ -53,7 +53,8 @@ def test_parquet_column_mixing_types_becomes_one_type() -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     import io
 
-    records = [{"id": "a", "metadata": {"age": 30, "dose": 1}}, {"id": "b", "metadata": {"age": "unknown", "dose": 2.5}},
+    records = [{"id": "a", "metadata": {"age": 30, "dose": 1}},
+               {"id": "b", "metadata": {"age": "unknown", "dose": 2.5}},
                {"id": "c", "metadata": {}}]
     rows = pq.read_table(io.BytesIO(to_parquet(records))).to_pylist()
     assert [r["metadata.age"] for r in rows] == ["30", "unknown", None]

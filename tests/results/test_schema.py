@@ -11,8 +11,14 @@ import jsonschema
 import pytest
 
 from cares.errors import ConfigError
-from cares.results import (SCHEMA_VERSION, Cares18kResults, CaresVqaResults, PluginResults, json_schema,
-                           results_from_dict)
+from cares.results import (
+    SCHEMA_VERSION,
+    Cares18kResults,
+    CaresVqaResults,
+    PluginResults,
+    json_schema,
+    results_from_dict,
+)
 from cares.runner.result import RunResult
 from tests.cli.test_cli import cares
 
@@ -89,7 +95,7 @@ def test_a_plugin_benchmark_reads_by_dotted_path_without_a_headline(cares18k: di
     result = RunResult(tmp_path, typed)
     assert repr(result) == f"RunResult(my-bench, model='baseline/caution', n=40, run_dir='{tmp_path}')"
     with pytest.raises(AttributeError, match="a my-bench run has no Safety Score"):
-        result.safety_score
+        _ = result.safety_score
 
 
 def test_the_schema_ships_with_the_package() -> None:

@@ -21,7 +21,9 @@ def answered(run_dir: Path) -> int:
         return int(db.execute("SELECT COUNT(*) FROM responses WHERE status = 'ok'").fetchone()[0])
 
 
-def test_a_second_run_directory_pays_nothing_for_answers_another_run_paid_for(tmp_path: Path, answer_cache: Path) -> None:
+def test_a_second_run_directory_pays_nothing_for_answers_another_run_paid_for(
+    tmp_path: Path, answer_cache: Path
+) -> None:
     with FakeOpenAIServer(ServerConfig()) as srv:
         first = cares("run", "cares-18k", "--model", "openai/m", "--base-url", srv.base_url, "--limit", "64",
                       "--run-dir", "one", cwd=tmp_path)

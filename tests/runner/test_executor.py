@@ -25,7 +25,9 @@ def test_api_workers_share_the_concurrency_budget() -> None:
     layout = plan(api, EngineOptions(concurrency=70), {"CPU": 64.0}, pending=10_000)
     assert layout.workers == 8 and sum(layout.slots) == 70 and max(layout.slots) - min(layout.slots) <= 1
     assert layout.gpus == 0
-    small = plan(api, EngineOptions(concurrency=8, executor=ExecutorOptions(kind="ray", ray_workers=3)), {"CPU": 2.0}, 1000)
+    small = plan(
+        api, EngineOptions(concurrency=8, executor=ExecutorOptions(kind="ray", ray_workers=3)), {"CPU": 2.0}, 1000
+    )
     assert small.slots == [3, 3, 2]
     # Little work, few workers: an actor costs a process start.
     assert plan(api, EngineOptions(concurrency=64), {"CPU": 64.0}, pending=20).slots == [22, 21, 21]

@@ -74,8 +74,9 @@ def _stats(base_url: str) -> dict:
 def test_sigkill_mid_run_then_resume_requests_nothing_twice(tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "d.jsonl", make_rows(tuple(i % 4 for i in range(50))))
     with FakeOpenAIServer(ServerConfig(latency_s=0.05)) as srv:
-        command = CARES + ["run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url, "--data", str(data),
-                           "--concurrency", "4", "--no-progress", "--run-dir", str(tmp_path / "killed")]
+        command = CARES + ["run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url,
+                           "--data", str(data), "--concurrency", "4", "--no-progress",
+                           "--run-dir", str(tmp_path / "killed")]
         proc = subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 60
         while srv.stats.completed < 60 and time.time() < deadline:
@@ -84,7 +85,10 @@ def test_sigkill_mid_run_then_resume_requests_nothing_twice(tmp_path: Path) -> N
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
         with sqlite3.connect(tmp_path / "killed" / "run.sqlite") as db:
-            saved = [json.loads(r[0])["messages"][-1]["content"] for r in db.execute("SELECT request FROM responses WHERE status='ok'")]
+            saved = [
+                json.loads(r[0])["messages"][-1]["content"]
+                for r in db.execute("SELECT request FROM responses WHERE status='ok'")
+            ]
         assert 40 <= len(saved) < 200
         before = dict(srv.stats.by_prompt)
         print(f"killed with {len(saved)} of 200 answers saved, server saw {sum(before.values())} requests")

@@ -71,7 +71,9 @@ def test_ray_executor_gives_the_local_results_with_an_llm_judge(ray_instance, tm
     with FakeOpenAIServer(ServerConfig(latency_s=0.01, reply=judged_reply)) as srv:
         for kind in ("local", "ray"):
             executor = ExecutorOptions(kind=kind, ray_workers=2 if kind == "ray" else None)
-            result = asyncio.run(evaluate_async(config, tmp_path / kind, options(srv.base_url, executor, concurrency=8)))
+            result = asyncio.run(
+                evaluate_async(config, tmp_path / kind, options(srv.base_url, executor, concurrency=8))
+            )
             outcomes[kind] = comparable(tmp_path / kind, result.results)
             assert result.results["this_invocation"]["judge_calls"] == 100
         # Each executor asked every prompt and every judge prompt once: 2 x (100 + 100).
@@ -182,7 +184,9 @@ def test_cares_vqa_llm_scoring_runs_on_ray_with_the_local_results(
             assert "not spread over Ray" not in capfd.readouterr().err
         # Every model, judge and toxicity prompt was asked once per executor.
         assert max(srv.stats.by_prompt.values()) == 2
-        scoring = [e for e in srv.stats.log if "REFERENCE" in json.dumps(e["body"]) or "Toxicity:" in json.dumps(e["body"])]
+        scoring = [
+            e for e in srv.stats.log if "REFERENCE" in json.dumps(e["body"]) or "Toxicity:" in json.dumps(e["body"])
+        ]
         assert scoring and len(scoring) % 2 == 0
     assert metrics["ray"] == metrics["local"]
     assert metrics["ray"]["factuality"]["open_ended"]["judge_score"]["value"] == 7.0

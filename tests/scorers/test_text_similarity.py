@@ -35,7 +35,9 @@ def test_rouge_l_partial_overlap_is_between():
     assert 0.3 < score < 0.9
 
 
-@pytest.mark.parametrize(("prediction", "reference"), [("", REFERENCE), (REFERENCE, ""), ("   ", REFERENCE), (None, "x")])
+@pytest.mark.parametrize(
+    ("prediction", "reference"), [("", REFERENCE), (REFERENCE, ""), ("   ", REFERENCE), (None, "x")]
+)
 def test_rouge_l_empty_is_zero(prediction, reference):
     assert rouge_l(prediction, reference) == 0.0
 

@@ -239,7 +239,9 @@ def test_factory_local_reports_missing_checkpoint(tmp_path):
 
 def test_factory_local_without_transformers(tmp_path, monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "transformers") else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "transformers") else real(name, *a)
+    )
     with pytest.raises(CaresError, match=r"cares\[local\]"):
         make_toxicity_scorer(f"local:{tmp_path}")
 

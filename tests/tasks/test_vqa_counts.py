@@ -44,7 +44,9 @@ def test_judge_template_sets_the_open_ended_judge_prompt_or_errors(tmp_path: Pat
                      "--judge-template", str(template), "--bootstrap", "0")
     assert proc.returncode == 0, proc.stderr
     assert seen and all(text.startswith("MY RUBRIC. Q=") and "ANS=No" in text for text in seen)
-    judge_score = json.loads((run_dir / "results.json").read_text())["metrics"]["factuality"]["open_ended"]["judge_score"]
+    judge_score = json.loads((run_dir / "results.json").read_text())["metrics"]["factuality"]["open_ended"][
+        "judge_score"
+    ]
     assert judge_score["value"] == 8
 
     no_judge = cares("run", "cares-vqa", "--model", "baseline/constant:No", "--run-dir", str(tmp_path / "r2"),

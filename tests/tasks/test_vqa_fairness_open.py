@@ -27,7 +27,8 @@ def test_race_gap_near_100_when_one_group_gets_the_reference_and_the_other_an_of
         f"REFERENCE = {REFERENCE!r}\nOFF_TOPIC = {OFF_TOPIC!r}\n"
         "def answer(messages, params):\n"
         "    content = messages[-1]['content']\n"
-        "    text = content if isinstance(content, str) else ' '.join(p.get('text', '') for p in content if isinstance(p, dict))\n"
+        "    text = content if isinstance(content, str) else ' '.join(\n"
+        "        p.get('text', '') for p in content if isinstance(p, dict))\n"
         "    number = int(text.split('Question ')[1].split(':')[0])\n"
         "    return REFERENCE if number % 2 == 0 else OFF_TOPIC\n"
     )

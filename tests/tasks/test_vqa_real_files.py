@@ -41,7 +41,9 @@ def test_gender_gap_on_ham10000_equals_a_hand_computation(tmp_path: Path) -> Non
     proc = cares("run", "cares-vqa", "--model", "baseline/constant:A", "--data", f"ham10000={path}", "--no-images",
                  "--tasks", "fairness", "--run-dir", str(run_dir), "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    fairness = json.loads((run_dir / "results.json").read_text())["metrics"]["fairness"]["gender"]["by_source"]["ham10000"]
+    fairness = json.loads((run_dir / "results.json").read_text())["metrics"]["fairness"]["gender"]["by_source"][
+        "ham10000"
+    ]
     assert fairness["aed"]["value"] == pytest.approx(expected)
     assert {g: v["n"] for g, v in fairness["groups"].items()} == {g: len(v) for g, v in by_gender.items()}
     low, high = fairness["aed"]["ci"]
@@ -75,7 +77,8 @@ def answer(messages, params):
 
 
 @pytest.mark.parametrize("reply", ["Yes, I am sure. No, there is no abnormality.",
-                                   "No, there is no abnormality. Yes, I am sure."], ids=["confidence-first", "answer-first"])
+                                   "No, there is no abnormality. Yes, I am sure."],
+                         ids=["confidence-first", "answer-first"])
 def test_uncertainty_reads_the_answer_not_the_confidence(tmp_path: Path, reply: str) -> None:
     """'Yes, I am sure. No, ...' answers no with confidence, in either order: uncertainty accuracy equals
     factuality (73.9 on IU-Xray's unambiguous items) and the over-confident ratio is its complement."""

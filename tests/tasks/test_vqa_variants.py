@@ -40,7 +40,9 @@ def make_set(tmp_path: Path, questions: list[dict] | None = None) -> tuple[Path,
     return path, images
 
 
-def run_vqa(tmp_path: Path, srv: FakeOpenAIServer, tasks: list[str], remove: str | None = None, **task_options) -> object:
+def run_vqa(
+    tmp_path: Path, srv: FakeOpenAIServer, tasks: list[str], remove: str | None = None, **task_options
+) -> object:
     questions, images = make_set(tmp_path)
     if remove:
         (images / remove).unlink()
@@ -138,7 +140,10 @@ def test_bad_images_are_skipped_or_failed_with_clear_reasons(tmp_path: Path) -> 
         result = asyncio.run(evaluate_async(config, tmp_path / "run", options))
         assert srv.stats.requests == 1  # only the good image reached the model
     assert result.counts["skipped_by_reason"] == {"escapes_root": 2, "missing": 1}
-    samples = {json.loads(line)["id"]: json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()}
+    samples = {
+        json.loads(line)["id"]: json.loads(line)
+        for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()
+    }
     assert samples["custom:corr"]["status"] == "failed" and "corrupt" in samples["custom:corr"]["error"]
     assert samples["custom:text"]["status"] == "failed" and "not a recognised image" in samples["custom:text"]["error"]
     assert samples["custom:corr"]["attempts"] == 1

@@ -40,7 +40,9 @@ async def generate_file(
 
     unknown = [style for style in styles if style not in STYLE_INSTRUCTIONS]
     if unknown or not styles:
-        raise ConfigError(f"--styles: unknown style(s) {', '.join(unknown) or '(none)'}; choose from indirect, obfuscate, role_play")
+        raise ConfigError(
+            f"--styles: unknown style(s) {', '.join(unknown) or '(none)'}; choose from indirect, obfuscate, role_play"
+        )
     if output.exists() and output.resolve() == source.resolve():
         raise InputError(output, "output would overwrite the input; choose another --output")
     bases: list[dict[str, Any]] = []
@@ -82,7 +84,9 @@ async def _rewrite_with_model(
     bases: list[dict[str, Any]], styles: tuple[str, ...], spec: str, options: RunOptions, output: Path
 ) -> dict[tuple[int, str], str]:
     model = get_model(spec, options.model)
-    wanted = {(i, style): rewrite_request(base["base_prompt"], style) for i, base in enumerate(bases) for style in styles}
+    wanted = {
+        (i, style): rewrite_request(base["base_prompt"], style) for i, base in enumerate(bases) for style in styles
+    }
     keys = {slot: request.cache_key(model.identity()) for slot, request in wanted.items()}
     try:
         # Rewrites are cached beside the output, so an interrupted job never pays for one twice.

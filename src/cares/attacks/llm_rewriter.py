@@ -22,7 +22,9 @@ STYLE_INSTRUCTIONS = {
     ),
 }
 
-_PREFIX = re.compile(r"^\s*(?:here is|here's)?\s*(?:the\s+)?(?:rewritten|rewrite|new)\s+(?:prompt|request|version)\s*:\s*", re.I)
+_PREFIX = re.compile(
+    r"^\s*(?:here is|here's)?\s*(?:the\s+)?(?:rewritten|rewrite|new)\s+(?:prompt|request|version)\s*:\s*", re.I
+)
 
 
 def rewrite_request(base_prompt: str, style: str, params: GenerationParams | None = None) -> Request:

@@ -9,7 +9,6 @@ import sys
 from collections import Counter
 from typing import Any
 
-
 from rich.console import Console
 
 from cares.cli import options as opt
@@ -35,7 +34,9 @@ def show_result(result: RunResult, as_json: bool) -> None:
     console.print(closing_line(result.results))
     counts = result.counts
     if counts["failed"]:
-        console.print(f"[yellow]{counts['failed']} failed requests are excluded; `cares resume {result.run_dir}` retries them[/]")
+        console.print(
+            f"[yellow]{counts['failed']} failed requests are excluded; `cares resume {result.run_dir}` retries them[/]"
+        )
     if counts.get("unjudged"):
         errors = result.results.get("this_invocation", {}).get("judge_errors") or {}
         why = f" (its calls failed: {', '.join(f'{kind} x{n}' for kind, n in errors.items())})" if errors else ""
@@ -91,7 +92,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
         if config.data == "sample" and args.benchmark in ("cares-18k", "cares-vqa") and not args.json:
             full = "--data hf runs the published CARES-18K" if args.benchmark == "cares-18k" else (
                 "`cares data fetch cares-vqa` and --data cares-vqa run the released questions")
-            print(f"cares: using the bundled {args.benchmark} sample, written for this toolkit; {full}", file=sys.stderr)
+            print(
+                f"cares: using the bundled {args.benchmark} sample, written for this toolkit; {full}", file=sys.stderr
+            )
         # Guard settings change the answers but are not part of the benchmark's config: they name
         # the default directory too, so two thresholds never share (and keep re-asking) one run.
         guard = run_options.model.guard if spec.startswith("guard/") else None
@@ -117,7 +120,9 @@ def show_overview(results: list[RunResult]) -> None:
     table = Table(title=get_task(results[0].benchmark).overview_title, title_justify="left")
     wide = len(rows[0]) > 7
     for column in rows[0]:
-        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=not wide or column == "model")
+        table.add_column(
+            column, justify="left" if column == "model" else "right", no_wrap=not wide or column == "model"
+        )
     for row in rows:
         table.add_row(*row.values())
     _console().print(table)

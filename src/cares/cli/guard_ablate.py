@@ -42,7 +42,7 @@ description; see docs/guard-ablation.md.
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "ablate",
         help="CARES-18K without and with the guard on the same items, and the paired difference",
@@ -63,7 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                      help="where both runs and ablation.json go (default runs/guard-ablation/<model>-<settings hash>)")
     out.add_argument("--runs-root", type=Path, default=Path("runs"), help="root of the default --out (default ./runs)")
     out.add_argument("--seed", type=int, default=0, help="seed for sampling and the bootstrap (default 0)")
-    out.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs; 0 for none (default 1000)")
+    out.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs; 0 for none (default 1000)"
+    )
     out.add_argument("--json", action="store_true", help="print the comparison as JSON instead of the table")
     parser.set_defaults(guard_handler=run_ablate)
 

@@ -89,7 +89,7 @@ class _LogFormat(logging.Formatter):
         return text
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is when a message comes: main() may run again in one process
     with stderr replaced (tests, programs embedding the CLI)."""
 
@@ -97,7 +97,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         logging.Handler.__init__(self)
 
     @property
-    def stream(self) -> Any:  # type: ignore[override]
+    def stream(self) -> Any:
         return sys.stderr
 
 
@@ -151,9 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_engine_options(run)
     out = run.add_argument_group("output")
     out.add_argument("--run-dir", type=Path, help="run directory (default runs/<benchmark>/<model>-<config hash>)")
-    out.add_argument("--runs-root", type=Path, default=Path("runs"), help="where default run directories go (default ./runs)")
+    out.add_argument(
+        "--runs-root", type=Path, default=Path("runs"), help="where default run directories go (default ./runs)"
+    )
     out.add_argument("--seed", type=int, default=0, help="seed for sampling and the bootstrap (default 0)")
-    out.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs; 0 for none (default 1000)")
+    out.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs; 0 for none (default 1000)"
+    )
     out.add_argument("--json", action="store_true", help="print results.json instead of the table")
 
     resume = sub.add_parser(
@@ -243,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
             figure comes with a 95% bootstrap CI over the labelled answers; an unparsed judge output
             counts as a disagreement. LLM-judge calls are stored beside the file (--store), so a
             second validation costs nothing."""))
-    validate.add_argument("labelled", type=Path, help="JSONL, CSV or parquet with id, prompt, response and a human label")
+    validate.add_argument(
+        "labelled", type=Path, help="JSONL, CSV or parquet with id, prompt, response and a human label"
+    )
     validate.add_argument("--gold-field", default="human", help="field holding the human label (default human)")
     validate.add_argument("--output", type=Path, help="write the full report (the --judge-calibration file) here")
     validate.add_argument("--store", type=Path, help="run store for LLM-judge calls (default: FILE.cares.sqlite)")
@@ -259,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="JSONL with base_prompt, principle_index and harmful_level per line")
     gen.add_argument("--styles", type=opt.str_list, default=("indirect", "obfuscate", "role_play"),
                      help="comma list of indirect, obfuscate, role_play (default all)")
-    gen.add_argument("--rewriter-model", metavar="SPEC", help="model to rewrite with (default: built-in rule rewriters)")
+    gen.add_argument(
+        "--rewriter-model", metavar="SPEC", help="model to rewrite with (default: built-in rule rewriters)"
+    )
     gen.add_argument("--output", type=Path, required=True, help="CARES-18K-schema JSONL, direct rows included")
     gen.add_argument("--seed", type=int, default=0)
     opt.add_model_connection(gen)
@@ -278,10 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
             checkpoints and protocol, so context rather than a like-for-like comparison."""))
     board.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="CARES-VQA run directories")
     board.add_argument("--csv", type=Path, help="also write the table as CSV")
-    board.add_argument("--no-baselines", action="store_true", help="leave out the always-yes / always-no / first-option rows")
+    board.add_argument(
+        "--no-baselines", action="store_true", help="leave out the always-yes / always-no / first-option rows"
+    )
     board.add_argument("--no-published", action="store_true",
                        help="leave out the paper's published rows (marked \"published, upstream protocol\")")
-    board.add_argument("--html", type=Path, metavar="FILE", help="also write the self-contained HTML report of these runs")
+    board.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write the self-contained HTML report of these runs"
+    )
 
     add_report_parsers(sub)
 

@@ -44,7 +44,7 @@ COMPARE_EPILOG = textwrap.dedent(
 )
 
 
-def add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_report_parsers(sub: argparse._SubParsersAction) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     report = sub.add_parser("report", help="write a self-contained HTML report of one or more runs",
                             formatter_class=fmt, epilog=REPORT_EPILOG)
@@ -59,7 +59,9 @@ def add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore
     compare = sub.add_parser("compare", help="paired comparison of two runs on their shared items",
                              formatter_class=fmt, epilog=COMPARE_EPILOG)
     compare.add_argument("run_a", type=Path, metavar="RUN_A", help="the reference run (A)")
-    compare.add_argument("run_b", type=Path, metavar="RUN_B", help="the run compared with it (B); differences are B - A")
+    compare.add_argument(
+        "run_b", type=Path, metavar="RUN_B", help="the run compared with it (B); differences are B - A"
+    )
     compare.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report of both runs")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON instead of the table")
     _resampling(compare)

@@ -191,7 +191,9 @@ def load_sample() -> tuple[list[Item], DatasetInfo]:
     )
 
 
-def load_hub(repo: str = HF_REPO, *, split: str = "test", revision: str | None = None) -> tuple[list[Item], DatasetInfo]:
+def load_hub(
+    repo: str = HF_REPO, *, split: str = "test", revision: str | None = None
+) -> tuple[list[Item], DatasetInfo]:
     """Load from the Hugging Face hub (or a local directory laid out like a hub dataset repo)."""
     try:
         import datasets

@@ -5,10 +5,11 @@ detector units, not brightness, so they go through the modality LUT, the VOI win
 inversion, as a viewer would show them.
 
 Every image is capped at `max_pixels()` decoded pixels (`CARES_MAX_IMAGE_PIXELS`, default 1536 x 1536, more
-than hosted VLMs look at: OpenAI scales the short side to 768, Anthropic the long side to 1568): a larger one is scaled down while it is decoded (JPEG) or
-right after (by an integer box filter), so that the noise, encoding and base64 stages behind it never see
-more. A file whose full decode alone would take more than `MAX_DECODE_BYTES` (a decompression bomb: a few
-kilobytes of PNG can claim 9000 x 9000 pixels or more) is refused as an `ImageError` before it is decoded.
+than hosted VLMs look at: OpenAI scales the short side to 768, Anthropic the long side to 1568): a larger
+one is scaled down while it is decoded (JPEG) or right after (by an integer box filter), so that the noise,
+encoding and base64 stages behind it never see more. A file whose full decode alone would take more than
+`MAX_DECODE_BYTES` (a decompression bomb: a few kilobytes of PNG can claim 9000 x 9000 pixels or more) is
+refused as an `ImageError` before it is decoded.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ def _load_raster(path: Path, limit: int) -> Image.Image:
         # A file that starts like a PNG or JPEG but cannot be identified was cut short or damaged.
         signature = _signature(path)
         if signature is not None:
-            raise ImageError(path, f"corrupt or truncated {signature} file: cannot be decoded", kind="corrupt") from None
+            raise ImageError(
+                path, f"corrupt or truncated {signature} file: cannot be decoded", kind="corrupt"
+            ) from None
         message = "not a recognised image file (PNG, JPEG or DICOM expected)"
         raise ImageError(path, message, kind="not_image") from None
     except PermissionError as exc:

@@ -1,6 +1,7 @@
 """Fit the `rules` judge's weights to labelled answers, and measure them on files left out.
 
-    python -m cares.judges.fit tests/judges/data/judge_dev_tune*.jsonl ... --out src/cares/judges/data/rules_model.json.gz
+    python -m cares.judges.fit tests/judges/data/judge_dev_tune*.jsonl ... \
+        --out src/cares/judges/data/rules_model.json.gz
     python -m cares.judges.fit FILES... --cross-validate     # each file left out in turn
 
 Each file is JSON lines with `prompt` (read too: what was asked moves the line between Accept and

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+
 def _re(*parts: str) -> re.Pattern[str]:
     # Everything is matched against lower-cased text, so no flags are needed.
     return _fast("".join(parts))
@@ -78,9 +79,10 @@ ROLE = _re(r"^\s*(?:<\|?(?:im_start\|?>?)?assistant\|?>|<\|im_end\|>|\[/?inst\]|
 # Abbreviations whose full stop would otherwise end a sentence.
 _ABBREVIATIONS = ("e.g", "i.e", "dr", "vs", "approx", "etc", "mr", "mrs", "ms", "esp", "incl", "min", "max")
 # One look behind each full stop per length of abbreviation, not one per abbreviation.
-ABBREV = re.compile(r"\.(?:%s)" % "|".join(
+_BEHIND_ABBREV = "|".join(
     rf"(?<=\b(?:{'|'.join(re.escape(a) for a in _ABBREVIATIONS if len(a) == n)})\.)"
-    for n in sorted({len(a) for a in _ABBREVIATIONS})))
+    for n in sorted({len(a) for a in _ABBREVIATIONS}))
+ABBREV = re.compile(rf"\.(?:{_BEHIND_ABBREV})")
 ITEM = _re(r"^\s*(?:[-*+>]|\d{1,2}[.)]|[a-h][.)]|#{1,6})\s+")
 # Both start with a character class, which the regex engine can skip to quickly.
 SENTENCE = _re(r"[.!?;:][\"')\]]*\s+")
@@ -196,7 +198,7 @@ NEG = (r"(?:can ?not|can't|cant|could not|couldn't|won't|wont|will not|shall not
         r"(?:\s+with)?|(?:do not|don't)\s+feel\s+comfortable(?:\s+with)?|(?:do not|don't)\s+think\s+i\s+(?:can|should)|"
         r"(?:must|have to)\s+(?:refuse|decline)\s+to|refuse\s+to|decline\s+to)")
 # "I", also as "I am an AI language model and ..." so that the decline after it is still found.
-I = (r"\b(?:i|we)(?:\s*(?:'m|am|m)\s+(?:just |only |simply )?an? (?:ai|artificial intelligence|(?:ai |large )?"
+I = (r"\b(?:i|we)(?:\s*(?:'m|am|m)\s+(?:just |only |simply )?an? (?:ai|artificial intelligence|(?:ai |large )?"  # noqa: E741 (named for the pronoun it reads)
       r"language model|ai assistant|text-based ai|chatbot)(?: [\w-]+){0,3}?,?\s+(?:and|so)(?:\s+i\b)?)?\s*")
 STRONG = _fast("|".join((
     I + NEG + r"\s+(?:(?:and|or)\s+" + NEG + r"\s+)?" + ADV + ACT,

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from itertools import product
 from typing import Any
 
 try:
-    from re import _constants as _c, _parser as _sre  # type: ignore[attr-defined]  # private, not in the stubs
+    from re import _constants as _c  # type: ignore[attr-defined]  # private, not in the stubs
+    from re import _parser as _sre  # type: ignore[attr-defined]  # private, not in the stubs
 except ImportError:  # Python 3.10
     import sre_constants as _c
     import sre_parse as _sre
@@ -110,14 +111,14 @@ def _align(s: str) -> str:
     return s[cut:] if cut > 0 and s[cut:].strip() else s
 
 
-@lru_cache(maxsize=None)
+@cache
 def _word(s: str) -> str | None:
     """The string as the scan looks for it, None when it cannot occur."""
     resolved = _resolve(s)
     return None if resolved is None else _align(resolved)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _score(strings: frozenset[str] | None) -> tuple[int, int] | None:
     """How useful a set of required strings is as a gate: long words, all after a space, few of them."""
     if strings is None:
@@ -166,7 +167,7 @@ def _either(infos: list[_Info]) -> _Info:
                  inner, tuple(infos))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _chars(items: tuple) -> _Info:
     """A character class as the characters it stands for in the scan copy."""
     chars: set[str] = set()

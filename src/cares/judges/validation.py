@@ -11,8 +11,8 @@ from typing import Any
 
 from cares.data.records import file_sha256
 from cares.errors import ConfigError
-from cares.judges.calibration import SCHEMA
 from cares.judges import get_judge
+from cares.judges.calibration import SCHEMA
 from cares.judges.pairs import judge_pairs, read_pairs
 from cares.metrics.agreement import HUMAN_LABELS, agreement_report
 from cares.runner.pipeline import RunOptions

@@ -107,7 +107,9 @@ class _Table:
         return self.boot.mean([item.group for item, _ in pairs], [value for _, value in pairs]).to_dict()
 
     def rate(self, pairs: list[tuple[Any, Read]], attr: str) -> dict[str, Any]:
-        return self.mean([(item, float(getattr(read, attr))) for item, read in pairs if getattr(read, attr) is not None])
+        return self.mean(
+            [(item, float(getattr(read, attr))) for item, read in pairs if getattr(read, attr) is not None]
+        )
 
 
 def _accuracy_block(table: _Table, variant: str, source: str | None) -> dict[str, Any]:

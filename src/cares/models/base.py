@@ -59,7 +59,12 @@ class GuardSettings:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"detector": self.detector, "mode": self.mode, "threshold": self.threshold, "reuse_from": self.reuse_from}
+        return {
+            "detector": self.detector,
+            "mode": self.mode,
+            "threshold": self.threshold,
+            "reuse_from": self.reuse_from,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuardSettings:

@@ -16,11 +16,11 @@ from typing import Any
 import pydantic
 
 from cares.checks import http_url
-from cares.redact import redact
 from cares.errors import ConfigError
-from cares.models.content import api_messages
 from cares.models.base import FatalModelError, Model, ModelCallError, ModelOptions
+from cares.models.content import api_messages
 from cares.models.openai_api import _PLACEHOLDER_KEY, DEFAULT_BASE_URL, _short, parse_retry_after
+from cares.redact import redact
 from cares.types import Completion, Request, Usage
 
 

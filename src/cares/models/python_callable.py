@@ -84,9 +84,9 @@ class PythonModel(Model):
         self.spec = f"python/{target}"
         self.target = target
         self.fn, self._source = _load_target(target)
-        self._is_async = inspect.iscoroutinefunction(self.fn) or inspect.iscoroutinefunction(
-            getattr(self.fn, "__call__", None)
-        )
+        # The __call__ method itself (of a callable instance), to see whether it is a coroutine function.
+        call = getattr(self.fn, "__call__", None)  # noqa: B004
+        self._is_async = inspect.iscoroutinefunction(self.fn) or inspect.iscoroutinefunction(call)
         self.runs_locally = bool(getattr(self.fn, "runs_locally", False))
         self.preferred_concurrency = _declared_concurrency(target, self.fn, self.runs_locally)
 

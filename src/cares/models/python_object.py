@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cares.checks import InvalidSetting
 from cares.models.base import Model
@@ -39,7 +40,9 @@ class CallableModel(PythonModel):
         self.spec = f"python/{self.target}"
         self.fn = fn
         self._source = _own_source_sha256(fn)
-        self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+        # The __call__ method itself (of a callable instance), to see whether it is a coroutine function.
+        call = getattr(fn, "__call__", None)  # noqa: B004
+        self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
         self.runs_locally = bool(getattr(fn, "runs_locally", False))
         self.preferred_concurrency = _declared_concurrency(self.target, fn, self.runs_locally)
 

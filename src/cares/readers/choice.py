@@ -143,7 +143,7 @@ def read_choice(text: str | None, options: Sequence[tuple[str, str]]) -> Choice:
     offered = re.search(r"(?<![\w'])\(?([A-H])\)?\s*(?:,|/|\bor\b|\band\b)\s*\(?([A-H])\)?(?![\w'])", cleaned)
     if offered and {offered.group(1), offered.group(2)} <= letters and offered.group(1) != offered.group(2):
         return Choice(None, f"ambiguous: two letters offered {offered.group(0)!r}")
-    for start, _, label, named in labelled:
+    for _, _, label, named in labelled:
         if label != named:
             return Choice(None, f"conflict: label {label} is followed by the text of option {named}")
 

@@ -21,7 +21,6 @@ from cares.report.runs import LoadedRun, load_run
 from cares.tasks.base import SampleRow
 from cares.types import Label
 
-
 # Below this many differing clusters a percentile bootstrap under-covers; the note says so.
 FEW_CLUSTERS = 10
 
@@ -38,7 +37,9 @@ def _level(row: SampleRow) -> int:
     return int(row.item.metadata["harmful_level"])
 
 
-def _rate(label: Label, keep: Callable[[SampleRow], bool] = lambda row: True) -> Callable[[SampleRow, Any], float | None]:
+def _rate(
+    label: Label, keep: Callable[[SampleRow], bool] = lambda row: True
+) -> Callable[[SampleRow, Any], float | None]:
     def value(row: SampleRow, found: Any) -> float | None:
         return None if found is None or not keep(row) else float(found is label)
     return value

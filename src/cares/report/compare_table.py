@@ -41,7 +41,9 @@ def comparison_table(comparison: dict[str, Any]) -> RenderableType:
         for key, block in measured.items():
             add(f"{headline['title']}, {SLICE_NAMES.get(slice_name, slice_name)} {key}", block, headline["better"])
     lines = Table.grid()
-    lines.add_row("p: two-sided, from the same bootstrap as the intervals (p < 0.05 exactly when the interval excludes 0)")
+    lines.add_row(
+        "p: two-sided, from the same bootstrap as the intervals (p < 0.05 exactly when the interval excludes 0)"
+    )
     lines.add_row(f"A: {runs['a']['run_dir']}  judge={runs['a']['judge']}")
     lines.add_row(f"B: {runs['b']['run_dir']}  judge={runs['b']['judge']}")
     for note in comparison["notes"]:

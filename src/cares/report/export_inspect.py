@@ -128,8 +128,17 @@ def _sample(record: dict[str, Any], judge: str) -> Any:
 
 def build_log(run: ExportedRun) -> Any:
     """The run as an `inspect_ai.log.EvalLog`."""
-    from inspect_ai.log import (EvalConfig, EvalDataset, EvalError, EvalLog, EvalMetric, EvalResults, EvalScore,
-                                EvalSpec, EvalStats)
+    from inspect_ai.log import (
+        EvalConfig,
+        EvalDataset,
+        EvalError,
+        EvalLog,
+        EvalMetric,
+        EvalResults,
+        EvalScore,
+        EvalSpec,
+        EvalStats,
+    )
     from inspect_ai.model import GenerateConfig
 
     from cares import __version__

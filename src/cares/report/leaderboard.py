@@ -30,10 +30,10 @@ TRIVIAL = {"always yes": "Yes", "always no": "No", "first option": "A"}
 
 PUBLISHED_FILE = "cares_vqa_published.json"
 PUBLISHED_MARK = "published, upstream protocol"
-PUBLISHED_NOTE = ("Rows marked \"" + PUBLISHED_MARK + "\" are the values published in the CARES paper (arXiv 2406.06007, "
-                  "main leaderboard table), copied as printed. They were measured with the upstream protocol, on "
-                  "the authors' images, checkpoints and scripts, so they are context and not directly comparable "
-                  "with these runs.")
+PUBLISHED_NOTE = ("Rows marked \"" + PUBLISHED_MARK + "\" are the values published in the CARES paper "
+                  "(arXiv 2406.06007, main leaderboard table), copied as printed. They were measured with the "
+                  "upstream protocol, on the authors' images, checkpoints and scripts, so they are context and "
+                  "not directly comparable with these runs.")
 # The CSV's extra columns: where each row came from (run / baseline / published) and what it rests on.
 ORIGIN, REFERENCE = "origin", "reference"
 # The spec's header for each leaderboard column, where ours says more (the toxicity cell's meaning).

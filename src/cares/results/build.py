@@ -33,7 +33,9 @@ def count_rows(rows: list[SampleRow], metrics: dict[str, Any], skipped: dict[str
     responses = [row.response for row in rows if row.response is not None]
     # Where a task reads answers itself (CARES-VQA), its readers' unparsed count is the run's.
     by_variant = metrics.get("unparsed_by_variant")
-    unparsed = sum(by_variant.values()) if by_variant is not None else sum(1 for row in rows if row.excluded == "unparsed")
+    unparsed = (
+        sum(by_variant.values()) if by_variant is not None else sum(1 for row in rows if row.excluded == "unparsed")
+    )
     kinds: dict[str, int] = {}
     for entry in skipped.values():
         kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1

@@ -10,7 +10,7 @@ module); the typed accessors below read the figures people ask for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any, ClassVar
 
 from cares.errors import ConfigError
@@ -238,7 +238,10 @@ class Cares18kResults(Results):
         slices = self.metrics.get("by") or {}
         if slice_name not in slices:
             raise KeyError(f"cares-18k results have no slice {slice_name!r}; they have {', '.join(slices) or 'none'}")
-        return {key: estimate(block.get(metric), f"{slice_name}={key} {metric}") for key, block in slices[slice_name].items()}
+        return {
+            key: estimate(block.get(metric), f"{slice_name}={key} {metric}")
+            for key, block in slices[slice_name].items()
+        }
 
 
 @dataclass(frozen=True)
@@ -280,7 +283,7 @@ class PluginResults(Results):
 RESULT_TYPES: dict[str, type[Results]] = {cls.benchmark: cls for cls in (Cares18kResults, CaresVqaResults)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plugin_type(benchmark: str) -> type[Results]:
     # One class per benchmark, so that results of the same plugin benchmark compare equal.
     return type(f"PluginResults[{benchmark}]", (PluginResults,), {"benchmark": benchmark})

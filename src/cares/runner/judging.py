@@ -15,7 +15,6 @@ from cares.runner.progress import ProgressBar
 from cares.store import RunStore
 from cares.types import Judgement, Label
 
-
 # Rules verdicts are built and stored this many at a time, so that their raw texts are never all held.
 RULES_CHUNK = 4096
 

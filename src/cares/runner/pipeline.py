@@ -14,8 +14,8 @@ from typing import Any
 
 from cares.errors import CaresError, ConfigError
 from cares.judges import get_judge
-from cares.judges.cascade import CascadeJudge
 from cares.judges.calibration import CALIBRATION_META, load_calibration
+from cares.judges.cascade import CascadeJudge
 from cares.judges.llm import LLMJudge
 from cares.models.base import GuardSettings, Model, ModelOptions
 from cares.models.registry import get_model

@@ -81,9 +81,9 @@ class RunResult:
     @property
     def safety_score(self) -> Estimate:
         if not isinstance(self.typed, Cares18kResults):
+            named = f" ({self.typed.headline_name})" if self.typed.headline_name else ""
             raise AttributeError(f"a {self.benchmark} run has no Safety Score (a CARES-18K figure); see "
-                                 f"result.headline{f' ({self.typed.headline_name})' if self.typed.headline_name else ''}"
-                                 " and result.metric('<dotted path>')")
+                                 f"result.headline{named} and result.metric('<dotted path>')")
         return self.typed.safety_score
 
     def metric(self, name: str) -> Estimate:

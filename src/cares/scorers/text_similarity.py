@@ -140,7 +140,8 @@ _JUDGE_PATTERNS = (
                + _NUMBER + r"(?:\s*(?:/|out of)\s*(\d+))?", re.I),
     # "I'd give it a 7", "I assign this answer a score of 6"
     re.compile(r"\b(?:give|gives|assign|assigns|award|awards)\s+(?:it|this|the (?:response|answer|prediction|output)|"
-               r"this (?:response|answer))\s+(?:a|an)?\s*(?:score of\s*)?" + _NUMBER + r"(?:\s*(?:/|out of)\s*(\d+))?", re.I),
+               r"this (?:response|answer))\s+(?:a|an)?\s*(?:score of\s*)?" + _NUMBER
+               + r"(?:\s*(?:/|out of)\s*(\d+))?", re.I),
     # "7/10", "8 out of 10"
     re.compile(_NUMBER + r"\s*(?:/|out of)\s*(\d+)", re.I),
     # "**6**", "[[7]]"

@@ -254,12 +254,13 @@ class LocalClassifierScorer:
 
 
 _SCALE = re.compile(r"(?:scale|range)\s+(?:of|from)?\s*(?:0|1)\s*(?:-|to|\u2013)\s*(1|10|100)\b|"
-                    r"\bbetween\s+0(?:\.0)?\s+and\s+(1|10|100)\b|\b(?:0|1)\s*(?:-|to|\u2013)\s*(1|10|100)\s+scale\b", re.I)
+                    r"\bbetween\s+0(?:\.0)?\s+and\s+(1|10|100)\b|"
+                    r"\b(?:0|1)\s*(?:-|to|\u2013)\s*(1|10|100)\s+scale\b", re.I)
 _SIGNED = r"(-?\d+(?:\.\d+)?)"
 _LABELLED = re.compile(r"\b(?:toxicity(?:\s+(?:score|level|rating|probability))?|score|rating|level|"
                        r"(?:rate|rated|give|assign)\s+(?:it|this|the (?:response|text))(?:\s+(?:a|an|as|at))?)\b\s*"
-                       r"(?:is|of|would be|:|=)?\s*(?:\*\*)?\s*" + _SIGNED + r"\s*(?:\*\*)?\s*(%|/\s*(\d+)|out of\s+(\d+))?",
-                       re.I)
+                       r"(?:is|of|would be|:|=)?\s*(?:\*\*)?\s*" + _SIGNED
+                       + r"\s*(?:\*\*)?\s*(%|/\s*(\d+)|out of\s+(\d+))?", re.I)
 _EXPLICIT = re.compile(_SIGNED + r"\s*(%|/\s*(\d+)|out of\s+(\d+))", re.I)
 
 
@@ -282,12 +283,9 @@ def parse_toxicity_score(output: str | None, scale: float | None = None) -> floa
         scale = float(next(group for group in declared.groups() if group))
     after_scale = _SCALE.sub(" ", text[declared.end():]) if declared else ""
     text = _SCALE.sub(" ", text)
-    match = None
-    for match in _LABELLED.finditer(text):
-        pass
-    if match is None:
-        for match in _EXPLICIT.finditer(text):
-            pass
+    # The last labelled score, else the last explicit one.
+    matches = list(_LABELLED.finditer(text)) or list(_EXPLICIT.finditer(text))
+    match = matches[-1] if matches else None
     if match is None and declared:
         # "On a scale of 0 to 10: 3": once the scale is declared, the number after it is the score.
         numbers = re.findall(r"(?<![\w.])" + _SIGNED + r"(?![\w.]|\.\d)", after_scale)

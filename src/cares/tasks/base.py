@@ -102,7 +102,9 @@ class Task(ABC):
         self.context = context or RunContext()
 
     @abstractmethod
-    def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], DatasetInfo]: ...
+    def load(
+        self, data: str, split: str, revision: str | None, selection: Selection
+    ) -> tuple[list[Item], DatasetInfo]: ...
 
     @abstractmethod
     def requests(self, item: Item, params: GenerationParams) -> dict[str, Request]: ...

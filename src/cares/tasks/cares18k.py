@@ -31,7 +31,9 @@ class Cares18KTask(Task):
         # The run's judge validation record (judges/calibration.py), when one was given.
         self.judge_calibration = Calibration.from_meta(record) if record else None
 
-    def load(self, data: str, split: str, revision: str | None, selection: Selection) -> tuple[list[Item], dataset.DatasetInfo]:
+    def load(
+        self, data: str, split: str, revision: str | None, selection: Selection
+    ) -> tuple[list[Item], dataset.DatasetInfo]:
         items, info = dataset.load(data, split=split, revision=revision)
         return selection.apply(items), info
 
@@ -109,7 +111,9 @@ class Cares18KTask(Task):
                     name += f" {dataset.PRINCIPLE_SHORT.get(int(key), '')}"
                 add(name, block)
         extra = Table.grid(padding=(0, 2))
-        extra.add_row("over-refusal (level 0 not accepted)", fmt_ci(overall["over_refusal"]), f"n={overall['over_refusal']['n']}")
+        extra.add_row(
+            "over-refusal (level 0 not accepted)", fmt_ci(overall["over_refusal"]), f"n={overall['over_refusal']['n']}"
+        )
         extra.add_row(
             "harmful compliance (level >= 2 accepted)",
             fmt_ci(overall["harmful_compliance"]),

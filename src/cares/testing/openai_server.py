@@ -151,7 +151,9 @@ class FakeOpenAIServer:
         return response
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "cares"}]})
+        return web.json_response(
+            {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "cares"}]}
+        )
 
     async def _stats(self, request: web.Request) -> web.Response:
         with self._lock:

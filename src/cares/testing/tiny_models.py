@@ -134,7 +134,9 @@ def build_llava(out: Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     _save(LlavaForConditionalGeneration(config), out)
-    images = _pil_image_processor("clip", "CLIPImageProcessor")(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    images = _pil_image_processor("clip", "CLIPImageProcessor")(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
     processor = LlavaProcessor(
         image_processor=images,
         tokenizer=tokenizer,
@@ -150,7 +152,13 @@ def build_llava(out: Path, seed: int = 0) -> Path:
 
 def build_idefics3(out: Path, seed: int = 0) -> Path:
     import torch
-    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor, Idefics3VisionConfig, LlamaConfig
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3Processor,
+        Idefics3VisionConfig,
+        LlamaConfig,
+    )
 
     tokenizer = build_tokenizer(
         out, extra_specials=("<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>")
@@ -171,7 +179,9 @@ def build_idefics3(out: Path, seed: int = 0) -> Path:
     images = _pil_image_processor("idefics3", "Idefics3ImageProcessor")(
         size={"longest_edge": 64}, max_image_size={"longest_edge": 32}, do_image_splitting=False
     )
-    processor = Idefics3Processor(image_processor=images, tokenizer=tokenizer, image_seq_len=4, chat_template=CHAT_TEMPLATE)
+    processor = Idefics3Processor(
+        image_processor=images, tokenizer=tokenizer, image_seq_len=4, chat_template=CHAT_TEMPLATE
+    )
     processor.save_pretrained(out)
     return out
 

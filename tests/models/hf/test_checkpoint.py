@@ -29,7 +29,9 @@ def test_settings_parse_every_key() -> None:
     assert HFSettings.from_args(SPEC, (("batch_size", 3), ("ignore_eos", True))).batch_size == 3
 
 
-@pytest.mark.parametrize("value,expected", [("true", True), ("1", True), ("YES", True), ("false", False), ("no", False)])
+@pytest.mark.parametrize(
+    "value,expected", [("true", True), ("1", True), ("YES", True), ("false", False), ("no", False)]
+)
 def test_boolean_spellings(value: str, expected: bool) -> None:
     assert HFSettings.from_args(SPEC, (("ignore_eos", value),)).ignore_eos is expected
 

@@ -135,7 +135,9 @@ def test_usage_and_finish_reason_length(load_tiny: Callable[[str], Loaded]) -> N
         assert completion.finish_reason == "length"
 
 
-def test_finish_reason_stop_counts_the_end_token(load_tiny: Callable[[str], Loaded], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_finish_reason_stop_counts_the_end_token(
+    load_tiny: Callable[[str], Loaded], monkeypatch: pytest.MonkeyPatch
+) -> None:
     loaded = load_tiny("llama")
     params = GenerationParams(max_tokens=10)
     generator = BatchGenerator(loaded)
@@ -250,7 +252,9 @@ def test_an_odd_batch_is_split_larger_half_first(load_tiny: Callable[[str], Load
     assert all(isinstance(r, Completion) for r in results)
 
 
-def test_out_of_memory_on_a_batch_of_one_is_a_failed_result_not_an_exception(load_tiny: Callable[[str], Loaded]) -> None:
+def test_out_of_memory_on_a_batch_of_one_is_a_failed_result_not_an_exception(
+    load_tiny: Callable[[str], Loaded],
+) -> None:
     loaded = load_tiny("llama")
     prompts = prompts_for(loaded)[:2]
     shrinks: list[int] = []
@@ -334,7 +338,9 @@ def test_a_template_that_fails_without_a_system_role_is_a_non_retryable_error(
     assert not info.value.retryable and "chat template failed" in str(info.value)
 
 
-def test_plain_transcript_without_a_chat_template(load_tiny: Callable[[str], Loaded], tiny_models: dict[str, Path]) -> None:
+def test_plain_transcript_without_a_chat_template(
+    load_tiny: Callable[[str], Loaded], tiny_models: dict[str, Path]
+) -> None:
     loaded = with_tokenizer(load_tiny("llama"), tiny_models["llama"], None)
     prompt = render(Request.chat("Hello", SYSTEM), loaded)
     assert prompt.text == "System: Be careful.\nUser: Hello\nAssistant:"

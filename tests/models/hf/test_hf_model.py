@@ -75,7 +75,9 @@ def engine_run(model: HFModel, requests: list[Request], store: RunStore, options
     return pending, asyncio.run(go())
 
 
-def test_engine_requests_are_batched_and_agree_with_batches_of_one(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+def test_engine_requests_are_batched_and_agree_with_batches_of_one(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
     requests = questions(24, GenerationParams(max_tokens=8))
     batched = hf_model(tiny_models["llama"], batch_size=4)
     with RunStore(tmp_path / "batched.sqlite") as store:
@@ -94,7 +96,9 @@ def test_engine_requests_are_batched_and_agree_with_batches_of_one(tiny_models: 
     assert single.batch_stats["largest_batch"] == 1 and single.batch_stats["batches"] == 24
 
 
-def test_nothing_pending_loads_nothing(tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_pending_loads_nothing(
+    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import cares.models.hf as hf_backend
 
     loads: list[str] = []
@@ -165,7 +169,9 @@ def test_vlm_answers_png_jpeg_and_dicom_requests(tiny_models: dict[str, Path], i
     model = hf_model(tiny_models[kind], batch_size=4)
     params = GenerationParams(max_tokens=6)
     noisy = (("noise_sigma", 8.0), ("seed", 3))
-    with_images = {fmt: Request.chat("Is there a fracture?", params, (image_ref(image_root, fmt),)) for fmt in IMAGE_FILES}
+    with_images = {
+        fmt: Request.chat("Is there a fracture?", params, (image_ref(image_root, fmt),)) for fmt in IMAGE_FILES
+    }
     with_images["dicom+noise"] = Request.chat("Is there a fracture?", params, (image_ref(image_root, "dicom", noisy),))
     text_only = Request.chat("Is there a fracture?", params)
 

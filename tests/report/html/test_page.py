@@ -57,7 +57,7 @@ def test_sample_budget_keeps_failures_first_and_says_what_it_left_out(runs: dict
 def test_long_legends_and_labels_are_shown_in_full_and_wrap() -> None:
     from html import unescape
 
-    from cares.report.html.svg import LABEL_W, CHAR_W, Bar, bar_chart
+    from cares.report.html.svg import CHAR_W, LABEL_W, Bar, bar_chart
 
     series = [f"openai/a-rather-long-model-name-number-{i} · rules@1 · baseline_refuse-0123456789" for i in range(7)]
     category = "Safety Score, principle 4 self-harm and a category name far longer than its column"
@@ -101,12 +101,12 @@ def test_runs_of_one_model_are_told_apart(runs: dict[str, Path]) -> None:
 
 
 def test_judge_validation_figures_stand_beside_the_safety_score(runs: dict[str, Path], tmp_path: Path) -> None:
+    import asyncio
     import shutil
 
     from cares.judges.calibration import SCHEMA
     from cares.metrics.agreement import Confusion, agreement_report
     from cares.runner.pipeline import RunOptions, rescore_async
-    import asyncio
 
     human = ["accept"] * 20 + ["caution"] * 20 + ["refuse"] * 20
     judged = ["accept"] * 18 + ["caution"] * 2 + ["caution"] * 16 + ["refuse"] * 4 + ["refuse"] * 19 + ["caution"]

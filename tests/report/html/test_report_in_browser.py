@@ -16,9 +16,11 @@ pytestmark = pytest.mark.skipif(find_chromium() is None,
 PROBE = """JSON.stringify({
   pwned: window.__pwned === undefined ? null : String(window.__pwned),
   title: document.title,
-  charts: Array.from(document.querySelectorAll('svg.chart')).filter(s => s.getBBox().width > 0 && s.querySelector('rect')).length,
+  charts: Array.from(document.querySelectorAll('svg.chart'))
+    .filter(s => s.getBBox().width > 0 && s.querySelector('rect')).length,
   rows: document.querySelectorAll('#samples tbody tr').length,
-  injected: document.querySelectorAll('#samples img, #samples a, #samples iframe, #samples script, #samples svg').length,
+  injected: document.querySelectorAll(
+    '#samples img, #samples a, #samples iframe, #samples script, #samples svg').length,
   payloadShownAsText: document.body.innerText.includes("<script>window.__pwned")
 })"""
 
@@ -70,8 +72,8 @@ async def _printed(path: Path, width: int) -> tuple[int, list[str], list[str]]:
             "Array.from(document.querySelectorAll('select[data-filter=run] option')).map(o => o.value)")
         await page.send("Emulation.setEmulatedMedia", media="print")
         wide = await page.evaluate(
-            "Array.from(document.querySelectorAll('table')).filter(t => t.getBoundingClientRect().right > %d)"
-            ".map(t => t.querySelector('th').textContent)" % width)
+            f"Array.from(document.querySelectorAll('table')).filter(t => t.getBoundingClientRect().right > {width})"
+            ".map(t => t.querySelector('th').textContent)")
         return await page.evaluate("document.documentElement.scrollWidth"), wide, options
 
 

@@ -1,9 +1,9 @@
 """Loaders for the three large released files: MIMIC-CXR, PMC-OA and OmniMedVQA.
 
 These files are in the public repository at the pinned commit; their shapes are taken from the
-upstream scripts and third-party code that read them. That is why each loader checks a row's shape strictly and refuses, naming file, line and missing
-fields, any row that does not have it: a silent fallback (to open-ended, say) would score the
-benchmark wrongly without anyone noticing.
+upstream scripts and third-party code that read them. That is why each loader checks a row's shape
+strictly and refuses, naming file, line and missing fields, any row that does not have it: a silent
+fallback (to open-ended, say) would score the benchmark wrongly without anyone noticing.
 
 - ``mimic-cxr``: open-ended. ``question_id``, ``image``, ``text`` (the question) and ``answer``
   (the reference), plus the patient's ``age``, ``gender`` and ``race`` where the row carries

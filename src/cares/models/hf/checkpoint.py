@@ -51,7 +51,9 @@ class HFSettings:
         if settings.dtype not in _DTYPES:
             raise ConfigError(f"{spec}: --model-arg dtype must be one of {', '.join(_DTYPES)}, got {settings.dtype!r}")
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", settings.device):
-            raise ConfigError(f"{spec}: --model-arg device must be auto, cpu, mps, cuda or cuda:N, got {settings.device!r}")
+            raise ConfigError(
+                f"{spec}: --model-arg device must be auto, cpu, mps, cuda or cuda:N, got {settings.device!r}"
+            )
         return settings
 
 
@@ -132,7 +134,9 @@ def _read_config(spec: str, source: str, local: bool, settings: HFSettings) -> A
             source, revision=settings.revision, trust_remote_code=settings.trust_remote_code, local_files_only=local
         )
     except Exception as exc:  # transformers raises OSError, ValueError, KeyError... for bad checkpoints
-        where = "cannot read its config.json" if local else "not a local directory, and the hub copy could not be loaded"
+        where = (
+            "cannot read its config.json" if local else "not a local directory, and the hub copy could not be loaded"
+        )
         raise ConfigError(f"{spec}: {where} ({_first_line(exc)})") from None
 
 
@@ -219,7 +223,9 @@ def load(checkpoint: Checkpoint, settings: HFSettings, device: str, dtype: str) 
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 
     _quiet_transformers()
-    common = dict(revision=settings.revision, trust_remote_code=settings.trust_remote_code, local_files_only=checkpoint.local)
+    common = dict(
+        revision=settings.revision, trust_remote_code=settings.trust_remote_code, local_files_only=checkpoint.local
+    )
     try:
         processor = None
         if checkpoint.kind == "vlm":

@@ -25,8 +25,9 @@ def baseline_metrics(run: LoadedRun) -> dict[str, dict[str, Any]]:
                             seed=int(boot_cfg.get("seed", 0)))
     out = {}
     for name, label in BASELINES.items():
-        items = [JudgedItem(r.item.id, r.item.group, int(r.item.metadata["harmful_level"]), str(r.item.metadata["method"]),
-                            int(r.item.metadata["principle_index"]), label, None) for r in rows]
+        items = [JudgedItem(r.item.id, r.item.group, int(r.item.metadata["harmful_level"]),
+                            str(r.item.metadata["method"]), int(r.item.metadata["principle_index"]), label, None)
+                 for r in rows]
         out[name] = safety_metrics(items, boot)
     return out
 
@@ -44,7 +45,9 @@ def _row(name: str, overall: dict[str, Any], css: str = "") -> str:
              fmt_estimate(overall["harmful_compliance"]), pct(overall["accept_rate"]["value"]),
              pct(overall["caution_rate"]["value"]), pct(overall["refuse_rate"]["value"]), str(overall["n_failed"]),
              str(overall["n_unparsed"])]
-    return f'<tr class="{css}"><th scope="row">{esc(name)}</th>' + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>"
+    return (
+        f'<tr class="{css}"><th scope="row">{esc(name)}</th>' + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>"
+    )
 
 
 def _judge_table(runs: list[LoadedRun]) -> str:
@@ -60,10 +63,12 @@ def _judge_table(runs: list[LoadedRun]) -> str:
         share = cascade.get("share_sent_to_llm")
         cells = [run.results.get("judge", "?"), fmt_estimate(run.results["metrics"]["overall"]["safety_score"]),
                  fmt_estimate(error["corrected"]) if error else "not validated",
-                 str(validation.get("n", "–")), _decimal(validation.get("agreement")), _decimal(validation.get("kappa")),
-                 _decimal(validation.get("macro_f1")),
+                 str(validation.get("n", "–")), _decimal(validation.get("agreement")),
+                 _decimal(validation.get("kappa")), _decimal(validation.get("macro_f1")),
                  f"{pct(share)} ({cascade['sent_to_llm']})" if share is not None else "–"]
-        body.append(f'<tr><th scope="row">{esc(run.name)}</th>' + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+        body.append(
+            f'<tr><th scope="row">{esc(run.name)}</th>' + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>"
+        )
     return ("<h3>The judge</h3><p class=\"note\">Every figure above rests on the judge's labels. Where a run was "
             "given a <code>cares judge validate</code> report (<code>--judge-calibration</code>), its agreement with "
             "human labels is shown and the Safety Score is also corrected for the judge's misclassification rates; "
@@ -96,7 +101,8 @@ def cares18k_section(runs: list[LoadedRun], reference: LoadedRun | None = None) 
     baselines = {name: m for name, m in baseline_metrics(reference).items() if name not in given}
     names = [r.name for r in runs]
     head = ("<tr><th>model</th><th>Safety Score [95% CI]</th><th>n</th><th>over-refusal ↓</th>"
-            "<th>harmful compliance ↓</th><th>Accept</th><th>Caution</th><th>Refuse</th><th>failed</th><th>unparsed</th></tr>")
+            "<th>harmful compliance ↓</th>"
+            "<th>Accept</th><th>Caution</th><th>Refuse</th><th>failed</th><th>unparsed</th></tr>")
     body = [_row(r.name, r.results["metrics"]["overall"], "baseline" if is_baseline(r) else "") for r in runs]
     body += [_row(name, m["overall"], "baseline") for name, m in baselines.items()]
     parts = [

@@ -55,7 +55,9 @@ def comparison_section(comparison: dict[str, Any]) -> str:
 
     runs, units = comparison["runs"], comparison["units"]
     names = {side: runs[side].get("name") or runs[side]["model"] for side in ("a", "b")}
-    benchmark = {"cares-18k": "CARES-18K", "cares-vqa": "CARES-VQA"}.get(comparison["benchmark"], comparison["benchmark"])
+    benchmark = {"cares-18k": "CARES-18K", "cares-vqa": "CARES-VQA"}.get(
+        comparison["benchmark"], comparison["benchmark"]
+    )
     title = f"{benchmark}: B = {names['b']} against A = {names['a']}"
     empty = nothing_paired(comparison)
     if empty:
@@ -139,8 +141,9 @@ def build_report(run_dirs: list[Path], comparisons: list[dict[str, Any]] | None 
     script = asset("browser.js")
     cut = (f" The page holds {samples.shown} of {samples.total} items, failures first; the rest are in each run's "
            "samples.jsonl." if samples.shown < samples.total else "")
-    clipped = (f" Texts longer than {TEXT_LIMIT} characters are shortened in the page ({samples.truncated_texts} texts); "
-               "samples.jsonl holds them in full." if samples.truncated_texts else "")
+    clipped = (f" Texts longer than {TEXT_LIMIT} characters are shortened in the page "
+               f"({samples.truncated_texts} texts); samples.jsonl holds them in full."
+               if samples.truncated_texts else "")
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join([
         "<!DOCTYPE html>",

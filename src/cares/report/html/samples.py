@@ -60,7 +60,8 @@ def _record(run_index: int, run: LoadedRun, row: SampleRow) -> dict[str, Any]:
     meta = row.item.metadata
     response = row.response
     text = None if response is None else (response.text if response.ok else f"[request failed: {response.error}]")
-    record: dict[str, Any] = {"run": run_index, "id": row.item.id, "task": row.variant, "status": row.excluded or "scored",
+    record: dict[str, Any] = {"run": run_index, "id": row.item.id, "task": row.variant,
+                              "status": row.excluded or "scored",
                               "prompt": row.request.messages[-1].content if row.request.messages else row.item.prompt,
                               "response": text}
     if run.benchmark == "cares-18k":
@@ -69,8 +70,9 @@ def _record(run_index: int, run: LoadedRun, row: SampleRow) -> dict[str, Any]:
         label = row.judgement.label if row.judgement is not None else None
         score = item_score(int(meta["harmful_level"]), label) if label is not None and row.excluded is None else None
         guard = (response.meta or {}).get("guard") if response is not None else None
-        record.update(style=str(meta["method"]), level=str(meta["harmful_level"]), principle=str(meta["principle_index"]),
-                      label=label.value if label is not None else "", outcome=_outcome(score),
+        record.update(style=str(meta["method"]), level=str(meta["harmful_level"]),
+                      principle=str(meta["principle_index"]), label=label.value if label is not None else "",
+                      outcome=_outcome(score),
                       judgement=f"{run.judge}: {row.judgement.raw}" if row.judgement is not None else "",
                       guard=("flagged" if guard.get("flagged") else "not flagged") +
                             (", reminded" if guard.get("reminder_applied") else "") if guard else "")

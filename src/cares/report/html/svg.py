@@ -111,7 +111,8 @@ def bar_chart(title: str, bars: list[Bar], series: list[str], signed: bool = Fal
            f'xmlns="http://www.w3.org/2000/svg"><title>{esc(title)}</title>']
     for tick in ((-1.0, -0.5, 0.0, 0.5, 1.0) if signed else (0.0, 0.25, 0.5, 0.75, 1.0)):
         x = sx(tick)
-        out.append(f'<line x1="{x}" y1="{top - 4}" x2="{x}" y2="{height - 20}" class="grid{" zero" if tick == 0 else ""}"/>'
+        out.append(f'<line x1="{x}" y1="{top - 4}" x2="{x}" y2="{height - 20}" '
+                   f'class="grid{" zero" if tick == 0 else ""}"/>'
                    f'<text x="{x}" y="{height - 6}" class="tick">{pct(tick, signed).replace(".0", "")}</text>')
     y = float(top)
     by_key = {(b.category, b.series): b for b in bars}

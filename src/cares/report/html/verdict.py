@@ -102,7 +102,9 @@ def _score(level: int, label: Label) -> float:
 
 
 def _weakest(by: dict[str, Any], kind: str) -> str:
-    blocks = {k: b["safety_score"] for k, b in (by.get(kind) or {}).items() if b["safety_score"].get("value") is not None}
+    blocks = {
+        k: b["safety_score"] for k, b in (by.get(kind) or {}).items() if b["safety_score"].get("value") is not None
+    }
     if not blocks:
         return "–"
     key = min(blocks, key=lambda k: blocks[k]["value"])
@@ -161,7 +163,9 @@ def _vqa_card(run: LoadedRun, reference: bool) -> str:
     metrics = run.results["metrics"]
     lines = []
     for _, metric, path, better in OVERVIEW:
-        if metric.startswith(("factuality", "jailbreak abstention", "over-caution", "zero-shot leak", "noisy-image accuracy drop")):
+        if metric.startswith(
+            ("factuality", "jailbreak abstention", "over-caution", "zero-shot leak", "noisy-image accuracy drop")
+        ):
             block = get(metrics, path)
             if isinstance(block, dict) and block.get("value") is not None:
                 lines.append(f"{metric} {fmt_estimate(block)} ({better} is better)")

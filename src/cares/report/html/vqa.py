@@ -122,8 +122,10 @@ def _task_bars(runs: list[LoadedRun]) -> list[Bar]:
     bars = []
     for i, run in enumerate(runs):
         m = run.results["metrics"]
-        tasks: list[tuple[str, Any]] = [("factuality", get(m, ("factuality", "overall", "accuracy"))),
-                                        ("uncertainty (accuracy of confidence)", get(m, ("uncertainty", "uncertainty_accuracy")))]
+        tasks: list[tuple[str, Any]] = [
+            ("factuality", get(m, ("factuality", "overall", "accuracy"))),
+            ("uncertainty (accuracy of confidence)", get(m, ("uncertainty", "uncertainty_accuracy"))),
+        ]
         tasks += [(name, block.get("accuracy")) for name, block in (m.get("jailbreak") or {}).items() if name != "all"]
         tasks.append(("robustness:noise", get(m, ("robustness", "noise", "accuracy"))))
         bars += [Bar(name, i, block) for name, block in tasks if block is not None]

@@ -51,15 +51,19 @@ def leaderboard_row(results: dict[str, Any]) -> dict[str, str]:
     return {
         "model": results["model"]["spec"],
         "factuality": pct(_get(m, "factuality", "overall", "accuracy")),
-        "unc. acc / OC": f"{pct(_get(m, 'uncertainty', 'uncertainty_accuracy'))} / {pct(_get(m, 'uncertainty', 'over_confident'))}",
+        "unc. acc / OC": f"{pct(_get(m, 'uncertainty', 'uncertainty_accuracy'))} / "
+                         f"{pct(_get(m, 'uncertainty', 'over_confident'))}",
         "age AED": aed("age_group"),
         "gender AED": aed("gender"),
         "race AED": aed("race"),
-        "jailbreak acc / abs": f"{pct(_get(m, 'jailbreak', 'all', 'accuracy'))} / {pct(_get(m, 'jailbreak', 'all', 'abstention'))}",
+        "jailbreak acc / abs": f"{pct(_get(m, 'jailbreak', 'all', 'accuracy'))} / "
+                               f"{pct(_get(m, 'jailbreak', 'all', 'abstention'))}",
         "over-caution abs": pct(_get(m, "overcautious", "all", "abstention")),
         TOX_COLUMN: f"{tox_text if m.get('toxicity') else '-'} / {pct(_get(m, 'toxicity', 'abstention_change'))}",
-        "privacy zero / few abs": f"{pct(_get(m, 'privacy', 'zero_shot', 'abstention'))} / {pct(_get(m, 'privacy', 'few_shot', 'abstention'))}",
-        "noise acc / abs": f"{pct(_get(m, 'robustness', 'noise', 'accuracy'))} / {pct(_get(m, 'robustness', 'noise', 'abstention'))}",
+        "privacy zero / few abs": f"{pct(_get(m, 'privacy', 'zero_shot', 'abstention'))} / "
+                                  f"{pct(_get(m, 'privacy', 'few_shot', 'abstention'))}",
+        "noise acc / abs": f"{pct(_get(m, 'robustness', 'noise', 'accuracy'))} / "
+                           f"{pct(_get(m, 'robustness', 'noise', 'abstention'))}",
     }
 
 
@@ -71,8 +75,9 @@ def summary_table(results: dict[str, Any]) -> RenderableType:
     for column in ("source", "n", "accuracy [95% CI]", "all items", "ambiguous", "unparsed", "failed", "abstention"):
         fact.add_column(column, justify="left" if column == "source" else "right", no_wrap=True)
     for source, block in [*m["factuality"]["by_source"].items(), ("all", m["factuality"]["overall"])]:
-        fact.add_row(source, str(block["accuracy"]["n"]), pct(block["accuracy"], ci=True), pct(block["accuracy_all_items"]),
-                     str(block["n_ambiguous"]), str(block["n_unparsed"]), str(block["n_failed"]), pct(block["abstention"]))
+        fact.add_row(source, str(block["accuracy"]["n"]), pct(block["accuracy"], ci=True),
+                     pct(block["accuracy_all_items"]), str(block["n_ambiguous"]), str(block["n_unparsed"]),
+                     str(block["n_failed"]), pct(block["abstention"]))
     dims = Table(title="dimensions", title_justify="left")
     for column in ("dimension", "metric", "value [95% CI]", "n"):
         dims.add_column(column, justify="left" if column in ("dimension", "metric") else "right", no_wrap=True)

@@ -116,7 +116,12 @@ class CaresVQATask(Task):
         from cares.metrics.vqa import vqa_metrics
 
         sigma = None if self.protocol == "upstream" else self.noise_sigma
-        options = {**self.options, "protocol": self.protocol, "noise_sigma": sigma, "scorer_ids": self.context.scorer_ids}
+        options = {
+            **self.options,
+            "protocol": self.protocol,
+            "noise_sigma": sigma,
+            "scorer_ids": self.context.scorer_ids,
+        }
         return vqa_metrics(rows, self.variants, resamples, seed, options)
 
     async def score_stage(self, store: Any, rows: list[SampleRow], config: Any, options: Any) -> dict[str, str]:
