@@ -76,7 +76,7 @@ def _load(run_dir: Path) -> dict[str, Any]:
 
 
 def baseline_rows(run_dir: Path) -> list[dict[str, str]]:
-    from cares.metrics.vqa import CLOSED, read_choice_of
+    from cares.metrics.vqa_reads import CLOSED, read_choice_of
     from cares.store import RunStore
 
     try:
