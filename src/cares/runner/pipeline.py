@@ -63,7 +63,7 @@ def stored_config(run_dir: Path) -> RunConfig:
 
 def stored_model_args(run_dir: Path) -> list[tuple[str, str]]:
     with RunStore.in_dir(run_dir) as store:
-        return [tuple(pair) for pair in store.get_meta("model_args") or []]  # type: ignore[misc]
+        return [tuple(pair) for pair in store.get_meta("model_args") or []]
 
 
 def stored_base_url(run_dir: Path) -> str | None:
@@ -215,7 +215,7 @@ def _build_requests(
     task: Task, items: list[Any], config: RunConfig, identity: dict[str, Any]
 ) -> tuple[list[tuple[str, str, str, Any]], dict[str, dict[str, str]]]:
     task.prepare(items)
-    links = []
+    links: list[tuple[str, str, str, Any]] = []
     skipped: dict[str, dict[str, str]] = {}
     for item in items:
         try:
