@@ -60,7 +60,7 @@ class MicroBatcher(Generic[T, R]):
     only its own request, while an exception raised by `run_batch` fails the whole batch.
     """
 
-    def __init__(self, run_batch: Callable[[list[T]], list[R | BaseException]], batch_size: int,
+    def __init__(self, run_batch: Callable[[list[T]], Sequence[R | BaseException]], batch_size: int,
                  gather_s: float = 0.01) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
