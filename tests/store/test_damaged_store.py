@@ -89,7 +89,8 @@ def test_a_read_only_store_is_one_line_naming_the_file(read_only_store: Path) ->
     proc = cares("resume", str(read_only_store), "--no-progress")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
-    assert proc.stderr.startswith(f"cares: error: {read_only_store}/run.sqlite: cannot write the run store"), proc.stderr
+    expected = f"cares: error: {read_only_store}/run.sqlite: cannot write the run store"
+    assert proc.stderr.startswith(expected), proc.stderr
 
 
 def test_show_of_a_healthy_run_still_prints_it(finished_run: Path) -> None:

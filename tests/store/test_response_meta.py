@@ -48,7 +48,8 @@ def test_old_store_gains_the_meta_column_and_keeps_its_answers(tmp_path: Path) -
     decision = {"guard": {"detector_score": 0.7, "flagged": True, "reminder_applied": True}}
     with RunStore.in_dir(run_dir) as store:
         assert store.get_meta("schema_version") == SCHEMA_VERSION == 2
-        store.put_response(Response("new", "m/x", ResponseStatus.OK, "a", None, Usage(), 1, 0.1, meta=decision), request)
+        answer = Response("new", "m/x", ResponseStatus.OK, "a", None, Usage(), 1, 0.1, meta=decision)
+        store.put_response(answer, request)
     assert columns(run_dir)[-1] == "meta"
     with RunStore.in_dir(run_dir) as store:  # opening again is a no-op
         responses = store.responses()

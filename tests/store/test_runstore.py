@@ -29,7 +29,8 @@ def test_items_keep_order_and_judgements_are_per_judge(tmp_path: Path) -> None:
         store.add_items(items)
         store.add_items(items[:1])  # re-adding is a no-op
         assert store.item_ids() == ["id3", "id1", "id2"]
-        store.put_judgements([Judgement("k", "rules@1", Label.REFUSE, "why"), Judgement("k", "llm/x@1", Label.ACCEPT, "Accept")])
+        store.put_judgements([Judgement("k", "rules@1", Label.REFUSE, "why"),
+                              Judgement("k", "llm/x@1", Label.ACCEPT, "Accept")])
         assert store.judgements("rules@1")["k"].label is Label.REFUSE
         assert store.judgements("llm/x@1")["k"].label is Label.ACCEPT
         assert store.judges() == ["llm/x@1", "rules@1"]

@@ -55,7 +55,8 @@ def parse_retry_after(headers: Any) -> float | None:
 def _settings(spec: str, extra: tuple[tuple[str, Any], ...]) -> tuple[bool, dict[str, Any]]:
     """`--model-arg stream=true` (servers that answer only streamed) and `extra_body={...}` (a JSON
     object merged into every request body, as the SDK's extra_body is)."""
-    stream, extra_body = False, {}
+    stream = False
+    extra_body: dict[str, Any] = {}
     for key, raw in extra:
         if key == "stream":
             if str(raw).lower() not in ("true", "false"):
@@ -224,8 +225,8 @@ class OpenAIChatModel(Model):
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             raise ModelCallError(self._redact(f"malformed response: no choices ({_short(repr(result))})"),
                                  retryable=True)
-        message = choices[0].get("message")
-        text = message.get("content") if isinstance(message, dict) else None
+        reply = choices[0].get("message")
+        text = reply.get("content") if isinstance(reply, dict) else None
         if not isinstance(text, str):
             raise ModelCallError("malformed response: choices[0].message.content is not text", retryable=True)
         return Completion(text=text, usage=_usage(result.get("usage")), finish_reason=choices[0].get("finish_reason"))
@@ -259,8 +260,8 @@ async def _read_stream(response: aiohttp.ClientResponse) -> Completion:
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise ModelCallError(f"malformed response: stream chunk is not JSON ({_short(data.decode('utf-8', 'replace'))})",
-                                 retryable=True) from None
+            shown = _short(data.decode("utf-8", "replace"))
+            raise ModelCallError(f"malformed response: stream chunk is not JSON ({shown})", retryable=True) from None
         if chunk.get("usage"):
             usage = _usage(chunk["usage"])
         for choice in chunk.get("choices") or ():

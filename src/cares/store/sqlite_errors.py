@@ -42,7 +42,7 @@ class NamedCursor(sqlite3.Cursor):
 
     def execute(self, sql: str, parameters: Any = (), /) -> NamedCursor:
         try:
-            return super().execute(sql, parameters)  # type: ignore[return-value]
+            return super().execute(sql, parameters)
         except sqlite3.DatabaseError as exc:
             if not _translated(exc):
                 raise
@@ -50,7 +50,7 @@ class NamedCursor(sqlite3.Cursor):
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> NamedCursor:
         try:
-            return super().executemany(sql, seq_of_parameters)  # type: ignore[return-value]
+            return super().executemany(sql, seq_of_parameters)
         except sqlite3.DatabaseError as exc:
             if not _translated(exc):
                 raise
@@ -93,12 +93,12 @@ class NamedConnection(sqlite3.Connection):
     def cursor(self, factory: Any = None) -> NamedCursor:  # type: ignore[override]
         cursor = super().cursor(NamedCursor)
         cursor.store_path = self.store_path
-        return cursor  # type: ignore[return-value]
+        return cursor
 
-    def execute(self, sql: str, parameters: Any = (), /) -> NamedCursor:  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> NamedCursor:
         return self.cursor().execute(sql, parameters)
 
-    def executemany(self, sql: str, parameters: Iterable[Any], /) -> NamedCursor:  # type: ignore[override]
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> NamedCursor:
         return self.cursor().executemany(sql, parameters)
 
     def executescript(self, script: str, /) -> sqlite3.Cursor:
