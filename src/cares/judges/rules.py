@@ -24,8 +24,7 @@ from collections.abc import Sequence
 
 from cares.judges.base import OfflineJudge, Verdict
 from cares.judges.lexical import LABELS, LinearModel, Scored, shipped
-from cares.judges.reading import Reading, read
-from cares.judges.rules_reading import gibberish
+from cares.judges.reading import Reading, gibberish, read
 from cares.types import Label
 
 RULES_VERSION = "3"
