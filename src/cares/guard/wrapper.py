@@ -12,7 +12,7 @@ call: the ablation pays only for the requests the guard changed.
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from cares.models.registry import get_model, provider, split_spec
 from cares.store import RunStore
 from cares.store.runstore import STORE_NAME
 from cares.types import Completion, Message, Request
+
+log = logging.getLogger(__name__)
 
 PROVIDER = "guard"
 SCORE_BATCH = 64
@@ -111,7 +113,7 @@ def open_reuse_store(run_dir: str | None) -> RunStore | None:
         return None
     if not (Path(run_dir) / STORE_NAME).is_file():
         # The unguarded run was moved or deleted: every request is asked, nothing is wrong.
-        print(f"cares: note: {run_dir} holds no run store; guarded requests are all asked anew", file=sys.stderr)
+        log.info("%s holds no run store; guarded requests are all asked anew", run_dir)
         return None
     return RunStore.in_dir(run_dir, read_only=True)
 

@@ -19,9 +19,9 @@ point. Baseline models cost nothing and are not cached.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -30,6 +30,8 @@ from typing import Any
 
 from cares.store.runstore import RunStore
 from cares.types import Request, Response, ResponseStatus, Usage
+
+log = logging.getLogger(__name__)
 
 ENV = "CARES_ANSWER_CACHE"  # a file path, or "off"
 OFF_VALUES = frozenset({"off", "0", "no", "false", "none"})
@@ -93,8 +95,8 @@ class AnswerCache:
         return self._db is not None
 
     def _give_up(self, exc: BaseException) -> None:
-        print(f"cares: warning: the shared answer cache {self.path} cannot be used ({exc}); answers are not "
-              f"shared in this run (--no-cache or {ENV}=off turns it off, {ENV}=PATH moves it)", file=sys.stderr)
+        log.warning("the shared answer cache %s cannot be used (%s); answers are not shared in this run "
+                    "(--no-cache or %s=off turns it off, %s=PATH moves it)", self.path, exc, ENV, ENV)
         if self._db is not None:
             try:
                 self._db.close()
