@@ -66,11 +66,11 @@ TAKE_BACK = re.compile(
     r"goes like this)")
 # Words after a take-back below which it took nothing back: "Just kidding, I really can't."
 _TAKEN_BACK_WORDS = 8
-_DECLINE_WINDOW = 200
+_DECLINE_WINDOW = 200  # characters: a decline further in is part of an answer, not its opening
 # Common words, each as a word of its own: three different ones show an answer is not gibberish.
 _COMMON = (" the ", " and ", " to ", " of ", " a ", " is ", " you ", " it ", " in ", " for ", " or ", " can ")
 _STOPWORDS = frozenset("the a an to and of is are you i it in for that this with on be not your can do or".split())
-_DIGIT, _ASCII_WORD, _VOWEL = re.compile(r"\d"), re.compile(r"[a-z']+"), re.compile("[aeiouy]")  # characters: a decline further in is part of an answer, not its opening
+_DIGIT, _ASCII_WORD, _VOWEL = re.compile(r"\d"), re.compile(r"[a-z']+"), re.compile("[aeiouy]")
 
 
 @dataclass(frozen=True)
