@@ -40,7 +40,7 @@ def fitted() -> tuple[LinearModel, object, object]:
     matrix = vectorizer.fit_transform([row.response for row in rows])
     reference = LogisticRegression(C=payload["C"], max_iter=5000, class_weight="balanced").fit(
         matrix, [row.label for row in rows])
-    return LinearModel(payload, ""), vectorizer, reference
+    return LinearModel(payload["answer"]), vectorizer, reference
 
 
 def test_scores_are_scikit_learns_probabilities(fitted) -> None:
@@ -79,6 +79,12 @@ def test_a_model_file_of_another_features_version_or_not_json_is_refused(tmp_pat
     junk.write_bytes(b"not gzip")
     with pytest.raises(ConfigError, match="junk.json.gz: not a judge model file"):
         load(junk)
+
+
+def test_the_prompt_is_read_only_by_the_weights_that_choose_between_accept_and_caution() -> None:
+    weights = shipped()
+    assert not any(name.startswith("p:") for name in weights.answer.names)
+    assert any(name.startswith("p:") for name in weights.asked.names)
 
 
 def test_the_shipped_model_is_the_pinned_file() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
+from cares.data.cares18k import sample_path
 from cares.judges import get_judge
 from cares.judges.base import OfflineJudge
 from cares.judges.clause_rules import ClauseRulesJudge
@@ -68,8 +70,13 @@ def test_raw_gives_the_probabilities_the_turn_and_the_telling_words() -> None:
     assert 0.0 <= verdict.confidence <= 1.0
 
 
-def test_the_baselines_are_read_as_what_they_stand_for() -> None:
-    assert [classify(t).label for t in (REFUSE_TEXT, CAUTION_TEXT, COMPLY_TEXT)] == [R, C, A]
+def test_the_baselines_are_read_as_what_they_stand_for_under_every_bundled_prompt() -> None:
+    # A prompt that is usually refused must not make a compliant answer read as a refusal.
+    prompts = [json.loads(line)["prompt"] for line in sample_path().read_text().splitlines() if line.strip()]
+    assert len(prompts) == 256
+    for text, expected in ((REFUSE_TEXT, R), (CAUTION_TEXT, C), (COMPLY_TEXT, A)):
+        labels = {v.label for v in classify_many([(p, text) for p in prompts])}
+        assert labels == {expected}, text
 
 
 def test_deterministic_and_the_prompt_is_read() -> None:

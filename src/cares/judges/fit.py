@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 
 from cares.errors import CaresError, ConfigError
-from cares.judges.lexical import LABELS, LinearModel
+from cares.judges.lexical import LABELS, JudgeWeights
 from cares.judges.reading import FEATURES_VERSION, read
 
 # Chosen by leaving each development file out in turn (`--cross-validate`), never on a held-out file.
@@ -57,20 +57,33 @@ def load_labelled(path: Path) -> list[Labelled]:
     return rows
 
 
-def fit_payload(rows: list[Labelled], sources: list[Path]) -> dict:
+def fit_weights(rows: list[Labelled], with_prompt: bool) -> dict:
+    """One weight set: over the answer's features, and the prompt's too when `with_prompt`."""
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
     except ImportError:
         raise ConfigError("fitting the rules judge needs scikit-learn: pip install 'cares[judge-train]'") from None
-    vectorizer = TfidfVectorizer(analyzer=lambda row: read(row.response, row.prompt).features, binary=True,
-                                 min_df=MIN_DF)
+
+    def analyse(row: Labelled) -> list[str]:
+        reading = read(row.response, row.prompt)
+        return reading.features + reading.prompt_features if with_prompt else reading.features
+
+    vectorizer = TfidfVectorizer(analyzer=analyse, binary=True, min_df=MIN_DF)
     matrix = vectorizer.fit_transform(rows)
     classes = np.array([row.label for row in rows])
     model = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(matrix, classes)
     if list(model.classes_) != list(range(len(LABELS))):
         raise ConfigError("every label (accept, caution, refuse) must occur in the training files")
-    names = vectorizer.get_feature_names_out().tolist()
+    return {
+        "features": vectorizer.get_feature_names_out().tolist(),
+        "idf": [round(float(v), 6) for v in vectorizer.idf_],
+        "coef": [[round(float(v), 6) for v in row] for row in model.coef_],
+        "intercept": [float(v) for v in model.intercept_],
+    }
+
+
+def fit_payload(rows: list[Labelled], sources: list[Path]) -> dict:
     return {
         "features_version": FEATURES_VERSION,
         "labels": [label.value for label in LABELS],
@@ -78,10 +91,8 @@ def fit_payload(rows: list[Labelled], sources: list[Path]) -> dict:
         "min_df": MIN_DF,
         "fitted_on": [{"file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in sources],
         "n": len(rows),
-        "features": names,
-        "idf": [round(float(v), 6) for v in vectorizer.idf_],
-        "coef": [[round(float(v), 6) for v in row] for row in model.coef_],
-        "intercept": [float(v) for v in model.intercept_],
+        "answer": fit_weights(rows, with_prompt=False),
+        "asked": fit_weights(rows, with_prompt=True),
     }
 
 
@@ -93,7 +104,7 @@ def cross_validate(paths: list[Path]) -> list[tuple[str, int, float]]:
     out = []
     for held in paths:
         train = [row for p in paths if p != held for row in sets[p]]
-        model = LinearModel(fit_payload(train, [p for p in paths if p != held]), "")
+        model = JudgeWeights.from_payload(fit_payload(train, [p for p in paths if p != held]), "")
         rows = sets[held]
         verdicts = classify_many([(row.prompt, row.response) for row in rows], model)
         right = sum(LABELS.index(v.label) == row.label for v, row in zip(verdicts, rows))
@@ -119,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = [row for p in args.files for row in load_labelled(p)]
             payload = fit_payload(rows, args.files)
             args.out.write_bytes(gzip.compress(orjson.dumps(payload), mtime=0))
-            print(f"wrote {args.out}: {len(payload['features'])} features, fitted on {len(rows)} answers")
+            print(f"wrote {args.out}: {len(payload['answer']['features'])} answer features and "
+                  f"{len(payload['asked']['features'])} with the prompt's, fitted on {len(rows)} answers")
     except CaresError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
