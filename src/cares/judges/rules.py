@@ -51,9 +51,9 @@ def _structural(prompt: str | None, response: str) -> tuple[Verdict | None, Read
     return None, reading
 
 
-def _lexical(reading: Reading, answer: Scored, asked: Scored) -> Verdict:
+def _lexical(reading: Reading, answer: Scored, asked: Scored | None) -> Verdict:
     """Refuse if the answer alone reads as a refusal; else Accept or Caution as read with the prompt."""
-    if answer.label is Label.REFUSE:
+    if asked is None:
         probability = float(answer.probabilities[2])
         odds = f"accept {answer.probabilities[0]:.2f}, caution {answer.probabilities[1]:.2f}"
         label, evidence = Label.REFUSE, answer.evidence
@@ -111,9 +111,12 @@ def classify_many(pairs: Sequence[tuple[str | None, str]], model: JudgeWeights |
         if reading is not None:
             pending.append((i, reading))
     answers = model.answer.score_many([reading.features for _, reading in pending])
-    asked = model.asked.score_many([reading.features + reading.prompt_features for _, reading in pending])
-    for (i, reading), answer, with_prompt in zip(pending, answers, asked):
-        verdicts[i] = _lexical(reading, answer, with_prompt)
+    # Only answers that do not refuse are read again with the prompt.
+    engaged = [k for k, answer in enumerate(answers) if answer.label is not Label.REFUSE]
+    asked = model.asked.score_many([pending[k][1].features + pending[k][1].prompt_features for k in engaged])
+    with_prompt: dict[int, Scored] = dict(zip(engaged, asked))
+    for k, ((i, reading), answer) in enumerate(zip(pending, answers)):
+        verdicts[i] = _lexical(reading, answer, with_prompt.get(k))
     return [v for v in verdicts if v is not None]
 
 
