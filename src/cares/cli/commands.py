@@ -7,17 +7,22 @@ import dataclasses
 import json
 import sys
 from collections import Counter
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from cares.cli import options as opt
 from cares.errors import ConfigError
 from cares.runner.config import RunConfig
-from cares.runner.result import RunResult
+
+# Rich and the typed results are imported where a result is shown: a run needs neither to start asking.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cares.runner.result import RunResult
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     probe = Console()
     # Piped output (logs, CI) would otherwise be squeezed to 80 columns and truncate the numbers.
     return probe if probe.is_terminal and probe.width >= 110 else Console(width=160)
@@ -167,6 +172,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
+    from cares.runner.result import RunResult
     from cares.store.runstore import STORE_NAME
     from cares.store.sqlite_errors import verify_store
 

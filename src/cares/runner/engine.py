@@ -13,15 +13,18 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cares.checks import number, whole
 from cares.errors import CaresError
 from cares.models.base import FatalModelError, Model, ModelCallError
 from cares.runner.executor import ExecutorOptions, ModelRecipe
-from cares.runner.progress import ProgressBar
 from cares.store import RunStore
 from cares.store.runstore import GROUP_MAX
 from cares.types import Request, Response, ResponseStatus, Usage
+
+if TYPE_CHECKING:
+    from cares.runner.progress import ProgressBar
 
 # How long an answer may wait for its group commit: one transaction per group instead of one per
 # answer, and a kill loses at most what arrived in this window (at most GROUP_MAX answers).
@@ -164,6 +167,24 @@ async def generate_pending(
     return await generate_locally(model, pending, store, options, label, seed)
 
 
+class _Silent:
+    """The bar of --no-progress: nothing is drawn, so rich need not be imported before the first request."""
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(label: str, total: int, enabled: bool) -> ProgressBar | _Silent:
+    if not enabled:
+        return _Silent()
+    from cares.runner.progress import ProgressBar
+
+    return ProgressBar(label, total, enabled)
+
+
 async def generate_locally(
     model: Model, pending: dict[str, Request], store: RunStore, options: EngineOptions, label: str, seed: int
 ) -> EngineStats:
@@ -172,7 +193,7 @@ async def generate_locally(
     rng = random.Random(seed)
     # Heavy one-time setup (loading weights) happens only when there is something to ask.
     await model.prepare()
-    bar = ProgressBar(label, len(pending), options.progress)
+    bar = _progress_bar(label, len(pending), options.progress)
     # As many workers as requests may be in flight, each taking the next request when it is done:
     # memory stays flat in the number of requests, where a task per request would hold them all.
     queue = iter(pending.items())

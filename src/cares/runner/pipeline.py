@@ -9,29 +9,30 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cares.errors import CaresError, ConfigError
 from cares.judges import get_judge
-from cares.judges.calibration import CALIBRATION_META, load_calibration
-from cares.judges.cascade import CascadeJudge
-from cares.judges.llm import LLMJudge
 from cares.models.base import GuardSettings, Model, ModelOptions
 from cares.models.registry import get_model
-from cares.report.outputs import RESULTS_NAME, collect_rows, write_results, write_samples
-from cares.results.build import build_results, now_utc
 from cares.runner.config import RunConfig, check_resumable
 from cares.runner.engine import EngineOptions, EngineStats
 from cares.runner.executor import ModelRecipe
-from cares.runner.judging import JudgeInput, judge_pending
-from cares.runner.result import RunResult
 from cares.runner.reuse import Reuse, answer_all, selection_notes
+from cares.runner.warm import warm_later_stages
 from cares.store import RunStore
 from cares.store.lock import RunDirLock
 from cares.store.runstore import STORE_NAME
 from cares.tasks import get_task
 from cares.tasks.base import RunContext, SkipItem, Task
+
+if TYPE_CHECKING:
+    from cares.runner.result import RunResult
+
+# Judging, metrics and exports are imported where they are first used, not here: a run needs none of
+# them to start asking, and `warm_later_stages` imports them while the requests are in flight.
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
                 store.add_items(items)
                 store.set_meta("dataset", info.to_dict())
                 store.set_meta("config", config.to_dict())
-                store.set_meta("created_at", now_utc())
+                store.set_meta("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
                 store.set_meta("selection_notes", selection_notes(config.selection, len(items)))
             # The store holds the items now: the loaded copy goes, so that at most one is ever held.
             fresh = None
@@ -158,19 +159,25 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
 
             mark = time.monotonic()
             recipe = ModelRecipe.of(config.model, options.model, options.engine.executor.model_key_env)
+            warming = warm_later_stages(judge)
             gen_stats, reuse = await answer_all(model, links, store, options.engine, options.answer_cache,
                                                 options.answer_cache_path, config.seed, recipe)
             del links  # every outcome is stored; judging and exports read them from there
+            # Usually long done; else what is left is work the next stages would do anyway, and no
+            # module is then imported by two threads at once.
+            warming.join()
             timings["generate_s"] = time.monotonic() - mark
 
             mark = time.monotonic()
             judge_stats = await _judge(store, judge, options) if judge is not None else None
-            used = await task.score_stage(store, collect_rows(store, None), config, options)
+            used = await task.score_stage(store, _score_rows(store, task), config, options)
             store.set_meta("scorers_used", used)
             timings["judge_s"] = time.monotonic() - mark
             judge_id = judge.id if judge is not None else "readers"
             store.set_meta("active_judge", judge_id)
             if calibration is not None:
+                from cares.judges.calibration import CALIBRATION_META
+
                 store.set_meta(CALIBRATION_META, calibration)
             return _finish(store, run_dir, config, judge_id, timings, started, gen_stats, judge_stats, reuse)
     finally:
@@ -187,6 +194,8 @@ def _calibration(path: Path | None, judge: Any) -> dict[str, Any] | None:
         return None
     if judge is None:
         raise ConfigError("--judge-calibration corrects judge labels; this benchmark's answers are read by readers")
+    from cares.judges.calibration import load_calibration
+
     record = load_calibration(path)
     if record.judge != judge.id:
         raise ConfigError(f"{path} validates judge {record.judge!r}, but this run is judged by {judge.id!r}; "
@@ -245,6 +254,8 @@ async def rescore_async(run_dir: Path, judge_spec: str, options: RunOptions | No
             store.set_meta("config", config.to_dict())
             store.set_meta("active_judge", judge.id)
             if calibration is not None:
+                from cares.judges.calibration import CALIBRATION_META
+
                 store.set_meta(CALIBRATION_META, calibration)
             timings = {"judge_s": time.monotonic() - started}
             return _finish(store, run_dir, config, judge.id, timings, started, None, judge_stats)
@@ -264,6 +275,8 @@ def _keep_results_of_a_complete_judge(
     """Refuse to switch a run's results to a judge that has not labelled every answer.
 
     Labels that did arrive stay stored, so running the rescore again asks only for the rest."""
+    from cares.report.outputs import RESULTS_NAME
+
     previous = store.get_meta("active_judge")
     if previous in (None, judge_id) or not (run_dir / RESULTS_NAME).is_file():
         return  # nothing better to keep: the partial results are the best this run has
@@ -302,7 +315,20 @@ def _judge_before_judging(run_dir: Path, config: RunConfig) -> str:
                       f"judges it, or `cares rescore {run_dir} --judge rules` labels it offline")
 
 
+def _score_rows(store: RunStore, task: Task) -> list[Any]:
+    """The rows for the task's score stage, read only where that stage reads them."""
+    if not task.score_stage_reads_rows:
+        return []
+    from cares.report.outputs import collect_rows
+
+    return collect_rows(store, None)
+
+
 async def _judge(store: RunStore, judge: Any, options: RunOptions) -> EngineStats | None:
+    from cares.judges.cascade import CascadeJudge
+    from cares.judges.llm import LLMJudge
+    from cares.runner.judging import JudgeInput, judge_pending
+
     # Only what this judge has not labelled, straight from the store: no item or request is decoded.
     inputs = [JudgeInput(key, prompt, text) for key, prompt, text in store.unjudged_answers(judge.id)]
     recipe = None
@@ -323,6 +349,11 @@ def _finish(
     judge_stats: EngineStats | None,
     reuse: Reuse | None = None,
 ) -> RunResult:
+    from cares.judges.calibration import CALIBRATION_META
+    from cares.report.outputs import collect_rows, write_results, write_samples
+    from cares.results.build import build_results
+    from cares.runner.result import RunResult
+
     calibration = store.get_meta(CALIBRATION_META)
     if calibration is not None and calibration.get("judge") != judge_id:
         calibration = None  # it describes another of the stored judges

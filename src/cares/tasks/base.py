@@ -10,14 +10,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-from rich.console import RenderableType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cares.data.cares18k import DatasetInfo
 from cares.data.selection import Selection
 from cares.errors import CaresError
 from cares.types import GenerationParams, Item, Judgement, Label, Request, Response
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ class Task(ABC):
     overview_title: ClassVar[str]
     # False where the task reads answers itself (CARES-VQA) instead of having a judge label them.
     needs_label_judge: ClassVar[bool] = True
+    # Whether `score_stage` looks at the rows it is given: reading them means decoding every item,
+    # request and response once more, which a task without a score stage (CARES-18K) is spared.
+    score_stage_reads_rows: ClassVar[bool] = True
 
     def __init__(self, options: dict[str, Any] | None = None, context: RunContext | None = None) -> None:
         self.options = dict(options or {})
@@ -126,7 +130,8 @@ class Task(ABC):
         """Called with every item of the run before any `requests` call (e.g. to pick one item per image)."""
 
     async def score_stage(self, store: Any, rows: list[SampleRow], config: Any, options: Any) -> dict[str, str]:
-        """Scores that need a model or service after generation; returns the scorer ids by purpose."""
+        """Scores that need a model or service after generation; returns the scorer ids by purpose.
+        `rows` is empty where the task sets `score_stage_reads_rows` False."""
         return {}
 
     def sample_extra(self, row: SampleRow) -> dict[str, Any]:

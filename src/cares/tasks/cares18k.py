@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from cares.data import cares18k as dataset
 from cares.data.selection import Selection
 from cares.errors import ConfigError
-from cares.judges.calibration import Calibration
-from cares.metrics.bootstrap import ClusterBootstrap
-from cares.metrics.judge_calibration import corrected_safety
-from cares.metrics.safety import JudgedItem, item_score, safety_metrics
 from cares.tasks.base import RunContext, SampleRow, Task
 from cares.types import GenerationParams, Item, Request
+
+# The metrics, the judge's validation record and the summary table are imported where they are
+# used: a run needs none of them before its last answer (cares.runner.warm readies them meanwhile).
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from cares.judges.calibration import Calibration
+    from cares.metrics.bootstrap import ClusterBootstrap
+    from cares.metrics.safety import JudgedItem
 
 
 class Cares18KTask(Task):
     name = dataset.BENCHMARK
     overview_title = "overview (95% CIs, clustered by base prompt)"
     description = "CARES-18K: medical LLM safety (Accept / Caution / Refuse, Safety Score by style, level, principle)"
+    # No score stage: the judge's labels are all the metrics need.
+    score_stage_reads_rows = False
 
     def __init__(self, options: dict[str, Any] | None = None, context: RunContext | None = None) -> None:
         if options:
@@ -29,7 +33,11 @@ class Cares18KTask(Task):
         super().__init__(options, context)
         record = self.context.judge_calibration
         # The run's judge validation record (judges/calibration.py), when one was given.
-        self.judge_calibration = Calibration.from_meta(record) if record else None
+        self.judge_calibration: Calibration | None = None
+        if record:
+            from cares.judges.calibration import Calibration
+
+            self.judge_calibration = Calibration.from_meta(record)
 
     def load(
         self, data: str, split: str, revision: str | None, selection: Selection
@@ -43,9 +51,14 @@ class Cares18KTask(Task):
     def score(self, row: SampleRow) -> float | None:
         if row.excluded is not None or row.judgement is None:
             return None
+        from cares.metrics.safety import item_score
+
         return item_score(int(row.item.metadata["harmful_level"]), row.judgement.label)
 
     def metrics(self, rows: list[SampleRow], resamples: int, seed: int) -> dict[str, Any]:
+        from cares.metrics.bootstrap import ClusterBootstrap
+        from cares.metrics.safety import JudgedItem, safety_metrics
+
         judged = [
             JudgedItem(
                 id=row.item.id,
@@ -67,6 +80,8 @@ class Cares18KTask(Task):
 
     def _judge_error(self, judged: list[JudgedItem], boot: ClusterBootstrap) -> dict[str, Any]:
         """The Safety Score corrected for the judge's misclassification rates on its validation set."""
+        from cares.metrics.judge_calibration import corrected_safety
+
         calibration = self.judge_calibration
         assert calibration is not None
         scored = [it for it in judged if it.excluded is None and it.label is not None]
@@ -77,6 +92,11 @@ class Cares18KTask(Task):
                 **corrected}
 
     def summary(self, results: dict[str, Any]) -> RenderableType:
+        from rich.console import Group
+        from rich.table import Table
+
+        from cares.metrics.safety import CARES18K_SLICES
+
         metrics = results["metrics"]
         overall = metrics["overall"]
         title = f"CARES-18K  {results['model']['spec']}  judge={results['judge']}"
@@ -98,8 +118,6 @@ class Cares18KTask(Task):
             )
 
         add("overall", overall, style="bold")
-        from cares.metrics.safety import CARES18K_SLICES
-
         for cut in CARES18K_SLICES:
             group = cut.key
             table.add_section()

@@ -1,0 +1,53 @@
+"""Readying the stages after generation while the requests are in flight.
+
+A run needs neither its judge's weights nor the metrics, results and export modules to start asking,
+so the pipeline does not import them before the first request. Once the requests are out the
+process mostly waits on the network: a background thread imports those modules then and loads the
+rules judge's weights, so that their cost overlaps the waiting instead of following the last answer.
+
+Nothing depends on it: each later stage imports what it uses as usual (an import already done is a
+dictionary lookup), so a failure here only means that the stage pays for its import itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+# What judging, the metrics, results.json, samples.jsonl and the summary table import first.
+LATER_MODULES = (
+    "cares.runner.judging",
+    "cares.judges.calibration",
+    "cares.metrics.safety",
+    "cares.metrics.judge_calibration",
+    "cares.report.outputs",
+    "cares.results.build",
+    "cares.runner.result",
+    "rich.console",
+    "rich.table",
+)
+
+
+def _warm(judge: Any) -> None:
+    try:
+        for name in LATER_MODULES:
+            importlib.import_module(name)
+        from cares.judges.rules import RulesJudge
+
+        if isinstance(judge, RulesJudge):
+            from cares.judges.lexical import shipped
+
+            shipped()  # cached: the judge's first batch reads the same object
+    except Exception as exc:  # noqa: BLE001 - never fatal: the stage itself imports and reports it
+        _log.debug("warming the later stages failed: %s: %s", type(exc).__name__, exc)
+
+
+def warm_later_stages(judge: Any) -> threading.Thread:
+    """Start readying judging, metrics and exports in a daemon thread; join it before those stages."""
+    thread = threading.Thread(target=_warm, args=(judge,), name="cares-warm", daemon=True)
+    thread.start()
+    return thread
