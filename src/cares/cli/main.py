@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -273,7 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A run makes tens of thousands of long-lived objects (items, requests, rows) and little cyclic
+# garbage; collecting the youngest generation every 700 allocations, as by default, spent about
+# 0.2 s of CPU scanning them in a 9,239-item run. The same peak memory at 10,000.
+_GC_THRESHOLDS = (10_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> int:
+    gc.set_threshold(*_GC_THRESHOLDS)
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level or ("debug" if args.verbose else "info"))
