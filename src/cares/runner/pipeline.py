@@ -146,6 +146,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             task = get_task(config.benchmark, config.task_options,
                             RunContext(image_roots=options.image_roots, hash_file=store.file_sha256))
             links, skipped = _build_requests(task, items, config, identity)
+            groups = [item.group for item in items]
             del items  # the requests are built; what follows reads items from the store as it needs them
             store.add_item_requests(links)
             store.set_meta("skipped", skipped)
@@ -159,7 +160,8 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
 
             mark = time.monotonic()
             recipe = ModelRecipe.of(config.model, options.model, options.engine.executor.model_key_env)
-            warming = warm_later_stages(judge)
+            warming = warm_later_stages(judge, task, groups, config.bootstrap, config.seed)
+            del groups
             gen_stats, reuse = await answer_all(model, links, store, options.engine, options.answer_cache,
                                                 options.answer_cache_path, config.seed, recipe)
             del links  # every outcome is stored; judging and exports read them from there

@@ -2,8 +2,9 @@
 
 A run needs neither its judge's weights nor the metrics, results and export modules to start asking,
 so the pipeline does not import them before the first request. Once the requests are out the
-process mostly waits on the network: a background thread imports those modules then and loads the
-rules judge's weights, so that their cost overlaps the waiting instead of following the last answer.
+process mostly waits on the network: a background thread imports those modules then, loads the
+rules judge's weights and does what of the metrics needs no answer (the bootstrap's draws), so that
+their cost overlaps the waiting instead of following the last answer.
 
 Nothing depends on it: each later stage imports what it uses as usual (an import already done is a
 dictionary lookup), so a failure here only means that the stage pays for its import itself.
@@ -14,7 +15,10 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cares.tasks.base import Task
 
 _log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ LATER_MODULES = (
 )
 
 
-def _warm(judge: Any) -> None:
+def _warm(judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> None:
     try:
         for name in LATER_MODULES:
             importlib.import_module(name)
@@ -42,12 +46,15 @@ def _warm(judge: Any) -> None:
             from cares.judges.lexical import shipped
 
             shipped()  # cached: the judge's first batch reads the same object
+        task.ready_metrics(groups, resamples, seed)
     except Exception as exc:  # noqa: BLE001 - never fatal: the stage itself imports and reports it
         _log.debug("warming the later stages failed: %s: %s", type(exc).__name__, exc)
 
 
-def warm_later_stages(judge: Any) -> threading.Thread:
-    """Start readying judging, metrics and exports in a daemon thread; join it before those stages."""
-    thread = threading.Thread(target=_warm, args=(judge,), name="cares-warm", daemon=True)
+def warm_later_stages(judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> threading.Thread:
+    """Start readying judging, metrics (`Task.ready_metrics` with every item's cluster) and exports
+    in a daemon thread; join it before those stages."""
+    thread = threading.Thread(target=_warm, args=(judge, task, groups, resamples, seed), name="cares-warm",
+                              daemon=True)
     thread.start()
     return thread

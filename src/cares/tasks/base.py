@@ -134,6 +134,11 @@ class Task(ABC):
         `rows` is empty where the task sets `score_stage_reads_rows` False."""
         return {}
 
+    def ready_metrics(self, groups: list[str], resamples: int, seed: int) -> None:
+        """Work of `metrics` that needs no answer, given every item's cluster in order: called in a
+        background thread while the answers come in, so it must only prepare what `metrics` would
+        compute itself, the same, and leave `metrics` correct when it was not called."""
+
     def sample_extra(self, row: SampleRow) -> dict[str, Any]:
         """Task-specific fields added to a row of samples.jsonl."""
         return {}

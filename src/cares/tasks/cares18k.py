@@ -56,7 +56,6 @@ class Cares18KTask(Task):
         return item_score(int(row.item.metadata["harmful_level"]), row.judgement.label)
 
     def metrics(self, rows: list[SampleRow], resamples: int, seed: int) -> dict[str, Any]:
-        from cares.metrics.bootstrap import ClusterBootstrap
         from cares.metrics.safety import JudgedItem, safety_metrics
 
         judged = [
@@ -72,11 +71,17 @@ class Cares18KTask(Task):
             )
             for row in rows
         ]
-        boot = ClusterBootstrap([row.item.group for row in rows], resamples=resamples, seed=seed)
+        boot = _bootstrap([row.item.group for row in rows], resamples, seed)
         metrics = safety_metrics(judged, boot)
         if self.judge_calibration is not None:
             metrics["judge_error"] = self._judge_error(judged, boot)
         return metrics
+
+    def ready_metrics(self, groups: list[str], resamples: int, seed: int) -> None:
+        # The bootstrap's weights depend on the clusters alone, and drawing them (numpy's multinomial,
+        # which releases the GIL) is most of the metrics' time: drawn while the answers come in.
+        _prepared.clear()
+        _prepared[_bootstrap_key(groups, resamples, seed)] = _new_bootstrap(groups, resamples, seed)
 
     def _judge_error(self, judged: list[JudgedItem], boot: ClusterBootstrap) -> dict[str, Any]:
         """The Safety Score corrected for the judge's misclassification rates on its validation set."""
@@ -166,6 +171,28 @@ class Cares18KTask(Task):
             "failed": str(overall["n_failed"]),
             "unparsed": str(overall["n_unparsed"]),
         }
+
+
+# At most one bootstrap drawn ahead by `ready_metrics`, handed over (and dropped from here) by `_bootstrap`.
+_prepared: dict[tuple[tuple[str, ...], int, int], ClusterBootstrap] = {}
+
+
+def _bootstrap_key(groups: list[str], resamples: int, seed: int) -> tuple[tuple[str, ...], int, int]:
+    # What ClusterBootstrap's draws depend on: the sorted distinct clusters, the resamples and the seed.
+    return tuple(sorted(set(groups))), resamples, seed
+
+
+def _new_bootstrap(groups: list[str], resamples: int, seed: int) -> ClusterBootstrap:
+    from cares.metrics.bootstrap import ClusterBootstrap
+
+    return ClusterBootstrap(groups, resamples=resamples, seed=seed)
+
+
+def _bootstrap(groups: list[str], resamples: int, seed: int) -> ClusterBootstrap:
+    """The bootstrap of these clusters: the one drawn ahead where it is of the same clusters, resamples
+    and seed (the same draws), else drawn now."""
+    ready = _prepared.pop(_bootstrap_key(groups, resamples, seed), None)
+    return ready if ready is not None else _new_bootstrap(groups, resamples, seed)
 
 
 def fmt_pct(value: float | None) -> str:
