@@ -165,8 +165,6 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             gen_stats, reuse = await answer_all(model, links, store, options.engine, options.answer_cache,
                                                 options.answer_cache_path, config.seed, recipe)
             del links  # every outcome is stored; judging and exports read them from there
-            # Usually long done; else what is left is work the next stages would do anyway, and no
-            # module is then imported by two threads at once.
             warming.join()
             timings["generate_s"] = time.monotonic() - mark
 

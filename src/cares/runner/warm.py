@@ -36,6 +36,32 @@ LATER_MODULES = (
 )
 
 
+# How long the thread lets the first requests go out before it competes with them for the GIL.
+FIRST_REQUESTS_S = 0.1
+
+
+class Warming:
+    """The warming thread; `join` before the stages it readies."""
+
+    def __init__(self, judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> None:
+        self._done_asking = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(judge, task, groups, resamples, seed),
+                                        name="cares-warm", daemon=True)
+        self._thread.start()
+
+    def _run(self, judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> None:
+        # Sending the first requests is the one busy moment of the request phase: let it pass, unless
+        # the requests are all answered before (a small or cached run), which is when it is needed.
+        self._done_asking.wait(FIRST_REQUESTS_S)
+        _warm(judge, task, groups, resamples, seed)
+
+    def join(self) -> None:
+        """Wait for the warming to finish: usually long done; else what is left is work the next
+        stages would do anyway, and no module is then imported by two threads at once."""
+        self._done_asking.set()
+        self._thread.join()
+
+
 def _warm(judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> None:
     try:
         for name in LATER_MODULES:
@@ -51,10 +77,7 @@ def _warm(judge: Any, task: Task, groups: list[str], resamples: int, seed: int) 
         _log.debug("warming the later stages failed: %s: %s", type(exc).__name__, exc)
 
 
-def warm_later_stages(judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> threading.Thread:
+def warm_later_stages(judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> Warming:
     """Start readying judging, metrics (`Task.ready_metrics` with every item's cluster) and exports
-    in a daemon thread; join it before those stages."""
-    thread = threading.Thread(target=_warm, args=(judge, task, groups, resamples, seed), name="cares-warm",
-                              daemon=True)
-    thread.start()
-    return thread
+    in a daemon thread, once the first requests are out."""
+    return Warming(judge, task, groups, resamples, seed)
