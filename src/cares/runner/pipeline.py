@@ -136,6 +136,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
                 store.add_items(items)
                 store.set_meta("dataset", info.to_dict())
                 store.set_meta("config", config.to_dict())
+                # cares.results.build.now_utc's format, without importing the results builder this early.
                 store.set_meta("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
                 store.set_meta("selection_notes", selection_notes(config.selection, len(items)))
             # The store holds the items now: the loaded copy goes, so that at most one is ever held.
