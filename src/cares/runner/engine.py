@@ -9,8 +9,8 @@ workers (cares.runner.ray_executor); either way only this process writes the sto
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +22,8 @@ from cares.runner.executor import ExecutorOptions, ModelRecipe
 from cares.store import RunStore
 from cares.store.runstore import GROUP_MAX
 from cares.types import Request, Response, ResponseStatus, Usage
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cares.runner.progress import ProgressBar
@@ -163,7 +165,7 @@ async def generate_pending(
             from cares.runner.ray_executor import generate_on_ray
 
             return await generate_on_ray(model, recipe, pending, store, options, label, seed)
-        print(f"cares: note: {label} runs on this machine; this stage is not spread over Ray", file=sys.stderr)
+        log.info("%s runs on this machine; this stage is not spread over Ray", label)
     return await generate_locally(model, pending, store, options, label, seed)
 
 

@@ -6,7 +6,7 @@ run resumes where it stopped, and a new judge re-scores without touching the mod
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -27,6 +27,8 @@ from cares.store.lock import RunDirLock
 from cares.store.runstore import STORE_NAME
 from cares.tasks import get_task
 from cares.tasks.base import RunContext, SkipItem, Task
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cares.runner.result import RunResult
@@ -209,11 +211,8 @@ def _note_identity_change(before: dict[str, Any] | None, now: dict[str, Any], sp
     if before is None or before == now:
         return
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-    print(
-        f"cares: note: {spec} is not the model this run started with (changed: {', '.join(changed)}); "
-        "its answers are asked again and the earlier ones stay in the store",
-        file=sys.stderr,
-    )
+    log.info("%s is not the model this run started with (changed: %s); its answers are asked again and the "
+             "earlier ones stay in the store", spec, ", ".join(changed))
 
 
 def _labels(task: Task) -> bool:
