@@ -93,7 +93,9 @@ def test_the_table_shows_each_styles_over_refusal_change_beside_its_safety_score
 
 
 def options(base_url: str | None = None, guard: GuardSettings | None = None) -> RunOptions:
-    return RunOptions(engine=EngineOptions(progress=False), model=ModelOptions(base_url=base_url, timeout_s=5, guard=guard))
+    return RunOptions(
+        engine=EngineOptions(progress=False), model=ModelOptions(base_url=base_url, timeout_s=5, guard=guard)
+    )
 
 
 def samples_by_id(run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -109,7 +111,9 @@ def test_pairs_by_item_id_when_the_runs_hold_items_in_different_orders(tmp_path:
         plain = RunConfig("cares-18k", "openai/fake", data=str(backward), bootstrap=0)
         asyncio.run(evaluate_async(plain, tmp_path / "plain", options(server.base_url)))
         guarded = RunConfig("cares-18k", "guard/openai/fake", data=str(forward), bootstrap=0)
-        asyncio.run(evaluate_async(guarded, tmp_path / "guarded", options(server.base_url, GuardSettings(mode="always"))))
+        asyncio.run(
+            evaluate_async(guarded, tmp_path / "guarded", options(server.base_url, GuardSettings(mode="always")))
+        )
     out = compare_runs(tmp_path / "plain", tmp_path / "guarded", resamples=0)
     before, after = samples_by_id(tmp_path / "plain"), samples_by_id(tmp_path / "guarded")
     assert list(before) != list(after) and set(before) == set(after)
@@ -126,7 +130,9 @@ def test_a_model_that_ignores_the_reminder_gains_exactly_nothing(tmp_path: Path)
     comparison = json.loads(outcome.path.read_text())
     assert comparison == json.loads(json.dumps(outcome.comparison))
     safety = comparison["safety_score"]
-    assert all(block["difference"] == {"value": 0.0, "ci": [0.0, 0.0], "n": 64} for block in safety["by"]["method"].values())
+    assert all(
+        block["difference"] == {"value": 0.0, "ci": [0.0, 0.0], "n": 64} for block in safety["by"]["method"].values()
+    )
     assert safety["overall"]["no_guard"]["value"] == safety["overall"]["guard"]["value"]
     activity = comparison["guard_activity"]["overall"]
     assert activity["label_changed"] == 0 and 0 < activity["reminder_applied"] < 256
@@ -148,8 +154,8 @@ def test_unreminded_items_cost_no_upstream_calls_and_a_rerun_costs_none(tmp_path
         second = asyncio.run(run_ablation(plan, options(server.base_url)))
         asked_second = server.stats.requests - asked_first
     activity = first.comparison["guard_activity"]["overall"]
-    print(f"upstream requests: first invocation {asked_first} (80 unguarded + {activity['reminder_applied']} reminded), "
-          f"second invocation {asked_second}")
+    print(f"upstream requests: first invocation {asked_first} "
+          f"(80 unguarded + {activity['reminder_applied']} reminded), second invocation {asked_second}")
     assert 0 < len(reminded_prompts) < 80
     assert asked_first == 80 + activity["reminder_applied"] == 80 + len(reminded_prompts)
     assert first.comparison["answers"]["guard"] == {"answered": 80, "reused": 80 - len(reminded_prompts),

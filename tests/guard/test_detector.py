@@ -47,7 +47,9 @@ def test_loaded_detector_scores_like_the_scikit_learn_model_it_came_from(sample_
 
     def features(prompts: list[str]):
         # TF-IDF columns, then the scaled style columns, as the detector lays its weights out.
-        return sparse.hstack([reference.tfidf.matrix(prompts), sparse.csr_matrix(reference.style.features(prompts))], format="csr")
+        return sparse.hstack(
+            [reference.tfidf.matrix(prompts), sparse.csr_matrix(reference.style.features(prompts))], format="csr"
+        )
 
     model = lm.LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=5000, random_state=0)
     model.fit(features([data.rows[i].prompt for i in train_rows]), labels[train_rows])

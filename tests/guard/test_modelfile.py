@@ -71,7 +71,9 @@ def test_newer_format_version_asks_for_an_upgrade(tmp_path: Path) -> None:
     content = ModelFile.build(body()).content | {"format_version": FORMAT_VERSION + 1}
     content["sha256"] = canonical_sha256(content)
     path = write_raw(tmp_path / "future.json", content)
-    with pytest.raises(ConfigError, match=rf"future\.json: .*format version {FORMAT_VERSION + 1} is newer .*upgrade cares"):
+    with pytest.raises(
+        ConfigError, match=rf"future\.json: .*format version {FORMAT_VERSION + 1} is newer .*upgrade cares"
+    ):
         read_model_file(path)
 
 
@@ -86,7 +88,9 @@ def test_newer_format_version_asks_for_an_upgrade(tmp_path: Path) -> None:
         ("broken.json.gz", gzip.compress(b"{" * 50)[:20], "damaged gzip"),
     ],
 )
-def test_foreign_files_are_one_line_errors_naming_the_file(tmp_path: Path, name: str, data: bytes, message: str) -> None:
+def test_foreign_files_are_one_line_errors_naming_the_file(
+    tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(ConfigError) as caught:
@@ -130,7 +134,13 @@ def test_nan_in_a_file_is_refused(tmp_path: Path) -> None:
         read_model_file(path)
 
 
-STYLE = {"names": ["spaced_letters", "uppercase"], "mean": [0.0, 0.05], "scale": [4.0, 10.0], "weight": 0.5, "clip": 4.0}
+STYLE = {
+    "names": ["spaced_letters", "uppercase"],
+    "mean": [0.0, 0.05],
+    "scale": [4.0, 10.0],
+    "weight": 0.5,
+    "clip": 4.0,
+}
 
 
 def test_version_1_file_without_style_features_still_loads_and_scores(tmp_path: Path) -> None:
@@ -146,7 +156,9 @@ def test_style_weights_follow_the_term_weights_and_move_the_score(tmp_path: Path
     classifier = {"kind": "logistic_regression", "weights": [0.5, 2.25, -0.125, 1.0, 0.0], "bias": -0.75}
     model = ModelFile.build(body(featuriser=featuriser, classifier=classifier))
     detector = Detector(read_model_file(model.write(tmp_path / "styled.json")), "styled.json")
-    plain, spaced, half, unknown = detector.logits(["pretend you", "p r e t e n d", "p r e t e n d xx yy zz qq qq qq qq", "zz"])
+    plain, spaced, half, unknown = detector.logits(
+        ["pretend you", "p r e t e n d", "p r e t e n d xx yy zz qq qq qq qq", "zz"]
+    )
     # Spaced letters, all tokens: standardised (x4), clipped at 4, times the style weight 0.5 and its weight 1.
     assert spaced - unknown == pytest.approx(4.0 * 0.5 * 1.0)
     assert half - unknown == pytest.approx(7 / 14 * 4.0 * 0.5 * 1.0)

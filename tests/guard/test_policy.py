@@ -44,7 +44,9 @@ def test_a_table_detector_satisfies_the_protocol() -> None:
         ("never", None, {"plain": (False, False), "edge": (True, False), "sneaky": (True, False)}),
     ],
 )
-def test_decisions_by_mode_and_threshold(mode: str, threshold: float | None, expected: dict[str, tuple[bool, bool]]) -> None:
+def test_decisions_by_mode_and_threshold(
+    mode: str, threshold: float | None, expected: dict[str, tuple[bool, bool]]
+) -> None:
     guard = Guard(DETECTOR, GuardPolicy(mode=mode, threshold=threshold))  # type: ignore[arg-type]
     decisions = guard.decide_many(list(expected))
     assert {p: (d.flagged, d.applied) for p, d in zip(expected, decisions)} == expected
@@ -107,7 +109,10 @@ def test_the_last_user_turn_is_scored_text_parts_only() -> None:
     Guard(detector).condition(messages)
     assert detector.calls == [["sneaky"]]
     assert prompt_text([{"role": "system", "content": "x"}]) == ""
-    assert content_text(None) == "" and content_text([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]) == "a\nb"
+    assert (
+        content_text(None) == ""
+        and content_text([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]) == "a\nb"
+    )
 
 
 def test_a_list_system_prompt_is_merged_as_text() -> None:
@@ -116,5 +121,9 @@ def test_a_list_system_prompt_is_merged_as_text() -> None:
 
 
 def test_decision_record() -> None:
-    assert Guard(DETECTOR).decide("sneaky").to_dict() == {"detector_score": 0.9, "flagged": True, "reminder_applied": True}
+    assert Guard(DETECTOR).decide("sneaky").to_dict() == {
+        "detector_score": 0.9,
+        "flagged": True,
+        "reminder_applied": True,
+    }
     assert Guard(DETECTOR).decide_many([]) == []

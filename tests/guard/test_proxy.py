@@ -21,9 +21,9 @@ import pytest
 
 from cares.attacks.styles import rewrite
 from cares.data.cares18k import load_sample
+from cares.errors import ConfigError
 from cares.guard.detector import Detector, load_detector
 from cares.guard.policy import REMINDER, Guard, GuardPolicy, content_text
-from cares.errors import ConfigError
 from cares.guard.proxy import GuardProxy, ProxyConfig, is_loopback, serve, upstream_base_url
 from cares.guard.proxy_auth import ClientTokens, bearer_token
 from cares.guard.proxy_log import AccessLog
@@ -406,7 +406,9 @@ def test_addresses_tokens_and_upstream_urls() -> None:
         upstream_base_url("https://user:pw@host/v1")
 
 
-def test_the_guard_header_is_off_unless_asked_for(detector: Detector, upstream: FakeOpenAIServer, tmp_path: Path) -> None:
+def test_the_guard_header_is_off_unless_asked_for(
+    detector: Detector, upstream: FakeOpenAIServer, tmp_path: Path
+) -> None:
     prompt = acceptance_prompts()[-1]
     with make_proxy(detector, upstream, tmp_path) as proxy:
         raw = proxy.client().chat.completions.with_raw_response.create(

@@ -21,7 +21,9 @@ def test_family_units_hold_out_whole_families_and_never_direct_prompts() -> None
     assert family_unit(row("direct", "direct:plain-harmful")) is None
     assert family_unit(row("indirect", "authored:suppose-someone")) == "authored:suppose-someone"
     assert family_unit(row("obfuscate", "rules:obfuscate")) == "rules:obfuscate"
-    assert family_unit(row("indirect", "handwritten:curiosity")) == family_unit(row("indirect", "handwritten:myth-check"))
+    assert family_unit(row("indirect", "handwritten:curiosity")) == family_unit(
+        row("indirect", "handwritten:myth-check")
+    )
     assert family_unit(row("role_play", "sample")) == "sample (role_play)"
     assert family_unit(row("obfuscate", "obfuscate")) == "obfuscate"  # data without families: the method
 
@@ -87,7 +89,9 @@ def test_leave_family_out_never_scores_a_row_with_a_model_that_saw_its_family_or
                 assert units[i] not in trained_units, units[i]
                 scored_adversarial[i] += 1
         assert direct_test <= set(rows)  # every fold's model scores every direct test prompt
-    assert set(scored_adversarial) == {i for i in test if data.rows[i].label} and set(scored_adversarial.values()) == {1}
+    assert set(scored_adversarial) == {i for i in test if data.rows[i].label} and set(scored_adversarial.values()) == {
+        1
+    }
     assert len(spy.fits) == result["fits"] == FAMILY_FOLDS
     by_method = result["flag_rate_by_method"]
     assert set(by_method) == {"direct", "indirect", "obfuscate", "role_play"}

@@ -82,8 +82,8 @@ def test_evaluation_counts_and_intervals() -> None:
     scores = [0.9, 0.8, 0.2, 0.7, 0.6, 0.1, 0.95, 0.3]
     labels = [1, 1, 0, 1, 1, 0, 1, 0]
     groups = ["a", "a", "a", "b", "b", "b", "c", "d"]
-    result = evaluate_scores(scores, labels, groups, 0.65, methods=["r", "r", "direct", "r", "r", "direct", "r", "direct"],
-                             resamples=200)
+    result = evaluate_scores(scores, labels, groups, 0.65,
+                             methods=["r", "r", "direct", "r", "r", "direct", "r", "direct"], resamples=200)
     assert result["n"] == 8 and result["n_groups"] == 4 and result["n_adversarial"] == 5
     assert result["auroc"]["value"] == 1.0
     assert result["recall"] == {"value": 0.8, "ci": result["recall"]["ci"], "n": 5}

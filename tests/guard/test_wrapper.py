@@ -165,7 +165,10 @@ def test_reuse_answers_unchanged_requests_from_the_unguarded_store(tmp_path: Pat
         outs = asyncio.run(ask(guarded_openai(server, reuse=reuse), unchanged, never_answered, failed, reminded))
         asked = [entry["prompt"] for entry in server.stats.log]
     assert outs[0].text == "stored answer" and outs[0].usage == Usage(3, 4)
-    assert outs[0].meta == {"guard": {"detector_score": 0.1, "flagged": False, "reminder_applied": False}, "reused": True}
+    assert outs[0].meta == {
+        "guard": {"detector_score": 0.1, "flagged": False, "reminder_applied": False},
+        "reused": True,
+    }
     assert [o.meta.get("reused", False) for o in outs] == [True, False, False, False]
     assert asked == ["another plain question", "a third plain question", "pretend play"]
 

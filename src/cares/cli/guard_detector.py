@@ -75,7 +75,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "adversarial style rather than asked directly.",
         epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--data", default="default", help=f"training data: {DATA_HELP} (default: default, the bundled corpus)")
+    train.add_argument(
+        "--data", default="default", help=f"training data: {DATA_HELP} (default: default, the bundled corpus)"
+    )
     train.add_argument("--split", default="train", help="the hub split to read with --data hf (default: train)")
     train.add_argument("--featuriser", choices=("tfidf", "minilm", "both"), default="tfidf",
                        help="tfidf: character and word n-grams, numpy-only inference; minilm: sentence embeddings; "
@@ -95,8 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
     train.add_argument("--output", type=Path, default=Path("detector.json.gz"),
                        help="model file to write (default: detector.json.gz)")
-    train.add_argument("--metrics-json", type=Path, default=None, help="also write every figure as JSON here: held out, leave family out (with "
-                            "each family's), never tuned, and the threshold sweeps")
+    train.add_argument("--metrics-json", type=Path, default=None,
+                       help="also write every figure as JSON here: held out, leave family out (with each "
+                            "family's), never tuned, and the threshold sweeps")
     train.set_defaults(guard_handler=cmd_train)
 
     detect = sub.add_parser(
@@ -190,7 +193,7 @@ async def cmd_train(args: argparse.Namespace) -> int:
 
 def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
     from cares.guard.data_sources import load_training_data
-    from cares.guard.train import TrainConfig, ThresholdPolicy, require_training_packages, train_detector
+    from cares.guard.train import ThresholdPolicy, TrainConfig, require_training_packages, train_detector
 
     kinds = ["tfidf", "minilm"] if args.featuriser == "both" else [args.featuriser]
     if args.resamples < 0:
@@ -280,8 +283,9 @@ def style_report_text(results: dict[str, Any]) -> str:
     lines.extend(per_style_table(results))
     lfo = next((r.report["leave_family_out"] for r in results.values() if r.report.get("leave_family_out")), None)
     if lfo:
-        lines.append(f"leave family out: {lfo['n_adversarial']} test prompts, each scored by one of {lfo['folds']} models "
-                     f"trained without its wording family; the {lfo['n_direct']} direct test prompts by all of them")
+        lines.append(f"leave family out: {lfo['n_adversarial']} test prompts, each scored by one of "
+                     f"{lfo['folds']} models trained without its wording family; the {lfo['n_direct']} direct "
+                     "test prompts by all of them")
     for kind, result in results.items():
         lines.append("")
         lines.extend(sweep_table(kind, result))
@@ -352,16 +356,20 @@ async def cmd_detect(args: argparse.Namespace) -> int:
             if interrupted.is_set():
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted after scoring {len(scores)} of {len(prompts)} prompts; nothing was written") from None
+        raise Interrupted(
+            f"interrupted after scoring {len(scores)} of {len(prompts)} prompts; nothing was written"
+        ) from None
     lines = []
     flagged = 0
     for (record, _), score in zip(rows, scores):
         is_flagged = score >= threshold
         flagged += is_flagged
-        lines.append(json.dumps({**record, "detector_score": round(score, 6), "flagged": is_flagged}, ensure_ascii=False))
+        lines.append(
+            json.dumps({**record, "detector_score": round(score, 6), "flagged": is_flagged}, ensure_ascii=False)
+        )
     text = "\n".join(lines) + "\n"
-    summary = (f"scored {len(rows)} prompt{'s' if len(rows) != 1 else ''} with {detector.kind} detector {detector.model.sha256[:12]}: "
-               f"{flagged} flagged at threshold {threshold:.4f}")
+    summary = (f"scored {len(rows)} prompt{'s' if len(rows) != 1 else ''} with {detector.kind} detector "
+               f"{detector.model.sha256[:12]}: {flagged} flagged at threshold {threshold:.4f}")
     if args.output is None:
         sys.stdout.write(text)
         print(summary, file=sys.stderr)

@@ -99,6 +99,7 @@ class Pair:
     after: Label
     guard: dict[str, Any]
 
+    # Only items scored in both arms are paired, so neither label is None or unparsed.
     @property
     def score_before(self) -> float:
         return float(item_score(self.level, self.before))  # type: ignore[arg-type]
@@ -143,15 +144,17 @@ def pair_rows(before: dict[str, SampleRow], after: dict[str, SampleRow]) -> tupl
                 group=a.item.group,
                 method=str(a.item.metadata["method"]),
                 level=int(a.item.metadata["harmful_level"]),
-                before=a.scored_label,  # type: ignore[arg-type]
-                after=b.scored_label,  # type: ignore[arg-type]
+                before=a.scored_label,
+                after=b.scored_label,
                 guard={**meta.get("guard", {}), "reused": bool(meta.get("reused"))},
             )
         )
     return pairs, excluded
 
 
-def paired_estimate(pairs: list[Pair], paired: PairedComparison, value: Callable[[Pair, bool], float]) -> dict[str, Any]:
+def paired_estimate(
+    pairs: list[Pair], paired: PairedComparison, value: Callable[[Pair, bool], float]
+) -> dict[str, Any]:
     """A per-item quantity without the guard, with it, their paired difference (with - without) and its p-value."""
     return paired.estimate([p.group for p in pairs], [value(p, False) for p in pairs], [value(p, True) for p in pairs],
                            names=("no_guard", "guard"))

@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 def summary_line(report: dict[str, Any]) -> str:
     held = report["held_out"]
     parts = [f"held-out AUROC {held['auroc']['value']} false-positive rate {held['false_positive_rate']['value']} "
-             f"(n {held['n']}); plain questions flagged {report['plain_questions']['flagged']}/{report['plain_questions']['n']}"]
+             f"(n {held['n']}); plain questions flagged "
+             f"{report['plain_questions']['flagged']}/{report['plain_questions']['n']}"]
     for name in ("leave_family_out", "never_tuned"):
         block = report.get(name)
         if block:

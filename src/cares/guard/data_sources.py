@@ -51,7 +51,9 @@ def reported_family(row: TrainingRow) -> str:
 def rows_sha256(rows: Sequence[TrainingRow]) -> str:
     digest = hashlib.sha256()
     for row in rows:
-        digest.update(json.dumps([row.prompt, row.label, row.group, row.method, row.family], ensure_ascii=False).encode())
+        digest.update(
+            json.dumps([row.prompt, row.label, row.group, row.method, row.family], ensure_ascii=False).encode()
+        )
         digest.update(b"\n")
     return digest.hexdigest()
 

@@ -55,7 +55,9 @@ class Detector:
         self._tfidf: NgramTfidf | None = None
         self._embedder: MiniLMEmbedder | None = None
         if self.kind == "tfidf":
-            self._tfidf = NgramTfidf(NgramParams.from_dict(featuriser["params"]), featuriser["terms"], featuriser["idf"])
+            self._tfidf = NgramTfidf(
+                NgramParams.from_dict(featuriser["params"]), featuriser["terms"], featuriser["idf"]
+            )
         else:
             self._embedder = MiniLMEmbedder()
 

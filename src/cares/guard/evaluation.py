@@ -61,8 +61,8 @@ def _point(value: np.ndarray) -> float | None:
 
 
 def evaluate_scores(
-    scores: Sequence[float],
-    labels: Sequence[int],
+    scores: Sequence[float] | np.ndarray,
+    labels: Sequence[int] | np.ndarray,
     groups: Sequence[str],
     threshold: float,
     *,

@@ -53,7 +53,9 @@ class NgramParams:
 
     def __post_init__(self) -> None:
         if not (1 <= self.char_min <= self.char_max) or not (1 <= self.word_min <= self.word_max):
-            raise ConfigError(f"bad n-gram ranges: char {self.char_min}-{self.char_max}, word {self.word_min}-{self.word_max}")
+            raise ConfigError(
+                f"bad n-gram ranges: char {self.char_min}-{self.char_max}, word {self.word_min}-{self.word_max}"
+            )
         if self.min_groups < 1 or self.max_features < 1:
             raise ConfigError("min_groups and max_features must be at least 1")
 
@@ -124,7 +126,9 @@ class NgramTfidf:
 
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and L2-normalised TF-IDF values of one text."""
-        pairs = [(self.index[term], count) for term, count in term_counts(text, self.params).items() if term in self.index]
+        pairs = [
+            (self.index[term], count) for term, count in term_counts(text, self.params).items() if term in self.index
+        ]
         if not pairs:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         columns = np.fromiter((column for column, _ in pairs), dtype=np.int64, count=len(pairs))
@@ -177,7 +181,9 @@ class TermTable:
         # Columns in Python's string order, so a sorted column list is a sorted vocabulary.
         self.terms = sorted({term for c in counts for term in c})
         column = {term: i for i, term in enumerate(self.terms)}
-        indptr, indices, values = [0], [], []
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        values: list[float] = []
         for c in counts:
             indices.extend(column[term] for term in c)
             values.extend(c.values())

@@ -27,10 +27,10 @@ import aiohttp
 from aiohttp import web
 
 from cares import __version__
+from cares.checks import number
 from cares.errors import ConfigError
 from cares.guard.policy import Guard, GuardDecision
 from cares.guard.proxy_auth import ClientTokens, bearer_token
-from cares.checks import number
 from cares.guard.proxy_log import AccessLog, AccessRecord, BodyCapture, server_logger
 from cares.guard.proxy_request import ProxyError, error_response, parse_chat_request
 
@@ -142,6 +142,7 @@ class GuardProxy:
             if response is not None:
                 record.status = response.status
                 if isinstance(response, web.Response) and response.body is not None:
+                    # The responses built here carry bytes, not a streamed payload.
                     record.bytes_out = len(response.body)  # type: ignore[arg-type]
                 if not response.prepared:
                     response.headers["X-Request-Id"] = record.request_id

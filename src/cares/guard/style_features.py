@@ -96,7 +96,8 @@ def style_vector(text: str) -> np.ndarray:
     out[9] = sum(1 for w in alphabetic if not _VOWELS.intersection(w)) / max(len(alphabetic), 1)
     out[10] = sum(1 for w in words if len(w) > 18) / n_words
     apostrophe_words = re.findall(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?", clean.casefold())
-    out[11] = sum(1 for w in apostrophe_words if w.replace("\u2019", "'") in _SECOND_PERSON) / max(len(apostrophe_words), 1)
+    second_person = sum(1 for w in apostrophe_words if w.replace("\u2019", "'") in _SECOND_PERSON)
+    out[11] = second_person / max(len(apostrophe_words), 1)
     out[12] = math.log1p(len(re.findall(r"[.!?]+(?:\s|$)", clean)))
     out[13] = math.log1p(n_tokens)
     out[len(SHAPE_NAMES):] = cue_vector(clean)
@@ -124,7 +125,9 @@ class StyleScaler:
         return len(self.names)
 
     @classmethod
-    def fit(cls, raw: np.ndarray, names: Sequence[str] = STYLE_NAMES, weight: float = 0.2, clip: float = 4.0) -> StyleScaler:
+    def fit(
+        cls, raw: np.ndarray, names: Sequence[str] = STYLE_NAMES, weight: float = 0.2, clip: float = 4.0
+    ) -> StyleScaler:
         mean = raw.mean(axis=0)
         spread = raw.std(axis=0)
         scale = np.where(spread > 1e-9, 1.0 / np.where(spread > 1e-9, spread, 1.0), 0.0)

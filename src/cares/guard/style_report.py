@@ -106,8 +106,8 @@ def leave_family_out(data: TrainingData, featurised: Any, train_rows: Sequence[i
     direct_scores = np.zeros((FAMILY_FOLDS, len(direct)))
     fits = 0
     for fold in range(FAMILY_FOLDS):
-        train = [i for i in train_rows if units[i] is None or fold_of[units[i]] != fold]
-        held = [i for i in test_rows if units[i] is not None and fold_of[units[i]] == fold]
+        train = [i for i in train_rows if (family := units[i]) is None or fold_of[family] != fold]
+        held = [i for i in test_rows if (family := units[i]) is not None and fold_of[family] == fold]
         fitted = featurised.fit(train, labels, c, seed)
         fits += 1
         scores = featurised.scores(fitted, held + direct)
@@ -129,6 +129,7 @@ def _lfo_metrics(data: TrainingData, held_rows: list[int], held_scores: np.ndarr
     values = (held_scores >= threshold).astype(np.float64).tolist() + direct_flag.tolist()
     groups = [rows[i].group for i in held_rows] + [rows[i].group for i in direct]
     by_style = rates_by_key(keys, values, groups, resamples=resamples, seed=seed)
+    # Held-out rows are adversarial, so each has a family unit (None is only for direct prompts).
     positives_fold = np.asarray([fold_of[units[i]] for i in held_rows])  # type: ignore[index]
     auroc_parts = []
     for fold in range(direct_scores.shape[0]):
@@ -139,6 +140,7 @@ def _lfo_metrics(data: TrainingData, held_rows: list[int], held_scores: np.ndarr
             auroc_parts.append((mine.size, float(weighted_auroc(both, truth, np.ones((1, both.size)))[0])))
     n_pos = sum(n for n, _ in auroc_parts)
     per_unit: dict[str, Any] = {}
+    # As above: no held-out row's unit is None.
     for unit in sorted({units[i] for i in held_rows}):  # type: ignore[type-var]
         members = np.asarray([units[i] == unit for i in held_rows])
         fold = fold_of[unit]  # type: ignore[index]
@@ -213,7 +215,7 @@ def per_style_table(results: dict[str, Any]) -> list[str]:
         rows.append((f"{name}: AUROC", aurocs))
         for style in (*STYLES, "direct"):
             label = f"{name}: {'direct flagged' if style == 'direct' else style + ' recall'}"
-            rows.append((label, [_cell(style_cells(by_kind[k])[style]) if by_kind[k] else "-" for k in kinds]))
+            rows.append((label, [_cell(style_cells(cells)[style]) if (cells := by_kind[k]) else "-" for k in kinds]))
     width = max(len(label) for label, _ in rows) + 2
     col = max(30, *(len(v) + 2 for _, values in rows for v in values))
     lines = [(" " * width + "".join(k.ljust(col) for k in kinds)).rstrip()]

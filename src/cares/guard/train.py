@@ -106,13 +106,15 @@ class ThresholdPolicy:
 
     def describe(self) -> str:
         if self.spec.startswith("direct-fpr:"):
-            return (f"lowest threshold (highest recall) flagging at most {self.spec.split(':', 1)[1]} of direct prompts, "
-                    f"on out-of-fold scores ({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split")
+            return (f"lowest threshold (highest recall) flagging at most {self.spec.split(':', 1)[1]} of direct "
+                    f"prompts, on out-of-fold scores ({THRESHOLD_FOLDS} folds grouped by base prompt) of the "
+                    "training split")
         if self.spec == "youden":
             return (f"maximum recall minus false-positive rate (Youden's J) on out-of-fold scores "
                     f"({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split")
         if self.spec == "max-f1":
-            return f"maximum F1 on out-of-fold scores ({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split"
+            return (f"maximum F1 on out-of-fold scores ({THRESHOLD_FOLDS} folds grouped by base prompt) "
+                    "of the training split")
         if self.spec.startswith("recall:"):
             return (f"highest threshold reaching recall {self.spec.split(':', 1)[1]} on out-of-fold scores "
                     f"({THRESHOLD_FOLDS} folds grouped by base prompt) of the training split")
@@ -238,10 +240,16 @@ class Featurised:
     def fit(self, rows: Sequence[int], labels: np.ndarray, c: float, seed: int) -> FittedModel:
         y = labels[list(rows)]
         if len(set(y.tolist())) < 2:
-            raise ConfigError("the training rows hold only one class; a detector needs both direct and rewritten prompts")
+            raise ConfigError(
+                "the training rows hold only one class; a detector needs both direct and rewritten prompts"
+            )
         model = _logistic_regression(c, seed)
         # The scaler is fitted on the training rows only, like the vocabulary.
-        scaler = StyleScaler.fit(self.style_raw[list(rows)], weight=self.style_weight) if self.style_raw is not None else None
+        scaler = (
+            StyleScaler.fit(self.style_raw[list(rows)], weight=self.style_weight)
+            if self.style_raw is not None
+            else None
+        )
         style = self._style(scaler, rows)
         if self.table is not None:
             tfidf, columns = self.table.fit(rows)
@@ -306,7 +314,9 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
     if data.has_families and config.leave_family_out:
         lfo = style_report.leave_family_out(data, featurised, train_rows, test_rows, config.regularisation, threshold,
                                             resamples=config.resamples, seed=config.seed)
-    summary = {"leave_family_out": {key: lfo[key] for key in ("threshold", "auroc", "flag_rate_by_method")}} if lfo else {}
+    summary = (
+        {"leave_family_out": {key: lfo[key] for key in ("threshold", "auroc", "flag_rate_by_method")}} if lfo else {}
+    )
     model = model_file(fitted, config, threshold, data, metrics, n_train=len(train_rows), extra=summary)
     from cares.guard.detector import Detector
 
@@ -338,7 +348,11 @@ def fit_and_measure(data: TrainingData, featurised: Featurised, train_rows: Sequ
 def build_date() -> str:
     # SOURCE_DATE_EPOCH pins the date, so a rebuild can reproduce a shipped file byte for byte.
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch and epoch.isdigit() else dt.datetime.now(dt.timezone.utc)
+    when = (
+        dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+        if epoch and epoch.isdigit()
+        else dt.datetime.now(dt.timezone.utc)
+    )
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

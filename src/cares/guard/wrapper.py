@@ -46,12 +46,13 @@ class GuardedModel(Model):
         self._scorer: MicroBatcher[str, GuardDecision] = MicroBatcher(guard.decide_many, SCORE_BATCH, gather_s=0.002)
 
     # The engine reads these of the model it drives; they belong to the wrapped model.
-    @property  # type: ignore[override]
-    def runs_locally(self) -> bool:
+    # Read-only properties over the base's attributes: the wrapped model decides them.
+    @property
+    def runs_locally(self) -> bool:  # type: ignore[override]
         return self.inner.runs_locally
 
-    @property  # type: ignore[override]
-    def preferred_concurrency(self) -> int | None:
+    @property
+    def preferred_concurrency(self) -> int | None:  # type: ignore[override]
         return self.inner.preferred_concurrency
 
     async def prepare(self) -> None:
@@ -101,6 +102,7 @@ class GuardedModel(Model):
 def build_guard(settings: GuardSettings) -> Guard:
     from cares.guard.detector import load_detector
 
+    # The settings hold the mode as text; GuardPolicy checks it is one of its modes.
     policy = GuardPolicy(mode=settings.mode or "flagged", threshold=settings.threshold)  # type: ignore[arg-type]
     detector = load_detector(settings.detector)
     # Loading the file needs nothing extra; scoring may. Better one error now than one per item.

@@ -64,11 +64,12 @@ def _settings(spec: str, extra: tuple[tuple[str, Any], ...]) -> tuple[bool, dict
             stream = str(raw).lower() == "true"
         elif key == "extra_body":
             try:
-                extra_body = raw if isinstance(raw, dict) else json.loads(raw)
+                parsed = raw if isinstance(raw, dict) else json.loads(raw)
             except ValueError:
-                extra_body = None  # type: ignore[assignment]
-            if not isinstance(extra_body, dict):
+                parsed = None
+            if not isinstance(parsed, dict):
                 raise ConfigError(f"{spec}: --model-arg extra_body expects a JSON object, got {raw!r}")
+            extra_body = parsed
         else:
             raise ConfigError(f"{spec}: unknown --model-arg {key!r}; known: {', '.join(_SETTINGS)}")
     return stream, extra_body

@@ -90,6 +90,7 @@ class NamedConnection(sqlite3.Connection):
         self.store_path = path
         return self
 
+    # Always the named cursor: `factory` is accepted for the signature's sake and not used.
     def cursor(self, factory: Any = None) -> NamedCursor:  # type: ignore[override]
         cursor = super().cursor(NamedCursor)
         cursor.store_path = self.store_path
