@@ -160,3 +160,17 @@ def test_an_interrupt_in_a_notebook_cancels_the_evaluation_in_its_worker_thread(
         assert loop.run_until_complete(notebook_cell()) < 5 and cancelled.is_set()
     finally:
         loop.close()
+
+
+def test_model_args_take_the_command_lines_header_and_extra_body_keys(tmp_path: Path) -> None:
+    from cares.testing.openai_server import FakeOpenAIServer, ServerConfig
+
+    with FakeOpenAIServer(ServerConfig()) as srv:
+        cares.evaluate("cares-18k", "openai/m", base_url=srv.base_url, limit=3, bootstrap=0, progress=False,
+                       cache=False, run_dir=tmp_path / "run",
+                       model_args={"extra_body.top_k": "5", "header.X-Gateway-Token": "tok-9"})
+        assert len(srv.stats.log) == 3
+        assert all(e["body"]["top_k"] == 5 and e["headers"]["X-Gateway-Token"] == "tok-9" for e in srv.stats.log)
+    with pytest.raises(ValueError, match="model_args header.Bad Name: an HTTP header name"):
+        cares.evaluate("cares-18k", "openai/m", base_url="http://127.0.0.1:9/v1", limit=1, bootstrap=0,
+                       progress=False, run_dir=tmp_path / "bad", model_args={"header.Bad Name": "x"})

@@ -159,6 +159,14 @@ async def evaluate_async(
         raise ValueError(f"tasks, sources, image_roots, no_images, noise_sigma, noise_seed, protocol, join and "
                          f"toxicity_scorer apply to cares-vqa, not {benchmark}")
     api_key = os.environ.get(api_key_env) if api_key_env else None
+    # The --model-arg syntax: header.NAME and extra_body.FIELD keys, as on the command line.
+    from cares.cli.model_options import model_settings
+    from cares.errors import ConfigError
+
+    try:
+        extra, headers = model_settings([(key, str(value)) for key, value in (model_args or {}).items()], "model_args")
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
     # Workers of a Ray executor read the key from their own environment, from the variable named here.
     executor = executor or ExecutorOptions(model_key_env=api_key_env, judge_key_env=api_key_env)
     if executor.kind != "local" and model_object is not None:
@@ -167,8 +175,7 @@ async def evaluate_async(
     options = RunOptions(
         engine=EngineOptions(concurrency=concurrency, timeout_s=timeout, max_attempts=max_attempts, progress=progress,
                              executor=executor),
-        model=ModelOptions(base_url=base_url, api_key=api_key, timeout_s=timeout,
-                           extra=tuple((key, str(value)) for key, value in (model_args or {}).items())),
+        model=ModelOptions(base_url=base_url, api_key=api_key, timeout_s=timeout, extra=extra, headers=headers),
         judge_model=ModelOptions(base_url=judge_base_url or base_url, api_key=api_key, timeout_s=timeout),
         judge_template=judge_template,
         image_roots=parse_image_roots([f"{source}={path}" for source, path in (image_roots or {}).items()]),
