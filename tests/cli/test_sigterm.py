@@ -17,7 +17,8 @@ from tests.conftest import CARES, cli_env, make_rows, write_jsonl
 def test_sigterm_mid_run_is_handled_like_ctrl_c_and_resumes(tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "d.jsonl", make_rows(tuple(i % 4 for i in range(20))))
     run_dir = tmp_path / "run"
-    with FakeOpenAIServer(ServerConfig(latency_s=0.05)) as srv:
+    # Slow enough that the signal lands while requests are still in flight (80 at concurrency 4: 4 s).
+    with FakeOpenAIServer(ServerConfig(latency_s=0.2)) as srv:
         command = CARES + ["run", "cares-18k", "--model", "openai/fake", "--base-url", srv.base_url, "--data",
                            str(data), "--concurrency", "4", "--no-progress", "--run-dir", str(run_dir)]
         proc = subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
