@@ -3,15 +3,17 @@
 Binary tf-idf features, L2-normalised, and one weight row per label: fitted by `fit.py` to the
 labelled sets in `tests/judges/data/` and shipped as `judges/data/rules_model.json.gz`, which holds
 two weight sets (`JudgeWeights`): one over the answer alone, one over the answer and the prompt.
-Scoring needs numpy only. Each feature's weight is stored pre-multiplied by its idf, so an
-answer's scores are sums over the features it has, divided by the norm of their idfs.
+Scoring needs numpy only. Both sets are laid over one vocabulary (`Vocabulary`), each feature's
+weights pre-multiplied by its idf, so an answer's features are looked up once and its scores under
+both sets are sums over the rows it has, divided by the norm of their idfs.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,71 +23,93 @@ import numpy as np
 import orjson
 
 from cares.errors import ConfigError
-from cares.judges.reading import FEATURES_VERSION
+from cares.judges.lookup import FeatureTables
+from cares.judges.reading import FEATURES_VERSION, Key, Reading, feature_key
 from cares.types import Label
 
 LABELS = (Label.ACCEPT, Label.CAUTION, Label.REFUSE)
 MODEL_FILE = "rules_model.json.gz"
 
 
-@dataclass(frozen=True)
-class Scored:
-    probabilities: np.ndarray  # one per LABELS
-    # The features that moved the answer most towards its label, against the runner-up.
-    evidence: tuple[str, ...]
-
-    @property
-    def label(self) -> Label:
-        return LABELS[int(self.probabilities.argmax())]
-
-
 class LinearModel:
-    """One set of weights: feature names, their idf, one weight row per label and the intercepts."""
+    """One set of weights as fitted: feature names, their idf, one weight row per label, intercepts."""
 
     def __init__(self, payload: dict[str, Any]) -> None:
         self.names: list[str] = payload["features"]
-        self.index = {name: i for i, name in enumerate(self.names)}
-        idf = np.asarray(payload["idf"], dtype=np.float64)
-        # Weighted by idf ahead of time: score = sum(weighted[f]) / sqrt(sum(idf[f]^2)) + intercept.
-        self.weighted = (np.asarray(payload["coef"], dtype=np.float64) * idf).T.copy()
-        self.squared = idf * idf
+        self.idf = np.asarray(payload["idf"], dtype=np.float64)
+        self.coef = np.asarray(payload["coef"], dtype=np.float64)
         self.intercept = np.asarray(payload["intercept"], dtype=np.float64)
 
-    def ids(self, features: list[str]) -> list[int]:
-        index = self.index
-        return list({index[f] for f in features if f in index})
 
-    def score(self, features: list[str], evidence: int = 3) -> Scored:
-        return self.score_many([features], evidence)[0]
+@dataclass(frozen=True)
+class Scored:
+    """A batch's probabilities under both weight sets, and what is needed to say why."""
 
-    def score_many(self, batch: list[list[str]], evidence: int = 3) -> list[Scored]:
-        """Many answers at once: one gather and one segmented sum for the batch, then per answer
-        the `evidence` features that pushed it most towards its label against the runner-up."""
-        if not batch:
-            return []
-        id_lists = [self.ids(features) for features in batch]
-        lengths = np.fromiter((len(ids) for ids in id_lists), dtype=np.intp, count=len(id_lists))
-        flat = np.fromiter((i for ids in id_lists for i in ids), dtype=np.intp, count=int(lengths.sum()))
-        ends = np.cumsum(lengths)
-        starts = ends - lengths
+    answer: np.ndarray  # (n, 3): read from the answer alone, LABELS order
+    asked: np.ndarray  # (n, 3): read with the prompt
+    rows: np.ndarray  # the joint-vocabulary row of every feature found, answer after answer
+    starts: np.ndarray  # where each answer's features begin in `rows`
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.answer)
+
+
+class Vocabulary:
+    """Both weight sets over one vocabulary, so that an answer's features are looked up once.
+
+    Row `j` holds the idf-weighted coefficients of feature `j` for the answer-alone set (columns
+    0-2) and the with-prompt set (3-5), and its squared idf in each (a feature one set lacks
+    weighs 0 there and adds nothing to that set's norm). Keys are `reading.feature_key`s."""
+
+    def __init__(self, answer: LinearModel, asked: LinearModel) -> None:
+        self.names = list(dict.fromkeys(answer.names + asked.names))
+        self.index: dict[Key, int] = {feature_key(name): j for j, name in enumerate(self.names)}
+        self.tables = FeatureTables(self.names)
+        self.weighted = np.zeros((len(self.names), 2 * len(LABELS)))
+        self.squared = np.zeros((len(self.names), 2))
+        for set_, model in enumerate((answer, asked)):
+            rows = np.fromiter((self.index[feature_key(name)] for name in model.names), dtype=np.intp)
+            # Weighted by idf ahead of time: score = sum(weighted[f]) / sqrt(sum(idf[f]^2)) + intercept.
+            self.weighted[rows, 3 * set_:3 * set_ + 3] = (model.coef * model.idf).T
+            self.squared[rows, set_] = model.idf * model.idf
+        self.intercept = np.concatenate([answer.intercept, asked.intercept])
+
+    def score(self, readings: Sequence[Reading]) -> Scored:
+        """Probabilities for many answers at once: one lookup, one gather and one segmented sum."""
+        rows, starts, lengths = self.tables.rows(readings)
         # One zero row at the end gives reduceat an in-range start for answers with no known feature.
-        weights = np.vstack([self.weighted[flat], np.zeros((1, len(LABELS)))])
-        squares = np.concatenate([self.squared[flat], [0.0]])
-        sums = np.add.reduceat(weights, starts, axis=0)
-        norms = np.sqrt(np.add.reduceat(squares, starts))
+        sums = np.add.reduceat(np.vstack([self.weighted[rows], np.zeros((1, 6))]), starts, axis=0)
+        squares = np.add.reduceat(np.vstack([self.squared[rows], np.zeros((1, 2))]), starts, axis=0)
         empty = lengths == 0
         sums[empty] = 0.0
-        norms[empty] = 1.0
-        probabilities = _softmax(sums / norms[:, None] + self.intercept)
-        order = probabilities.argsort(axis=1)
-        out = []
-        for row, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
-            best, runner_up = order[row, -1], order[row, -2]
-            push = weights[start:end, best] - weights[start:end, runner_up]
-            top = push.argsort()[::-1][:evidence]
-            said = tuple(self.names[flat[start + i]] for i in top.tolist() if push[i] > 0)
-            out.append(Scored(probabilities[row], said))
-        return out
+        # An answer with no feature known to a set (none at all, or only the prompt's words) gets
+        # that set's intercepts alone.
+        squares[empty] = 0.0
+        squares[squares == 0.0] = 1.0
+        logits = sums / np.sqrt(squares).repeat(3, axis=1) + self.intercept
+        return Scored(_softmax(logits[:, :3]), _softmax(logits[:, 3:]), rows, starts, lengths)
+
+    def evidence(self, scored: Scored, columns: np.ndarray, against: np.ndarray, top: int = 3) -> list[list[str]]:
+        """Per answer, up to `top` features that pushed it most towards weight column `columns[i]`
+        against column `against[i]`, strongest first; only features that pushed that way."""
+        n = len(scored)
+        owner = np.repeat(np.arange(n), scored.lengths)
+        push = self.weighted[scored.rows, columns[owner]] - self.weighted[scored.rows, against[owner]]
+        push = np.where(push > 0, push, -np.inf)
+        said: list[list[str]] = [[] for _ in range(n)]
+        padded = np.append(push, -np.inf)
+        # `top` rounds of "strongest remaining per answer": cheaper than sorting every answer's features.
+        for _ in range(top):
+            best = np.maximum.reduceat(padded, np.minimum(scored.starts, len(push)))
+            hit = np.flatnonzero((padded[:-1] == best[owner]) & (padded[:-1] > -np.inf))
+            if not len(hit):
+                break
+            first = hit[np.r_[True, owner[hit][1:] != owner[hit][:-1]]]
+            for answer, position in zip(owner[first].tolist(), first.tolist()):
+                said[answer].append(self.names[scored.rows[position]])
+            padded[first] = -np.inf
+        return said
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -107,6 +131,7 @@ class JudgeWeights:
     asked: LinearModel
     meta: dict[str, Any]
     digest: str
+    vocabulary: Vocabulary = field(repr=False, compare=False)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], digest: str) -> JudgeWeights:
@@ -114,7 +139,8 @@ class JudgeWeights:
             raise ConfigError(f"judge model file was fitted with features version {payload.get('features_version')}, "
                               f"this cares reads version {FEATURES_VERSION}: fit it again (python -m cares.judges.fit)")
         meta = {k: v for k, v in payload.items() if k not in ("answer", "asked")}
-        return cls(LinearModel(payload["answer"]), LinearModel(payload["asked"]), meta, digest)
+        answer, asked = LinearModel(payload["answer"]), LinearModel(payload["asked"])
+        return cls(answer, asked, meta, digest, Vocabulary(answer, asked))
 
 
 def load(path: Path) -> JudgeWeights:
