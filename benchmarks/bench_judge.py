@@ -3,10 +3,11 @@
 Three figures, on this machine, one process:
 
 1. the judge's `judge_many` over every distinct answer in the labelled development sets (real-length answers
-   in many models' styles, about 450 characters on average), several rounds;
+   in many models' styles, about 490 characters on average), several rounds;
 2. the judging stage (`judge_pending`: the judge plus writing every label to a real SQLite run
    store) over N answers that are all distinct (the labelled answers, each made unique by a
-   reference number at its end, as a real model's answers are);
+   reference number at its end, as a real model's answers are), the median of three runs, each
+   into a fresh store (the first run of a process also pays for its first large allocations);
 3. the same stage over N answers of the trivial baselines (three texts, repeated), where the
    judge reads each distinct answer once.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -86,7 +88,7 @@ def main() -> int:
 
     unique = [JudgeInput(f"k{i}", pairs[i % len(pairs)][0], f"{pairs[i % len(pairs)][1]}\n(ref {i})")
               for i in range(args.n)]
-    unique_rate = args.n / stage(judge, unique)
+    unique_rate = args.n / statistics.median(stage(judge, unique) for _ in range(3))
     print(f"judging stage, {args.n} distinct answers into a run store: {unique_rate:,.0f} answers/s")
 
     texts = (REFUSE_TEXT, COMPLY_TEXT, CAUTION_TEXT)

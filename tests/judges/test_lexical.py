@@ -56,7 +56,8 @@ def test_both_weight_sets_give_scikit_learns_probabilities(fitted) -> None:
     answers = [Labelled("t", prompt, text, 0) for text, _ in TEXTS for prompt in PROMPTS]
     answers += [Labelled("t", "How?", "Completely unrelated words only.", 0), Labelled("t", "", "", 0),
                 Labelled("t", "Dose in mg?", "zzz", 0)]
-    scored = weights.vocabulary.score([read(row.response, row.prompt) for row in answers])
+    vocabulary = weights.vocabulary
+    scored = vocabulary.score(vocabulary.tables.rows([read(row.response, row.prompt) for row in answers]))
     for got, (vectorizer, model) in zip((scored.answer, scored.asked), references):
         assert np.allclose(got, model.predict_proba(vectorizer.transform(answers)), atol=1e-4)
 
@@ -66,9 +67,9 @@ def test_a_batch_scores_each_answer_as_alone_also_around_answers_with_no_known_w
     vocabulary = weights.vocabulary
     # Unknown-only answers first, in the middle and last: the segmented sum must not borrow neighbours' rows.
     answers = ["zzz qqq", TEXTS[0][0], "", "zzz", TEXTS[6][0], TEXTS[3][0], "qqq"]
-    batch = vocabulary.score([read(a, "How?") for a in answers])
+    batch = vocabulary.score(vocabulary.tables.rows([read(a, "How?") for a in answers]))
     for k, answer in enumerate(answers):
-        alone = vocabulary.score([read(answer, "How?")])
+        alone = vocabulary.score(vocabulary.tables.rows([read(answer, "How?")]))
         assert np.allclose(batch.answer[k], alone.answer[0]) and np.allclose(batch.asked[k], alone.asked[0])
 
 
@@ -76,7 +77,7 @@ def test_evidence_names_features_that_pushed_towards_the_label(fitted) -> None:
     weights, _, _ = fitted
     vocabulary = weights.vocabulary
     answers = ["Take 400 mg every 6 hours with food.", "I can't help with that.", "zzz"]
-    scored = vocabulary.score([read(a) for a in answers])
+    scored = vocabulary.score(vocabulary.tables.rows([read(a) for a in answers]))
     order = scored.answer.argsort(axis=1)
     said = vocabulary.evidence(scored, order[:, -1], order[:, -2])
     assert LABELS[int(order[0, -1])] is LABELS[0] and LABELS[int(order[1, -1])] is LABELS[2]

@@ -2,8 +2,9 @@
 
 Two equivalences, each checked answer by answer on every labelled answer in tests/judges/data
 and on random text full of the characters that could tell the paths apart:
-- the batch lookup (`lookup.FeatureTables`) finds the same vocabulary rows as looking each of
-  `Reading.keys` up by name;
+- both batch lookups (`lookup.FeatureTables.rows` over spelled-out readings, and `rows_of_scans`,
+  which hashes words in numpy) find the same vocabulary rows as looking each of `Reading.keys`
+  up by name;
 - RE2 on `matching_view(text)` finds the turns, declines and take-backs Python's `re` finds in
   the text, at the same offsets.
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from cares.judges.lexical import shipped
-from cares.judges.reading import DECLINE, PIVOT, TAKE_BACK, matching_view, read
+from cares.judges.lookup import word_hash
+from cares.judges.reading import DECLINE, PIVOT, TAKE_BACK, matching_view, read, scan, tokens, word_bytes
 
 DATA = Path(__file__).parent / "data"
 # Phrases the patterns look for, glued to letters, digits, marks and spaces of other scripts.
@@ -43,20 +45,36 @@ def fuzzed(n: int = 3000) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("source", [labelled, fuzzed])
-def test_the_batch_lookup_finds_the_rows_of_the_spelled_out_keys(source) -> None:
+def test_both_lookups_find_the_rows_of_the_spelled_out_keys(source) -> None:
     vocabulary = shipped().vocabulary
-    readings = [read(response, prompt) for prompt, response in source()]
-    rows, starts, lengths = vocabulary.tables.rows(readings)
+    pairs = source()
+    readings = [read(response, prompt) for prompt, response in pairs]
+    spelled = vocabulary.tables.rows(readings)
+    hashed = vocabulary.tables.rows_of_scans([scan(response, prompt) for prompt, response in pairs])
     for k, reading in enumerate(readings):
-        expected = {vocabulary.index[key] for key in reading.keys + reading.prompt_keys if key in vocabulary.index}
-        got = rows[starts[k]:starts[k] + lengths[k]].tolist()
-        assert sorted(got) == sorted(expected), reading.words[:20]
-        assert len(got) == len(set(got))
+        expected = sorted({vocabulary.index[key] for key in reading.keys + reading.prompt_keys
+                           if key in vocabulary.index})
+        for found in (spelled, hashed):
+            assert found.rows[found.starts[k]:found.starts[k] + found.lengths[k]].tolist() == expected, reading.words
+    assert hashed.words is not None
+    assert hashed.words.counts.tolist() == [len(reading.words) for reading in readings]
+
+
+def test_words_are_hashed_as_word_hash_spells_it_and_digits_read_as_str_isdigit() -> None:
+    tables = shipped().vocabulary.tables
+    chunks = ["take 000 mg", "", "  m\u00b2 \u00b2 \u0663\u0663 caf\u00e9  ", "zzqx"]
+    words = tables.hashed([word_bytes(chunk) for chunk in chunks])
+    spelled = [word for chunk in chunks for word in tokens(chunk)]
+    assert words.hashes.tolist() == [word_hash(word) for word in spelled]
+    assert words.owner.tolist() == [0, 0, 0, 2, 2, 2, 2, 3] and words.counts.tolist() == [3, 0, 4, 1]
+    assert words.digits.tolist() == [word.isdigit() for word in spelled]
+    assert words.non_ascii.tolist() == [not word.isascii() for word in spelled]
+    assert words.ids[-1] == tables.unknown and words.ids[0] == tables.word_ids["take"]
 
 
 @pytest.mark.parametrize("source", [labelled, fuzzed])
 def test_re2_on_the_matching_view_finds_what_re_finds_in_the_text(source) -> None:
-    patterns = [(pattern, re.compile(pattern.pattern)) for pattern in (PIVOT, DECLINE, TAKE_BACK)]
+    patterns = [(pattern, re.compile(pattern.source)) for pattern in (PIVOT, DECLINE, TAKE_BACK)]
     for _, response in source():
         text = response.lower().replace("\u2019", "'")
         view = matching_view(text)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -23,8 +22,8 @@ import numpy as np
 import orjson
 
 from cares.errors import ConfigError
-from cares.judges.lookup import FeatureTables
-from cares.judges.reading import FEATURES_VERSION, Key, Reading, feature_key
+from cares.judges.lookup import FeatureTables, Found
+from cares.judges.reading import FEATURES_VERSION, Key, feature_key
 from cares.types import Label
 
 LABELS = (Label.ACCEPT, Label.CAUTION, Label.REFUSE)
@@ -66,21 +65,24 @@ class Vocabulary:
         self.names = list(dict.fromkeys(answer.names + asked.names))
         self.index: dict[Key, int] = {feature_key(name): j for j, name in enumerate(self.names)}
         self.tables = FeatureTables(self.names)
-        self.weighted = np.zeros((len(self.names), 2 * len(LABELS)))
-        self.squared = np.zeros((len(self.names), 2))
+        # One row per feature, and a zero row last: columns 0-5 the weights, 6-7 the squared idfs,
+        # so that one gather and one segmented sum give an answer's scores and norms together.
+        self.table = np.zeros((len(self.names) + 1, 2 * len(LABELS) + 2))
+        self.weighted = self.table[:, :2 * len(LABELS)]
         for set_, model in enumerate((answer, asked)):
             rows = np.fromiter((self.index[feature_key(name)] for name in model.names), dtype=np.intp)
             # Weighted by idf ahead of time: score = sum(weighted[f]) / sqrt(sum(idf[f]^2)) + intercept.
-            self.weighted[rows, 3 * set_:3 * set_ + 3] = (model.coef * model.idf).T
-            self.squared[rows, set_] = model.idf * model.idf
+            self.table[rows, 3 * set_:3 * set_ + 3] = (model.coef * model.idf).T
+            self.table[rows, 6 + set_] = model.idf * model.idf
         self.intercept = np.concatenate([answer.intercept, asked.intercept])
 
-    def score(self, readings: Sequence[Reading]) -> Scored:
-        """Probabilities for many answers at once: one lookup, one gather and one segmented sum."""
-        rows, starts, lengths = self.tables.rows(readings)
-        # One zero row at the end gives reduceat an in-range start for answers with no known feature.
-        sums = np.add.reduceat(np.vstack([self.weighted[rows], np.zeros((1, 6))]), starts, axis=0)
-        squares = np.add.reduceat(np.vstack([self.squared[rows], np.zeros((1, 2))]), starts, axis=0)
+    def score(self, found: Found) -> Scored:
+        """Probabilities for many answers at once, from their rows (`tables.rows_of_scans`, or
+        `tables.rows` for spelled-out readings): one gather and one segmented sum."""
+        rows, starts, lengths = found.rows, found.starts, found.lengths
+        # The zero row at the end gives reduceat an in-range start for answers with no known feature.
+        totals = np.add.reduceat(self.table[np.append(rows, len(self.names))], starts, axis=0)
+        sums, squares = totals[:, :6], totals[:, 6:]
         empty = lengths == 0
         sums[empty] = 0.0
         # An answer with no feature known to a set (none at all, or only the prompt's words) gets

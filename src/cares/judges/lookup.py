@@ -1,21 +1,119 @@
-"""Finding a batch of readings' features in the judge's vocabulary, with numpy doing the lookups.
+"""Finding a batch of answers' features in the judge's vocabulary, with numpy doing the work.
 
-`Reading.keys` spells every feature out (each word pair a tuple, each opening word a marked
-pair), and looking a few hundred of those up in a dict costs about 60 µs an answer. Here each
-word is looked up once, as a number, and the features are found from the numbers for a whole
-batch at once: a word's row from a table, a word pair's from a sorted array of pair codes, the
-opening's words from the first `OPENING_WORDS` positions. `tests/judges/test_lookup.py` checks the
-rows found equal those of the spelled-out keys, answer by answer.
+`Reading.keys` spells every feature out (each word pair a tuple, each opening word a marked pair);
+looking a few hundred of those up in a dict costs about 60 µs an answer, and splitting the text
+into Python strings as much again. The judge's hot path (`rows_of_scans`) never builds a word:
+each answer's `word_bytes` are joined into one buffer, words are found where spaces end and
+start, and each is hashed in numpy (a polynomial over its bytes, modulo 2**64) and matched
+against the vocabulary's hashes. Word pairs, the opening's words, the words after the turn, the
+prompt's words and the shape buckets then become vocabulary rows for the whole batch at once.
+
+`rows` does the same from spelled-out readings. `tests/judges/test_lookup.py` checks both give the
+rows of `Reading.keys` looked up by name, answer by answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain, repeat
 
 import numpy as np
 
-from cares.judges.reading import OPENING_WORDS, Reading, feature_key
+from cares.judges.reading import (
+    LEN_MAX,
+    LEN_STEP,
+    LINES_MAX,
+    NUMS_MAX,
+    OPENING_WORDS,
+    TURN_LEN_MAX,
+    TURN_LEN_STEP,
+    TURN_LIST_MAX,
+    Reading,
+    Scan,
+    feature_key,
+)
+
+_PRIME = 0x100000001B3  # odd, so invertible modulo 2**64
+_SPACE, _ZERO = 32, 48
+
+
+def word_hash(word: str) -> int:
+    """The hash `hashed` computes in numpy: sum of byte_k * PRIME**k over the UTF-8 bytes, mod 2**64."""
+    return sum(byte * pow(_PRIME, k, 1 << 64) for k, byte in enumerate(word.encode())) % (1 << 64)
+
+
+class _HashTable:
+    """An open-addressing table of uint64 keys, looked up for a whole array of queries at once.
+
+    A binary search costs a dozen scattered reads per query; here a query reads one slot, or a
+    few more where keys collided, and each probe round is one gather over the queries still open."""
+
+    _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the product's top bits pick the slot
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        bits = max(4, int(len(keys) * 3).bit_length())  # at most a third full
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.keys = np.zeros(1 << bits, dtype=np.uint64)
+        self.values = np.full(1 << bits, -1, dtype=np.int64)
+        self.used = np.zeros(1 << bits, dtype=bool)
+        self.probes = 1
+        for key, value, slot in zip(keys.tolist(), values.tolist(), self._slots(keys).tolist()):
+            probes = 1
+            while self.used[slot]:
+                slot, probes = (slot + 1) & self.mask, probes + 1
+            self.keys[slot], self.values[slot], self.used[slot] = key, value, True
+            self.probes = max(self.probes, probes)
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return ((keys.astype(np.uint64) * self._MIX) >> self.shift).astype(np.int64)
+
+    def get(self, queries: np.ndarray, default: int) -> np.ndarray:
+        queries = queries.astype(np.uint64)
+        out = np.full(len(queries), default, dtype=np.int64)
+        open_ = np.arange(len(queries))
+        slots = self._slots(queries)
+        for _ in range(self.probes):
+            used = self.used[slots]
+            hit = used & (self.keys[slots] == queries[open_])
+            out[open_[hit]] = self.values[slots[hit]]
+            # A slot held by another key: the query's key may sit further on.
+            on = used & ~hit
+            open_, slots = open_[on], (slots[on] + 1) & self.mask
+            if not len(open_):
+                break
+        return out
+
+
+def _cumulative_powers(base: int, n: int) -> np.ndarray:
+    """base**j modulo 2**64 for j < n."""
+    powers = np.ones(n, dtype=np.uint64)
+    np.cumprod(np.full(n - 1, base, dtype=np.uint64), out=powers[1:])
+    return powers
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words of a batch of texts, in order: each one's hash, vocabulary id and text."""
+
+    hashes: np.ndarray  # uint64
+    ids: np.ndarray  # the vocabulary's word id, or `FeatureTables.unknown`
+    owner: np.ndarray  # which text each word is in
+    counts: np.ndarray  # words per text
+    digits: np.ndarray  # whether each word is all digits (`str.isdigit`)
+    non_ascii: np.ndarray  # whether each word has a byte beyond ASCII
+
+
+@dataclass(frozen=True)
+class Found:
+    """Each answer's distinct vocabulary rows, answer after answer, and its words."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    words: Words | None = None
 
 
 class FeatureTables:
@@ -43,9 +141,16 @@ class FeatureTables:
         self.tables = {mark: self._table(entries) for mark, entries in marked.items()}
         self.base = self.unknown + 1
         codes = np.array([a * self.base + b for a, b, _ in pairs], dtype=np.int64)
-        order = codes.argsort()
-        self.pair_codes = codes[order]
-        self.pair_rows = np.array([row for _, _, row in pairs], dtype=np.int64)[order]
+        self.pairs = _HashTable(codes, np.array([row for _, _, row in pairs], dtype=np.int64))
+        hashes = np.array([word_hash(word) for word in self.word_ids], dtype=np.uint64)
+        if len(np.unique(hashes)) != len(hashes):
+            raise ValueError("two vocabulary words share a hash: change _PRIME")
+        self.words = _HashTable(hashes, np.arange(len(hashes), dtype=np.int64))
+        self.bucket = {stem: np.array([self.shapes.get(f"<{stem}{k}>", -1) for k in range(last + 1)], dtype=np.int64)
+                       for stem, last in (("len", LEN_MAX), ("nums", NUMS_MAX), ("lines", LINES_MAX),
+                                          ("turn-len", TURN_LEN_MAX), ("turn-list", TURN_LIST_MAX))}
+        self._powers = np.ones(1, dtype=np.uint64)
+        self._inverse = np.ones(1, dtype=np.uint64)
 
     def _id(self, word: str) -> int:
         return self.word_ids.setdefault(word, len(self.word_ids))
@@ -56,49 +161,107 @@ class FeatureTables:
             table[word] = row
         return table
 
-    def _ids(self, words: list[str]) -> np.ndarray:
-        return np.fromiter(map(self.word_ids.get, words, repeat(self.unknown)), dtype=np.int64, count=len(words))
+    def _power_tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """PRIME**j and PRIME**-j modulo 2**64 for j < n, grown as batches need them."""
+        if len(self._powers) < n:
+            size = max(n, 2 * len(self._powers))
+            self._powers = _cumulative_powers(_PRIME, size)
+            self._inverse = _cumulative_powers(pow(_PRIME, -1, 1 << 64), size)
+        return self._powers, self._inverse
 
-    def rows(self, readings: Sequence[Reading], with_prompt: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each reading's distinct vocabulary rows, reading after reading, with where each
-        reading's rows start and how many there are."""
+    def hashed(self, chunks: Sequence[bytes]) -> Words:
+        """The words of each chunk of `word_bytes`, hashed and looked up, for all chunks at once."""
+        buffer = b" ".join(chunks)
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        sizes = np.fromiter(map(len, chunks), dtype=np.int64, count=len(chunks))
+        chunk_starts = np.cumsum(sizes + 1) - (sizes + 1)
+        edges = np.diff(np.concatenate([[0], (data != _SPACE).view(np.int8), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        owner = np.searchsorted(chunk_starts, starts, side="right") - 1
+        powers, inverse = self._power_tables(len(data) + 1)
+        # uint64 arithmetic wraps: sums and products are modulo 2**64, as the hash is defined.
+        prefix = np.zeros(len(data) + 1, dtype=np.uint64)
+        np.cumsum(data.astype(np.uint64) * powers[:len(data)], out=prefix[1:])
+        hashes = (prefix[ends] - prefix[starts]) * inverse[starts]
+        ids = self.words.get(hashes, self.unknown)
+        not_zero = np.concatenate([[0], np.cumsum(data != _ZERO)])
+        high = np.concatenate([[0], np.cumsum(data >= 128)])
+        digits = (not_zero[ends] - not_zero[starts]) == 0
+        non_ascii = (high[ends] - high[starts]) > 0
+        # Digits beyond ASCII ('²', '٣') pass through the byte translation: str.isdigit decides.
+        for k in np.flatnonzero(non_ascii).tolist():
+            digits[k] = buffer[starts[k]:ends[k]].decode().isdigit()
+        return Words(hashes, ids, owner, np.bincount(owner, minlength=len(chunks)), digits, non_ascii)
+
+    def rows_of_scans(self, scans: Sequence[Scan], with_prompt: bool = True) -> Found:
+        """Each scanned answer's distinct vocabulary rows: the judge's path."""
+        n = len(scans)
+        words = self.hashed([s.answer for s in scans])
+        turned = [i for i, s in enumerate(scans) if s.tail is not None]
+        tail = self.hashed([scans[i].tail or b"" for i in turned])
+        prompt = self.hashed([s.prompt for s in scans]) if with_prompt else None
+        numbers = np.bincount(words.owner[words.digits], minlength=n)
+        lines = np.fromiter((s.lines for s in scans), dtype=np.int64, count=n)
+        asking = np.fromiter((s.ends_asking for s in scans), dtype=bool, count=n)
+        bucket = self.bucket
+        shape_owner = [np.arange(n)] * 3
+        shape_rows = [bucket["len"][np.minimum(words.counts // LEN_STEP, LEN_MAX)],
+                      bucket["nums"][np.minimum(numbers, NUMS_MAX)], bucket["lines"][np.minimum(lines, LINES_MAX)]]
+        empty = words.counts == 0
+        for mask, name in ((empty, "<empty>"), (~empty & asking, "<ends-asking>")):
+            shape_owner.append(np.flatnonzero(mask))
+            shape_rows.append(np.full(int(mask.sum()), self.shapes.get(name, -1)))
+        if turned:
+            where = np.asarray(turned, dtype=np.int64)
+            items = np.fromiter((scans[i].turn_list for i in turned), dtype=np.int64, count=len(turned))
+            shape_owner += [where] * 3
+            shape_rows += [np.full(len(turned), self.shapes.get("<turn>", -1)),
+                           bucket["turn-len"][np.minimum(tail.counts // TURN_LEN_STEP, TURN_LEN_MAX)],
+                           bucket["turn-list"][np.minimum(items, TURN_LIST_MAX)]]
+        tail_owner = np.asarray(turned, dtype=np.int64)[tail.owner]
+        rows, starts, lengths = self._rows(
+            n, words.ids, words.counts, tail.ids, tail_owner, prompt.ids if prompt else None,
+            prompt.owner if prompt else None, np.concatenate(shape_owner), np.concatenate(shape_rows))
+        return Found(rows, starts, lengths, words)
+
+    def rows(self, readings: Sequence[Reading], with_prompt: bool = True) -> Found:
+        """The same from spelled-out readings, each word looked up by name."""
+        def ids(words: list[str]) -> np.ndarray:
+            return np.fromiter(map(self.word_ids.get, words, repeat(self.unknown)), dtype=np.int64, count=len(words))
+
         n = len(readings)
-        owners, rows = [], []
-
-        def found(words: list[list[str]], table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-            ids = self._ids(list(chain.from_iterable(words)))
-            return np.repeat(np.arange(len(words)), counts), table[ids] if len(ids) else ids
-
         counts = np.fromiter((len(r.words) for r in readings), dtype=np.int64, count=n)
-        ids = self._ids(list(chain.from_iterable(r.words for r in readings)))
+        turned = [i for i, r in enumerate(readings) if r.tail is not None]
+        tail_counts = np.fromiter((len(readings[i].tail or []) for i in turned), dtype=np.int64, count=len(turned))
+        prompt_counts = np.fromiter((len(r.prompt_words) for r in readings), dtype=np.int64, count=n)
+        shapes = [(i, self.shapes.get(s, -1)) for i, r in enumerate(readings) for s in r.shapes]
+        rows, starts, lengths = self._rows(
+            n, ids(list(chain.from_iterable(r.words for r in readings))), counts,
+            ids(list(chain.from_iterable(readings[i].tail or [] for i in turned))),
+            np.repeat(np.asarray(turned, dtype=np.int64), tail_counts),
+            ids(list(chain.from_iterable(r.prompt_words for r in readings))) if with_prompt else None,
+            np.repeat(np.arange(n), prompt_counts) if with_prompt else None,
+            np.array([i for i, _ in shapes], dtype=np.int64), np.array([row for _, row in shapes], dtype=np.int64))
+        return Found(rows, starts, lengths)
+
+    def _rows(self, n: int, ids: np.ndarray, counts: np.ndarray, tail_ids: np.ndarray, tail_owner: np.ndarray,
+              prompt_ids: np.ndarray | None, prompt_owner: np.ndarray | None, shape_owner: np.ndarray,
+              shape_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         owner = np.repeat(np.arange(n), counts)
-        owners.append(owner)
-        rows.append(self.tables[""][ids])
         position = np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts)
         opening = position < OPENING_WORDS
-        owners.append(owner[opening])
-        rows.append(self.tables["o:"][ids[opening]])
         same = owner[1:] == owner[:-1]
         codes = ids[:-1][same] * self.base + ids[1:][same]
-        at = np.minimum(np.searchsorted(self.pair_codes, codes), len(self.pair_codes) - 1)
-        owners.append(owner[1:][same])
-        rows.append(np.where(self.pair_codes[at] == codes, self.pair_rows[at], -1) if len(self.pair_codes)
-                    else np.full(len(codes), -1))
-        turned = [i for i, r in enumerate(readings) if r.tail is not None]
-        tail_owner, tail_rows = found([readings[i].tail or [] for i in turned], self.tables["t:"])
-        owners.append(np.asarray(turned, dtype=np.int64)[tail_owner])
-        rows.append(tail_rows)
-        if with_prompt:
-            prompt_owner, prompt_rows = found([r.prompt_words for r in readings], self.tables["p:"])
+        pair_rows = self.pairs.get(codes, -1)
+        owners = [owner, owner[opening], owner[1:][same], tail_owner, shape_owner]
+        rows = [self.tables[""][ids], self.tables["o:"][ids[opening]], pair_rows, self.tables["t:"][tail_ids],
+                shape_rows]
+        if prompt_ids is not None and prompt_owner is not None:
             owners.append(prompt_owner)
-            rows.append(prompt_rows)
-        shape_rows = [(i, self.shapes.get(s, -1)) for i, r in enumerate(readings) for s in r.shapes]
-        owners.append(np.fromiter((i for i, _ in shape_rows), dtype=np.int64, count=len(shape_rows)))
-        rows.append(np.fromiter((row for _, row in shape_rows), dtype=np.int64, count=len(shape_rows)))
-        owner, row = np.concatenate(owners), np.concatenate(rows)
+            rows.append(self.tables["p:"][prompt_ids])
+        owner, row = np.concatenate(owners).astype(np.int64), np.concatenate(rows).astype(np.int64)
         known = row >= 0
-        # Distinct (reading, row) pairs: tf-idf here is binary, a feature counts once.
+        # Distinct (answer, row) pairs: tf-idf here is binary, a feature counts once.
         keys = np.sort(owner[known] * self.size + row[known])
         keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
         owner, row = keys // self.size, keys % self.size
