@@ -74,7 +74,7 @@ class Phrases:
         self._fast = re2.compile(source.encode("ascii"))
 
     def search(self, view: bytes, pos: int = 0) -> re.Match[bytes] | None:
-        return self._fast.search(view, pos)  # type: ignore[no-any-return]
+        return self._fast.search(view, pos)
 
 
 _LIST_ITEM = re.compile(r"(?m)^\s*(?:[-*\u2022]|\d+[.)])\s")
