@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -63,18 +63,23 @@ class Vocabulary:
 
     def __init__(self, answer: LinearModel, asked: LinearModel) -> None:
         self.names = list(dict.fromkeys(answer.names + asked.names))
-        self.index: dict[Key, int] = {feature_key(name): j for j, name in enumerate(self.names)}
+        row_of = {name: j for j, name in enumerate(self.names)}
         self.tables = FeatureTables(self.names)
         # One row per feature, and a zero row last: columns 0-5 the weights, 6-7 the squared idfs,
         # so that one gather and one segmented sum give an answer's scores and norms together.
         self.table = np.zeros((len(self.names) + 1, 2 * len(LABELS) + 2))
         self.weighted = self.table[:, :2 * len(LABELS)]
         for set_, model in enumerate((answer, asked)):
-            rows = np.fromiter((self.index[feature_key(name)] for name in model.names), dtype=np.intp)
+            rows = np.fromiter(map(row_of.__getitem__, model.names), dtype=np.intp, count=len(model.names))
             # Weighted by idf ahead of time: score = sum(weighted[f]) / sqrt(sum(idf[f]^2)) + intercept.
             self.table[rows, 3 * set_:3 * set_ + 3] = (model.coef * model.idf).T
             self.table[rows, 6 + set_] = model.idf * model.idf
         self.intercept = np.concatenate([answer.intercept, asked.intercept])
+
+    @cached_property
+    def index(self) -> dict[Key, int]:
+        """Row by spelled-out key (`Reading.keys`): for explaining and checking, not for judging."""
+        return {feature_key(name): j for j, name in enumerate(self.names)}
 
     def score(self, found: Found) -> Scored:
         """Probabilities for many answers at once, from their rows (`tables.rows_of_scans`, or

@@ -31,7 +31,6 @@ from cares.judges.reading import (
     TURN_LIST_MAX,
     Reading,
     Scan,
-    feature_key,
 )
 
 _PRIME = 0x100000001B3  # odd, so invertible modulo 2**64
@@ -52,6 +51,9 @@ class _HashTable:
     _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the product's top bits pick the slot
 
     def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """`keys` distinct. Each key goes to the first free slot at or after its own, as one-by-one
+        insertion would put it, in rounds: every key still out tries its next slot, and where
+        several try the same free slot the first of them takes it."""
         bits = max(4, int(len(keys) * 3).bit_length())  # at most a third full
         self.mask = (1 << bits) - 1
         self.shift = np.uint64(64 - bits)
@@ -59,12 +61,17 @@ class _HashTable:
         self.values = np.full(1 << bits, -1, dtype=np.int64)
         self.used = np.zeros(1 << bits, dtype=bool)
         self.probes = 1
-        for key, value, slot in zip(keys.tolist(), values.tolist(), self._slots(keys).tolist()):
-            probes = 1
-            while self.used[slot]:
-                slot, probes = (slot + 1) & self.mask, probes + 1
-            self.keys[slot], self.values[slot], self.used[slot] = key, value, True
-            self.probes = max(self.probes, probes)
+        out = np.arange(len(keys))
+        slots = self._slots(keys)
+        while len(out):
+            free = ~self.used[slots]
+            taken, first = np.unique(slots[free], return_index=True)
+            placed = out[free][first]
+            self.keys[taken], self.values[taken], self.used[taken] = keys[placed], values[placed], True
+            left = np.ones(len(out), dtype=bool)
+            left[np.flatnonzero(free)[first]] = False
+            out, slots = out[left], (slots[left] + 1) & self.mask
+            self.probes += bool(len(out))
 
     def _slots(self, keys: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -121,44 +128,40 @@ class FeatureTables:
 
     def __init__(self, names: Sequence[str]) -> None:
         self.size = len(names)
-        self.word_ids: dict[str, int] = {}
-        self.shapes: dict[str, int] = {}
-        marked: dict[str, list[tuple[int, int]]] = {"": [], "o:": [], "t:": [], "p:": []}
-        pairs: list[tuple[int, int, int]] = []
-        for row, name in enumerate(names):
-            key = feature_key(name)
-            if isinstance(key, str):
-                if key.startswith("<"):
-                    self.shapes[key] = row
-                else:
-                    marked[""].append((self._id(key), row))
-            elif key[0] in marked:
-                marked[key[0]].append((self._id(key[1]), row))
-            else:
-                pairs.append((self._id(key[0]), self._id(key[1]), row))
+        rows = range(len(names))
+        self.shapes = {name: row for row, name in zip(rows, names) if name[0] == "<"}
+        marked = {mark: [(name[2:], row) for row, name in zip(rows, names) if name[:2] == mark]
+                  for mark in ("o:", "t:", "p:")}
+        plain = [(name, row) for row, name in zip(rows, names) if name[0] != "<" and name[:2] not in marked]
+        marked[""] = [(name, row) for name, row in plain if " " not in name]
+        pairs = [(*name.split(" "), row) for name, row in plain if " " in name]
+        words = chain.from_iterable([[w for w, _ in entries] for entries in marked.values()]
+                                    + [[a for a, _, _ in pairs], [b for _, b, _ in pairs]])
+        self.word_ids: dict[str, int] = {word: i for i, word in enumerate(dict.fromkeys(words))}
         # Every unknown word gets the id one past the known words, whose row is -1 in every table.
         self.unknown = len(self.word_ids)
-        self.tables = {mark: self._table(entries) for mark, entries in marked.items()}
         self.base = self.unknown + 1
-        codes = np.array([a * self.base + b for a, b, _ in pairs], dtype=np.int64)
-        self.pairs = _HashTable(codes, np.array([row for _, _, row in pairs], dtype=np.int64))
-        hashes = np.array([word_hash(word) for word in self.word_ids], dtype=np.uint64)
+        self.tables = {mark: self._table(entries) for mark, entries in marked.items()}
+        first = self._known_ids([a for a, _, _ in pairs])
+        second = self._known_ids([b for _, b, _ in pairs])
+        self.pairs = _HashTable(first * self.base + second, np.array([row for _, _, row in pairs], dtype=np.int64))
+        self._powers = np.ones(1, dtype=np.uint64)
+        self._inverse = np.ones(1, dtype=np.uint64)
+        # Hashed the way answers' words are, by the same code: vocabulary words hold no space.
+        hashes = self._hash(" ".join(self.word_ids).encode())[0]
         if len(np.unique(hashes)) != len(hashes):
             raise ValueError("two vocabulary words share a hash: change _PRIME")
         self.words = _HashTable(hashes, np.arange(len(hashes), dtype=np.int64))
         self.bucket = {stem: np.array([self.shapes.get(f"<{stem}{k}>", -1) for k in range(last + 1)], dtype=np.int64)
                        for stem, last in (("len", LEN_MAX), ("nums", NUMS_MAX), ("lines", LINES_MAX),
                                           ("turn-len", TURN_LEN_MAX), ("turn-list", TURN_LIST_MAX))}
-        self._powers = np.ones(1, dtype=np.uint64)
-        self._inverse = np.ones(1, dtype=np.uint64)
 
-    def _id(self, word: str) -> int:
-        return self.word_ids.setdefault(word, len(self.word_ids))
+    def _known_ids(self, words: list[str]) -> np.ndarray:
+        return np.fromiter(map(self.word_ids.__getitem__, words), dtype=np.int64, count=len(words))
 
-    def _table(self, entries: list[tuple[int, int]]) -> np.ndarray:
+    def _table(self, entries: list[tuple[str, int]]) -> np.ndarray:
         table = np.full(self.unknown + 1, -1, dtype=np.int64)
-        for word, row in entries:
-            table[word] = row
+        table[self._known_ids([word for word, _ in entries])] = [row for _, row in entries]
         return table
 
     def _power_tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -169,20 +172,25 @@ class FeatureTables:
             self._inverse = _cumulative_powers(pow(_PRIME, -1, 1 << 64), size)
         return self._powers, self._inverse
 
-    def hashed(self, chunks: Sequence[bytes]) -> Words:
-        """The words of each chunk of `word_bytes`, hashed and looked up, for all chunks at once."""
-        buffer = b" ".join(chunks)
+    def _hash(self, buffer: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each space-separated word of `buffer`: its hash (`word_hash`), where it starts and ends,
+        and the buffer as bytes."""
         data = np.frombuffer(buffer, dtype=np.uint8)
-        sizes = np.fromiter(map(len, chunks), dtype=np.int64, count=len(chunks))
-        chunk_starts = np.cumsum(sizes + 1) - (sizes + 1)
         edges = np.diff(np.concatenate([[0], (data != _SPACE).view(np.int8), [0]]))
         starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        owner = np.searchsorted(chunk_starts, starts, side="right") - 1
         powers, inverse = self._power_tables(len(data) + 1)
         # uint64 arithmetic wraps: sums and products are modulo 2**64, as the hash is defined.
         prefix = np.zeros(len(data) + 1, dtype=np.uint64)
         np.cumsum(data.astype(np.uint64) * powers[:len(data)], out=prefix[1:])
-        hashes = (prefix[ends] - prefix[starts]) * inverse[starts]
+        return (prefix[ends] - prefix[starts]) * inverse[starts], starts, ends, data
+
+    def hashed(self, chunks: Sequence[bytes]) -> Words:
+        """The words of each chunk of `word_bytes`, hashed and looked up, for all chunks at once."""
+        buffer = b" ".join(chunks)
+        hashes, starts, ends, data = self._hash(buffer)
+        sizes = np.fromiter(map(len, chunks), dtype=np.int64, count=len(chunks))
+        chunk_starts = np.cumsum(sizes + 1) - (sizes + 1)
+        owner = np.searchsorted(chunk_starts, starts, side="right") - 1
         ids = self.words.get(hashes, self.unknown)
         not_zero = np.concatenate([[0], np.cumsum(data != _ZERO)])
         high = np.concatenate([[0], np.cumsum(data >= 128)])
