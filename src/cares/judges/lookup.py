@@ -134,7 +134,8 @@ class FeatureTables:
                   for mark in ("o:", "t:", "p:")}
         plain = [(name, row) for row, name in zip(rows, names) if name[0] != "<" and name[:2] not in marked]
         marked[""] = [(name, row) for name, row in plain if " " not in name]
-        pairs = [(*name.split(" "), row) for name, row in plain if " " in name]
+        split = [(name.partition(" "), row) for name, row in plain if " " in name]
+        pairs = [(first, second, row) for (first, _, second), row in split]
         words = chain.from_iterable([[w for w, _ in entries] for entries in marked.values()]
                                     + [[a for a, _, _ in pairs], [b for _, b, _ in pairs]])
         self.word_ids: dict[str, int] = {word: i for i, word in enumerate(dict.fromkeys(words))}
