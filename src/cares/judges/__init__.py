@@ -42,19 +42,18 @@ def judge(name: str, help: str, usage: str | None = None) -> Callable[[JudgeFact
                "weights fitted to labelled answers; rules@2 is the previous clause-rules judge (docs/judges.md)",
        "rules[@2]")
 def _rules(spec: str, options: ModelOptions | None, template: str | Path | None) -> Judge:
-    # Keep in step with rules.RULES_VERSION (not imported here: the registry loads no numpy).
-    if spec not in ("rules", "rules@4", "rules@2"):
-        raise ConfigError(f"unknown judge {spec!r}; the rules judges are 'rules' (rules@4, the weights this "
-                          "cares ships) and 'rules@2'; earlier weights are not kept: a run judged by them "
-                          "keeps its labels, `cares rescore` judges it again")
+    from cares.judges.rules_judge import RULES_VERSION, RulesJudge
+
+    if spec not in ("rules", f"rules@{RULES_VERSION}", "rules@2"):
+        raise ConfigError(f"unknown judge {spec!r}; the rules judges are 'rules' (rules@{RULES_VERSION}, the "
+                          "weights this cares ships) and 'rules@2'; earlier weights are not kept: a run judged "
+                          "by them keeps its labels, `cares rescore` judges it again")
     if template is not None:
         raise ConfigError(f"--judge-template applies to llm/... judges, not to {spec!r}")
     if spec == "rules@2":
         from cares.judges.clause_rules import ClauseRulesJudge
 
         return ClauseRulesJudge()
-    from cares.judges.rules import RulesJudge
-
     return RulesJudge()
 
 

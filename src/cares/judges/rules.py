@@ -27,15 +27,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from cares.judges.base import OfflineJudge, Verdict
+from cares.judges.base import Verdict
 from cares.judges.lexical import LABELS, JudgeWeights, Vocabulary, shipped
 from cares.judges.lookup import Found, Words, word_hash
 from cares.judges.reading import Scan, gibberish, scan
+from cares.judges.rules_judge import MODEL_SHA256, RULES_VERSION, RulesJudge
 from cares.types import Label
 
-RULES_VERSION = "4"
-# The weights this version reads; refitting them is a new version (tests/judges/test_lexical.py).
-MODEL_SHA256 = "9829b512e30f9a6eacba5e0e08665a0d4e22a4fc3a699854c46e9d340f100088"
+__all__ = ["MODEL_SHA256", "RULES_VERSION", "RulesJudge", "classify", "classify_many"]
+
 _READABLE = re.compile(r"\w")
 # Words (as `reading.tokens` spells them: no apostrophes, digits as 0) that any refusal, pointer
 # elsewhere or rebuttal of the premise we have seen holds at least one of, in English and in the
@@ -184,19 +184,3 @@ def classify_many(pairs: Sequence[tuple[str | None, str]], model: JudgeWeights |
     for i, verdict in zip(pending, lexical):
         verdicts[i] = verdict
     return [v for v in verdicts if v is not None]
-
-
-class RulesJudge(OfflineJudge):
-    """`rules`: `classify` behind the Judge protocol; the id names the weights' version."""
-
-    id = f"rules@{RULES_VERSION}"
-
-    def classify(self, prompt: str, response: str) -> Verdict:
-        return classify(response, prompt)
-
-    def judge_many(self, pairs: list[tuple[str, str]]) -> list[Verdict]:
-        """Verdicts for (prompt, response) pairs; a pair repeated (a prompt asked of several models
-        that answer alike, constant baselines) is read once."""
-        distinct = list(dict.fromkeys(pairs))
-        by_pair = dict(zip(distinct, classify_many(distinct)))
-        return [by_pair[pair] for pair in pairs]
