@@ -74,6 +74,9 @@ def json_problem(exc: json.JSONDecodeError) -> str:
     return f"not valid JSON ({message} at column {exc.colno})"
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def parse_json_line(text: str, path: str | Path, line: int) -> Any:
     """One line of JSON, or an InputError naming the file and line: bad syntax, nesting deeper than
     the parser's recursion limit, or a string holding a lone UTF-16 surrogate ("\\ud800" is valid
@@ -84,7 +87,9 @@ def parse_json_line(text: str, path: str | Path, line: int) -> Any:
         raise InputError(path, json_problem(exc), line=line) from None
     except RecursionError:
         raise InputError(path, "not valid input: JSON nested too deeply", line=line) from None
-    where = lone_surrogate(data)
+    # A surrogate can only come from a \uD800-\uDFFF escape (the text itself is checked UTF-8), so
+    # a line without one needs no walk through its values.
+    where = lone_surrogate(data) if _SURROGATE_ESCAPE.search(text) else None
     if where is not None:
         field, column = where
         if field is not None:  # a key may hold the surrogate: named escaped, as it cannot be printed

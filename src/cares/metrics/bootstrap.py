@@ -61,12 +61,15 @@ class ClusterBootstrap:
             # Counts of each cluster in a with-replacement draw of g clusters. Drawn a block of rows at a
             # time (the same draws, in the same order, as all at once), so that the integer counts are
             # never held beside the whole float matrix: with 15,000 clusters that would be 240 MB, not 120.
-            self.weights = np.empty((resamples, g), dtype=np.float64)
+            # Stored a cluster per row, so that a slice's clusters are a gather of whole rows.
+            self._by_cluster = np.empty((g, resamples), dtype=np.float64)
             for start in range(0, resamples, _DRAW_ROWS):
                 stop = min(resamples, start + _DRAW_ROWS)
-                self.weights[start:stop] = rng.multinomial(g, pvals, size=stop - start)
+                self._by_cluster[:, start:stop] = rng.multinomial(g, pvals, size=stop - start).T
         else:
-            self.weights = np.zeros((0, g))
+            self._by_cluster = np.zeros((g, 0))
+        # resamples x clusters: each row one resample's count of every cluster (a view, not a copy).
+        self.weights = self._by_cluster.T
         # Resampled cluster counts by the clusters they count: the slices of a report ask for one
         # subset's counts once per rate, and each product is a pass over the whole weight matrix.
         self._counts: dict[bytes, np.ndarray] = {}
@@ -84,11 +87,22 @@ class ClusterBootstrap:
         sums = np.bincount(idx, weights=np.asarray(values, dtype=np.float64), minlength=g)
         key = hashlib.blake2b(idx.tobytes(), digest_size=16).digest()
         den = self._counts.get(key)
+        counts = np.bincount(idx, minlength=g).astype(np.float64)
+        present = np.flatnonzero(counts)
         with _one_blas_thread():
-            num = self.weights @ sums
-            if den is None:
-                den = self.weights @ np.bincount(idx, minlength=g).astype(np.float64)
-                self._counts[key] = den
+            if 2 * len(present) < g:
+                # A slice (one principle, one level) draws on a fraction of the clusters: reading only
+                # their rows of the matrix costs that fraction of a pass over all of it.
+                rows = self._by_cluster[present]
+                num = sums[present] @ rows
+                if den is None:
+                    den = counts[present] @ rows
+            else:
+                num = self.weights @ sums
+                if den is None:
+                    den = self.weights @ counts
+        if key not in self._counts:
+            self._counts[key] = den
         with np.errstate(invalid="ignore", divide="ignore"):
             stats = num / den
         return stats[np.isfinite(stats)]
