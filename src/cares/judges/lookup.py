@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from cares.judges.reading import (
 )
 
 _PRIME = 0x100000001B3  # odd, so invertible modulo 2**64
+_INVERSE = pow(_PRIME, -1, 1 << 64)
 _SPACE, _ZERO = 32, 48
 
 
@@ -94,6 +95,10 @@ class _HashTable:
         return out
 
 
+def _known_ids(word_ids: dict[str, int], words: list[str]) -> np.ndarray:
+    return np.fromiter(map(word_ids.__getitem__, words), dtype=np.int64, count=len(words))
+
+
 def _cumulative_powers(base: int, n: int) -> np.ndarray:
     """base**j modulo 2**64 for j < n."""
     powers = np.ones(n, dtype=np.uint64)
@@ -138,18 +143,17 @@ class FeatureTables:
         pairs = [(first, second, row) for (first, _, second), row in split]
         words = chain.from_iterable([[w for w, _ in entries] for entries in marked.values()]
                                     + [[a for a, _, _ in pairs], [b for _, b, _ in pairs]])
-        self.word_ids: dict[str, int] = {word: i for i, word in enumerate(dict.fromkeys(words))}
+        # Only needed here: after, words are found by their hashes (`words`), which takes less memory.
+        word_ids = {word: i for i, word in enumerate(dict.fromkeys(words))}
         # Every unknown word gets the id one past the known words, whose row is -1 in every table.
-        self.unknown = len(self.word_ids)
+        self.unknown = len(word_ids)
         self.base = self.unknown + 1
-        self.tables = {mark: self._table(entries) for mark, entries in marked.items()}
-        first = self._known_ids([a for a, _, _ in pairs])
-        second = self._known_ids([b for _, b, _ in pairs])
+        self.tables = {mark: self._table(word_ids, entries) for mark, entries in marked.items()}
+        first = _known_ids(word_ids, [a for a, _, _ in pairs])
+        second = _known_ids(word_ids, [b for _, b, _ in pairs])
         self.pairs = _HashTable(first * self.base + second, np.array([row for _, _, row in pairs], dtype=np.int64))
-        self._powers = np.ones(1, dtype=np.uint64)
-        self._inverse = np.ones(1, dtype=np.uint64)
         # Hashed the way answers' words are, by the same code: vocabulary words hold no space.
-        hashes = self._hash(" ".join(self.word_ids).encode())[0]
+        hashes = self._hash(" ".join(word_ids).encode())[0]
         if len(np.unique(hashes)) != len(hashes):
             raise ValueError("two vocabulary words share a hash: change _PRIME")
         self.words = _HashTable(hashes, np.arange(len(hashes), dtype=np.int64))
@@ -157,21 +161,10 @@ class FeatureTables:
                        for stem, last in (("len", LEN_MAX), ("nums", NUMS_MAX), ("lines", LINES_MAX),
                                           ("turn-len", TURN_LEN_MAX), ("turn-list", TURN_LIST_MAX))}
 
-    def _known_ids(self, words: list[str]) -> np.ndarray:
-        return np.fromiter(map(self.word_ids.__getitem__, words), dtype=np.int64, count=len(words))
-
-    def _table(self, entries: list[tuple[str, int]]) -> np.ndarray:
+    def _table(self, word_ids: dict[str, int], entries: list[tuple[str, int]]) -> np.ndarray:
         table = np.full(self.unknown + 1, -1, dtype=np.int64)
-        table[self._known_ids([word for word, _ in entries])] = [row for _, row in entries]
+        table[_known_ids(word_ids, [word for word, _ in entries])] = [row for _, row in entries]
         return table
-
-    def _power_tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """PRIME**j and PRIME**-j modulo 2**64 for j < n, grown as batches need them."""
-        if len(self._powers) < n:
-            size = max(n, 2 * len(self._powers))
-            self._powers = _cumulative_powers(_PRIME, size)
-            self._inverse = _cumulative_powers(pow(_PRIME, -1, 1 << 64), size)
-        return self._powers, self._inverse
 
     def _hash(self, buffer: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Each space-separated word of `buffer`: its hash (`word_hash`), where it starts and ends,
@@ -179,10 +172,14 @@ class FeatureTables:
         data = np.frombuffer(buffer, dtype=np.uint8)
         edges = np.diff(np.concatenate([[0], (data != _SPACE).view(np.int8), [0]]))
         starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        powers, inverse = self._power_tables(len(data) + 1)
+        # Computed for each buffer (about a millisecond for a batch), not kept between batches.
+        powers = _cumulative_powers(_PRIME, len(data) + 1)
+        inverse = _cumulative_powers(_INVERSE, len(data) + 1)
         # uint64 arithmetic wraps: sums and products are modulo 2**64, as the hash is defined.
         prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-        np.cumsum(data.astype(np.uint64) * powers[:len(data)], out=prefix[1:])
+        terms = data.astype(np.uint64)
+        terms *= powers[:len(data)]
+        np.cumsum(terms, out=prefix[1:])
         return (prefix[ends] - prefix[starts]) * inverse[starts], starts, ends, data
 
     def hashed(self, chunks: Sequence[bytes]) -> Words:
@@ -236,7 +233,8 @@ class FeatureTables:
     def rows(self, readings: Sequence[Reading], with_prompt: bool = True) -> Found:
         """The same from spelled-out readings, each word looked up by name."""
         def ids(words: list[str]) -> np.ndarray:
-            return np.fromiter(map(self.word_ids.get, words, repeat(self.unknown)), dtype=np.int64, count=len(words))
+            # Each word looked up by its hash, as `hashed` does; `Reading` words hold no space.
+            return self.words.get(self._hash(" ".join(words).encode())[0], self.unknown)
 
         n = len(readings)
         counts = np.fromiter((len(r.words) for r in readings), dtype=np.int64, count=n)
