@@ -1,5 +1,7 @@
-"""Benchmark registry: a new benchmark is one module and one line here, or a plugin's
-`TASKS.register(name, TaskClass)` (docs/plugins.md)."""
+"""Benchmark registry: a new benchmark is one module that registers its task and one line in
+`_BUILTINS`, or a plugin's `TASKS.register(name, TaskClass)` (docs/plugins.md). A benchmark's
+module is imported when its name is first asked for, so a CARES-18K run never imports CARES-VQA's
+task (nor the console it prints with) before its first request."""
 
 from __future__ import annotations
 
@@ -7,12 +9,9 @@ from typing import Any
 
 from cares.registry import Registry
 from cares.tasks.base import RunContext, SampleRow, Task
-from cares.tasks.cares18k import Cares18KTask
-from cares.tasks.vqa.task import CaresVQATask
 
-TASKS: Registry[type[Task]] = Registry("benchmark")
-for _task in (Cares18KTask, CaresVQATask):
-    TASKS.register(_task.name, _task, _task.description)
+_BUILTINS = {"cares-18k": "cares.tasks.cares18k", "cares-vqa": "cares.tasks.vqa.task"}
+TASKS: Registry[type[Task]] = Registry("benchmark", _BUILTINS)
 
 
 def get_task(name: str, options: dict[str, Any] | None = None, context: RunContext | None = None) -> Task:

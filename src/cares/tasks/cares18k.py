@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from cares.data import cares18k as dataset
 from cares.data.selection import Selection
 from cares.errors import ConfigError
+from cares.tasks import TASKS
 from cares.tasks.base import RunContext, SampleRow, Task
 from cares.types import GenerationParams, Item, Request
 
@@ -222,3 +223,6 @@ def fmt_ci(block: dict[str, Any]) -> str:
     if low is None:
         return f"{100 * value:.1f}"
     return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+TASKS.register(Cares18KTask.name, Cares18KTask, Cares18KTask.description)

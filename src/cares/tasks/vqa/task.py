@@ -10,6 +10,7 @@ from rich.console import RenderableType
 from cares.data.cares18k import DatasetInfo
 from cares.data.selection import Selection
 from cares.errors import ConfigError
+from cares.tasks import TASKS
 from cares.tasks.base import RunContext, SampleRow, SkipItem, Task
 from cares.tasks.vqa.variants import VARIANTS, select_variants, upstream_prompt
 from cares.types import GenerationParams, ImageRef, Item, Request, content_hash
@@ -152,3 +153,6 @@ def parse_image_roots(values: list[str]) -> dict[str, str]:
             raise ConfigError(f"--image-root {source}: {directory} is not a directory")
         roots[source] = directory
     return roots
+
+
+TASKS.register(CaresVQATask.name, CaresVQATask, CaresVQATask.description)
