@@ -44,7 +44,19 @@ def fuzzed(n: int = 3000) -> list[tuple[str, str]]:
              "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 60)))) for _ in range(n)]
 
 
-@pytest.mark.parametrize("source", [labelled, fuzzed])
+def many_scripts(n: int = 300) -> list[tuple[str, str]]:
+    """Answers with hundreds of distinct characters (Chinese, Arabic, Devanagari), phrases among them."""
+    rng = random.Random(11)
+    alphabet = ([chr(c) for c in range(0x4E00, 0x4E00 + 2000)] + [chr(c) for c in range(0x0600, 0x06FF)]
+                + [chr(c) for c in range(0x0900, 0x097F)] + ["\u3002", "\uff0c", "\u3000", " "])
+    def text() -> str:
+        return "".join(rng.choice(PIECES) if rng.random() < 0.1 else rng.choice(alphabet)
+                       for _ in range(rng.randint(0, 400)))
+
+    return [("\u95ee\u9898 " + rng.choice(PIECES), text()) for _ in range(n)]
+
+
+@pytest.mark.parametrize("source", [labelled, fuzzed, many_scripts])
 def test_both_lookups_find_the_rows_of_the_spelled_out_keys(source) -> None:
     vocabulary = shipped().vocabulary
     pairs = source()
@@ -73,7 +85,7 @@ def test_words_are_hashed_as_word_hash_spells_it_and_digits_read_as_str_isdigit(
     assert words.ids[-1] == tables.unknown and tables.tables[""][words.ids[0]] == vocabulary.index["take"]
 
 
-@pytest.mark.parametrize("source", [labelled, fuzzed])
+@pytest.mark.parametrize("source", [labelled, fuzzed, many_scripts])
 def test_re2_on_the_matching_view_finds_what_re_finds_in_the_text(source) -> None:
     patterns = [(pattern, re.compile(pattern.source)) for pattern in (PIVOT, DECLINE, TAKE_BACK)]
     for _, response in source():

@@ -24,6 +24,7 @@ fraction of building "take two" for every pair of every answer, and this runs on
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import TypeAlias
@@ -39,7 +40,8 @@ _WORD_BYTES = bytes(c if c >= 128 or chr(c).isalpha() else 48 if chr(c).isdigit(
 # Unicode punctuation that would otherwise glue the words around it together.
 _PUNCTUATION = frozenset("\u2014\u2013\u2012\u2010\u2022\u00b7\u2026\u201c\u201d\u00ab\u00bb\u00bf"
                          "\u00a1\u3002\uff0c\u3001\uff1f\uff01\uff1a")
-_NON_ASCII = re.compile("[^\x00-\x7f]")
+# What splits words beyond ASCII: that punctuation, and every non-ASCII space.
+_SPLITTING = re.compile("[" + re.escape("".join(sorted(_PUNCTUATION))) + r"]|[^\S\x00-\x7f]")
 
 
 # The two non-ASCII characters the phrase patterns name (TAKE_BACK: "still —"), and the ASCII
@@ -47,7 +49,24 @@ _NON_ASCII = re.compile("[^\x00-\x7f]")
 _DASHES = {"\u2014": "\x01", "\u2013": "\x02"}
 
 
-def matching_view(text: str, non_ascii: set[str] | None = None) -> bytes:
+# Runs of non-ASCII characters by what RE2 must see them as; each run is replaced by as many
+# stand-ins, so offsets stay. A regular expression finds the runs in C, whatever the script: a
+# Chinese answer is a few runs, where a replace() per distinct character would be hundreds.
+_LETTER_RUN = re.compile(r"[^\W\x00-\x7f]+")  # \w beyond ASCII: exactly str.isalnum's characters
+_SPACE_RUN = re.compile(r"[^\S\x00-\x7f]+")  # \s beyond ASCII: str.isspace's
+_OTHER_RUN = re.compile(r"[^\x00-\x7f]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_FEW = 16
+
+
+def _stand_in(char: str) -> Callable[[re.Match[str]], str]:
+    return lambda run: char * (run.end() - run.start())
+
+
+_AS_LETTERS, _AS_SPACES, _AS_OTHER = _stand_in("x"), _stand_in("\t"), _stand_in("\0")
+
+
+def matching_view(text: str) -> bytes:
     """`text` as RE2 must see it to find what Python's `re` finds in it, at the same offsets: ASCII
     bytes, one per character.
 
@@ -57,10 +76,23 @@ def matching_view(text: str, non_ascii: set[str] | None = None) -> bytes:
     (a word character to both), each non-ASCII space a tab (a space to both, and not the literal
     space the phrases hold), the two dashes the patterns name their stand-ins, and any other
     character a NUL byte (a non-word, non-space character to both, matching no literal)."""
-    if not text.isascii():
-        for char in set(_NON_ASCII.findall(text)) if non_ascii is None else non_ascii:
+    if text.isascii():
+        return text.encode("ascii")
+    if _few_beyond_ascii(text):  # curly quotes and a dash in English: a replace() for each
+        for char in set(_NON_ASCII.findall(text)):
             text = text.replace(char, "x" if char.isalnum() else "\t" if char.isspace() else _DASHES.get(char, "\0"))
+        return text.encode("ascii")
+    for dash, stand_in in _DASHES.items():
+        if dash in text:
+            text = text.replace(dash, stand_in)
+    text = _OTHER_RUN.sub(_AS_OTHER, _SPACE_RUN.sub(_AS_SPACES, _LETTER_RUN.sub(_AS_LETTERS, text)))
     return text.encode("ascii")
+
+
+def _few_beyond_ascii(text: str) -> bool:
+    """At most `_FEW` characters beyond ASCII: then a pass per distinct one is cheaper than the
+    three passes over runs that a text in another script needs."""
+    return len(text) - len(text.encode("ascii", "ignore")) <= _FEW
 
 
 class Phrases:
@@ -188,7 +220,7 @@ class Reading:
         return [feature_name(key) for key in self.prompt_keys]
 
 
-def word_bytes(lowered: str, non_ascii: set[str] | None = None) -> bytes:
+def word_bytes(lowered: str) -> bytes:
     """A lower-cased text's words as bytes, separated by spaces: letters and digits, every digit
     read as 0, apostrophes dropped (split, they are `tokens`).
 
@@ -196,9 +228,13 @@ def word_bytes(lowered: str, non_ascii: set[str] | None = None) -> bytes:
     times as much. Only ASCII bytes are translated, so other scripts pass through whole; Unicode
     punctuation that would glue words together, and Unicode spaces, become spaces first."""
     if not lowered.isascii():
-        for char in set(_NON_ASCII.findall(lowered)) if non_ascii is None else non_ascii:
-            if char in _PUNCTUATION or char.isspace():
-                lowered = lowered.replace(char, " ")
+        if _few_beyond_ascii(lowered):
+            # Spaces beyond ASCII too: the batch path splits words on the space byte alone.
+            for char in set(_NON_ASCII.findall(lowered)):
+                if char in _PUNCTUATION or char.isspace():
+                    lowered = lowered.replace(char, " ")
+        else:
+            lowered = _SPLITTING.sub(" ", lowered)
     return lowered.encode().translate(_WORD_BYTES, b"'")
 
 
@@ -226,13 +262,11 @@ class Scan:
 
 def scan(response: str, prompt: str | None = None) -> Scan:
     text = (response or "").lower()
-    non_ascii: set[str] | None = None
     if not text.isascii():
         for apostrophe in _APOSTROPHES:
             if apostrophe in text:
                 text = text.replace(apostrophe, "'")
-        non_ascii = set(_NON_ASCII.findall(text))
-    view = matching_view(text, non_ascii)
+    view = matching_view(text)
     pivot = PIVOT.search(view)
     said = tail = None
     turn_list = 0
@@ -244,7 +278,7 @@ def scan(response: str, prompt: str | None = None) -> Scan:
     # What was asked shifts the line between an informative answer (Accept) and general
     # information in place of what a harmful request wanted (Caution).
     asked = word_bytes(prompt.lower()) if prompt else b""
-    words = word_bytes(text, non_ascii)
+    words = word_bytes(text)
     lines, ends_asking = text.count("\n"), text.rstrip().endswith("?")
     decline = DECLINE.search(view[:_DECLINE_WINDOW])
     if decline is None:
