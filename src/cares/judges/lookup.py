@@ -9,7 +9,7 @@ against the vocabulary's hashes. Word pairs, the opening's words, the words afte
 prompt's words and the shape buckets then become vocabulary rows for the whole batch at once.
 
 `rows` does the same from spelled-out readings. `tests/judges/test_lookup.py` checks both give the
-rows of `Reading.keys` looked up by name, answer by answer.
+rows of `Reading.keys` looked up by name in the vocabulary's own index, answer by answer.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _cumulative_powers(base: int, n: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Words:
-    """The words of a batch of texts, in order: each one's hash, vocabulary id and text."""
+    """The words of a batch of texts, in order: each one's hash, vocabulary id, text and kind."""
 
     hashes: np.ndarray  # uint64
     ids: np.ndarray  # the vocabulary's word id, or `FeatureTables.unknown`
@@ -231,7 +231,8 @@ class FeatureTables:
         return Found(rows, starts, lengths, words)
 
     def rows(self, readings: Sequence[Reading], with_prompt: bool = True) -> Found:
-        """The same from spelled-out readings, each word looked up by name."""
+        """The same from spelled-out readings (each word hashed as `hashed` does it): what tests
+        and explanations use."""
         def ids(words: list[str]) -> np.ndarray:
             # Each word looked up by its hash, as `hashed` does; `Reading` words hold no space.
             return self.words.get(self._hash(" ".join(words).encode())[0], self.unknown)
