@@ -11,13 +11,16 @@ Three figures, on this machine, one process:
 3. the same stage over N answers of the trivial baselines (three texts, repeated), where the
    judge reads each distinct answer once.
 
+The rules judge reads large inputs on every core this process may use (`--cores 1`: one
+process); the first round also pays for forking its workers.
+
 Nothing read in one round or run is remembered into the next: the rules judge keeps no memo
 between calls (the weights are loaded once, before timing). `--judge rules@2` times the previous
 clause-rules judge, whose one memo, what each prompt asks, is cleared before every round and run.
 
 Target: 20,000 answers/s.
 
-    python benchmarks/bench_judge.py [--n 9239] [--rounds 5] [--judge rules|rules@2]
+    python benchmarks/bench_judge.py [--n 9239] [--rounds 5] [--judge rules|rules@2] [--cores N]
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from pathlib import Path
 
 from cares.judges import get_judge
 from cares.judges.base import OfflineJudge
+from cares.judges.cores import available_cores, can_fork
+from cares.judges.rules_judge import RulesJudge
 from cares.judges.rules_reading import asked
 from cares.models.baselines import CAUTION_TEXT, COMPLY_TEXT, REFUSE_TEXT
 from cares.runner.engine import EngineOptions
@@ -69,8 +74,10 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--judge", default="rules", choices=("rules", "rules@2"))
+    parser.add_argument("--cores", type=int, default=None,
+                        help="processes the rules judge reads with (default: every core it may use)")
     args = parser.parse_args()
-    judge = get_judge(args.judge)
+    judge = RulesJudge(cores=args.cores) if args.judge == "rules" else get_judge(args.judge)
     assert isinstance(judge, OfflineJudge)
     judge.judge_many([("warm-up", "Loads the weights before timing.")])
     pairs = labelled_pairs()
@@ -83,8 +90,9 @@ def main() -> int:
         judge.judge_many(pairs)
         elapsed += time.perf_counter() - start
     distinct_rate = args.rounds * len(pairs) / elapsed
-    print(f"{judge.id}: {len(pairs)} distinct labelled answers (mean {chars:.0f} chars) x {args.rounds}: "
-          f"{distinct_rate:,.0f} answers/s")
+    cores = (args.cores or (available_cores() if can_fork() else 1)) if args.judge == "rules" else 1
+    print(f"{judge.id} on {cores} core(s): {len(pairs)} distinct labelled answers (mean {chars:.0f} chars) "
+          f"x {args.rounds}: {distinct_rate:,.0f} answers/s")
 
     unique = [JudgeInput(f"k{i}", pairs[i % len(pairs)][0], f"{pairs[i % len(pairs)][1]}\n(ref {i})")
               for i in range(args.n)]

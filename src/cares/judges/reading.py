@@ -260,8 +260,9 @@ class Scan:
     after_decline: str | None
 
 
-def scan(response: str, prompt: str | None = None) -> Scan:
-    text = (response or "").lower()
+def scan(response: str, prompt: str | None = None, lowered: str | None = None) -> Scan:
+    """`response` read up to the word lookups; `lowered`, where the caller has it, is `response.lower()`."""
+    text = (response or "").lower() if lowered is None else lowered
     if not text.isascii():
         for apostrophe in _APOSTROPHES:
             if apostrophe in text:

@@ -20,6 +20,10 @@ class RulesJudge(OfflineJudge):
 
     id = f"rules@{RULES_VERSION}"
 
+    def __init__(self, cores: int | None = None) -> None:
+        """`cores`: processes that read a large batch (`rules.classify_many`); by default every core."""
+        self.cores = cores
+
     def classify(self, prompt: str, response: str) -> Verdict:
         from cares.judges.rules import classify
 
@@ -31,5 +35,5 @@ class RulesJudge(OfflineJudge):
         from cares.judges.rules import classify_many
 
         distinct = list(dict.fromkeys(pairs))
-        by_pair = dict(zip(distinct, classify_many(distinct)))
+        by_pair = dict(zip(distinct, classify_many(distinct, cores=self.cores)))
         return [by_pair[pair] for pair in pairs]

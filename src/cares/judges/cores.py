@@ -1,0 +1,104 @@
+"""Spreading the rules judge's batches over the machine's cores.
+
+Reading an answer is pure CPU work in one thread (Python, numpy and RE2), so a rescore of a whole
+run, or the judging stage after a fast local server, is bound by one core while the others idle.
+Batches are independent (each answer's verdict depends on that answer alone), so they can be read
+in worker processes and give exactly the verdicts a single process gives.
+
+Workers are forked: they start in milliseconds with the weights the parent already holds, where a
+fresh interpreter would import numpy and load the weights again (about half a second each). Only
+Linux forks safely enough for this; elsewhere, and on one core, everything stays in the process.
+The pool is kept for the life of the process, so a run that judges chunk after chunk forks once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+Batch = TypeVar("Batch")
+Result = TypeVar("Result")
+
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+_WATCH_SECONDS = 0.5
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity call outside Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _workers(size: int) -> ProcessPoolExecutor:
+    global _pool, _pool_size
+    if _pool is None or _pool_size != size:
+        if _pool is not None:
+            _pool.shutdown()
+        _pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("fork"),
+                                    initializer=_follow_parent, initargs=(os.getpid(),))
+        _pool_size = size
+    return _pool
+
+
+def _follow_parent(parent: int) -> None:
+    """Exit when the parent is gone: a worker waits on a pipe whose other end it holds itself, so a
+    killed run (SIGKILL, OOM) would otherwise leave its workers behind for good."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCH_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="cares-follow-parent", daemon=True).start()
+
+
+@atexit.register
+def _close() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
+def map_batches(work: Callable[[Batch], list[Result]], batches: Sequence[Batch], cores: int) -> list[Result]:
+    """`work` on every batch, in order, the results joined: `cores - 1` forked workers take batches
+    from the front while this process reads the first, then takes batches from the back until it
+    meets one a worker already holds; neither side waits while there is work left.
+
+    `work` must be a module-level function (workers receive it by name) that reads nothing the
+    parent changes after the first fork."""
+    if cores <= 1 or len(batches) <= 1:
+        return [result for batch in batches for result in work(batch)]
+    pool = _workers(cores - 1)
+    theirs = {i: pool.submit(work, batches[i]) for i in range(1, len(batches))}
+    mine = {0: work(batches[0])}
+    for i in range(len(batches) - 1, 0, -1):
+        # A batch no worker has taken yet can still be withdrawn; one that cannot has started,
+        # and every batch before it has too.
+        if not theirs[i].cancel():
+            break
+        mine[i] = work(batches[i])
+    results = []
+    for i, batch in enumerate(batches):
+        if i not in mine:
+            try:
+                mine[i] = theirs[i].result()
+            except BrokenProcessPool:  # a worker was killed (out of memory, a signal): read it here
+                _close()
+                mine[i] = work(batch)
+        results.extend(mine[i])
+    return results

@@ -1,0 +1,94 @@
+"""Batches spread over forked workers: the same results, in order, and the work really shared."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cares.judges.cores import can_fork, map_batches
+from cares.judges.rules import _BATCH, classify_many
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="workers are forked, which only Linux does here")
+
+
+def _tagged(batch: list[int]) -> list[tuple[int, int]]:
+    time.sleep(0.05)  # long enough that the worker takes some batches before this process runs out
+    return [(item * item, os.getpid()) for item in batch]
+
+
+def test_results_come_back_in_order_from_both_processes() -> None:
+    batches = [list(range(start, start + 5)) for start in range(0, 40, 5)]
+    results = map_batches(_tagged, batches, cores=2)
+    assert [square for square, _ in results] == [item * item for item in range(40)]
+    pids = {pid for _, pid in results}
+    assert os.getpid() in pids and len(pids) == 2
+
+
+def test_one_core_or_one_batch_stays_in_this_process() -> None:
+    for batches, cores in (([[1, 2], [3]], 1), ([[1, 2, 3]], 4)):
+        results = map_batches(_tagged, batches, cores)
+        assert [square for square, _ in results] == [1, 4, 9]
+        assert {pid for _, pid in results} == {os.getpid()}
+
+
+def test_verdicts_do_not_depend_on_how_many_cores_read_them() -> None:
+    words = "dose tablets insulin clinic refuse sorry here steps first call doctor mix".split()
+    pairs = [(f"question {i}?", " ".join(words[(i * k) % len(words)] for k in range(1, 2 + i % 30)) + f" ({i})")
+             for i in range(2 * _BATCH + 300)]
+    assert classify_many(pairs, cores=2) == classify_many(pairs, cores=1)
+
+
+_PARENT = os.getpid()
+
+
+def _dies_in_worker(batch: list[int]) -> list[int]:
+    if os.getpid() != _PARENT:
+        os._exit(1)  # as a worker killed by the OOM killer would
+    time.sleep(0.02)
+    return batch
+
+
+def test_a_killed_worker_costs_nothing_but_time() -> None:
+    batches = [[i] for i in range(6)]
+    assert map_batches(_dies_in_worker, batches, cores=2) == list(range(6))
+    # The broken pool was dropped: the next call forks new workers and works.
+    assert [square for square, _ in map_batches(_tagged, [[2], [3]], cores=2)] == [4, 9]
+
+
+def test_workers_leave_with_a_killed_parent(tmp_path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from cares.judges.cores import map_batches\n"
+        "def work(batch):\n"
+        "    time.sleep(0.05)\n"
+        "    return [os.getpid()]\n"
+        "pids = {p for p in map_batches(work, [[0]] * 8, cores=2) if p != os.getpid()}\n"
+        "print(*pids, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=tmp_path)
+    assert parent.stdout is not None
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert workers
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # An exited child of the killed parent is reaped by init; until then it is a zombie, not alive.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[-1][0] != "Z"
