@@ -19,8 +19,9 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -76,29 +77,38 @@ def _close() -> None:
 
 def map_batches(work: Callable[[Batch], list[Result]], batches: Sequence[Batch], cores: int) -> list[Result]:
     """`work` on every batch, in order, the results joined: `cores - 1` forked workers take batches
-    from the front while this process reads the first, then takes batches from the back until it
-    meets one a worker already holds; neither side waits while there is work left.
+    from the front and this process takes them from the back, until none is left.
 
+    Each worker is kept two batches ahead: this process hands out more after each batch it reads
+    itself, so neither side waits while there is work left, and nothing handed out is withdrawn.
     `work` must be a module-level function (workers receive it by name) that reads nothing the
     parent changes after the first fork."""
     if cores <= 1 or len(batches) <= 1:
         return [result for batch in batches for result in work(batch)]
-    pool = _workers(cores - 1)
-    theirs = {i: pool.submit(work, batches[i]) for i in range(1, len(batches))}
-    mine = {0: work(batches[0])}
-    for i in range(len(batches) - 1, 0, -1):
-        # A batch no worker has taken yet can still be withdrawn; one that cannot has started,
-        # and every batch before it has too.
-        if not theirs[i].cancel():
-            break
-        mine[i] = work(batches[i])
-    results = []
-    for i, batch in enumerate(batches):
-        if i not in mine:
+    workers = cores - 1
+    pool = _workers(workers)
+    waiting = deque(range(len(batches)))
+    theirs: dict[int, Future[list[Result]]] = {}
+    done: dict[int, list[Result]] = {}
+
+    def hand_out() -> None:
+        while waiting and sum(not future.done() for future in theirs.values()) < 2 * workers:
             try:
-                mine[i] = theirs[i].result()
-            except BrokenProcessPool:  # a worker was killed (out of memory, a signal): read it here
-                _close()
-                mine[i] = work(batch)
-        results.extend(mine[i])
-    return results
+                theirs[waiting[0]] = pool.submit(work, batches[waiting[0]])
+            except BrokenProcessPool:  # a worker was killed (out of memory, a signal): the rest is read here
+                return
+            waiting.popleft()
+
+    hand_out()
+    while waiting:
+        i = waiting.pop()
+        done[i] = work(batches[i])
+        hand_out()
+    for i, future in theirs.items():
+        try:
+            done[i] = future.result()
+        except BrokenProcessPool:
+            done[i] = work(batches[i])
+    if any(future.exception() is not None for future in theirs.values()):
+        _close()  # broken for good: the next call forks new workers
+    return [result for i in range(len(batches)) for result in done[i]]

@@ -54,6 +54,7 @@ _SHORT_WORDS = 15
 _BATCH = 1024
 # Below this a batch pays more for numpy's fixed costs and the trip to a worker than it saves.
 _MIN_SHARED_BATCH = 256
+_SHARED_FROM = 2 * _BATCH
 # What follows a decline must be this long, and read as Accept this surely, to outweigh it.
 # The answer as a whole must already lean a little that way: every flip in leave-one-file-out
 # cross-validation had P(accept) of 0.18 or more, and this skips three quarters of the rereading.
@@ -173,7 +174,8 @@ def classify_many(pairs: Sequence[tuple[str | None, str]], model: JudgeWeights |
     With the shipped weights, batches are spread over `cores` processes (by default every core
     this process may use, where it can fork); the verdicts are the same however many read them."""
     if cores is None:
-        cores = available_cores() if can_fork() and model is None else 1
+        # A few batches take less than forking a worker would save (the judge-ahead's batches, a small run).
+        cores = available_cores() if can_fork() and model is None and len(pairs) >= _SHARED_FROM else 1
     # Over several cores, four batches or more a core, so that none waits long for the last.
     size = _BATCH if cores <= 1 else max(_MIN_SHARED_BATCH, min(_BATCH, -(-len(pairs) // (4 * cores))))
     batches = [pairs[start:start + size] for start in range(0, len(pairs), size)]

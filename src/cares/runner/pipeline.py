@@ -163,7 +163,7 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
 
             mark = time.monotonic()
             recipe = ModelRecipe.of(config.model, options.model, options.engine.executor.model_key_env)
-            warming = warm_later_stages(judge, task, groups, config.bootstrap, config.seed)
+            warming = warm_later_stages(judge, task, groups, config.bootstrap, config.seed, store.path)
             del groups
             gen_stats, reuse = await answer_all(model, links, store, options.engine, options.answer_cache,
                                                 options.answer_cache_path, config.seed, recipe)

@@ -6,8 +6,14 @@ process mostly waits on the network: a background thread imports those modules t
 rules judge's weights and does what of the metrics needs no answer (the bootstrap's draws), so that
 their cost overlaps the waiting instead of following the last answer.
 
+Then, with an offline judge (the rules judge), the thread judges the answers already stored while
+the rest are still awaited: it reads them through its own connection to the run store and stores
+their judgements, which the judging stage then finds done, as it finds a resumed run's. A run that
+waits on the network thus ends with a few answers to judge, not all of them.
+
 Nothing depends on it: each later stage imports what it uses as usual (an import already done is a
-dictionary lookup), so a failure here only means that the stage pays for its import itself.
+dictionary lookup), and judges what is not judged yet, so a failure here only means that the stage
+does that work itself.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,22 +45,54 @@ LATER_MODULES = (
 
 # How long the thread lets the first requests go out before it competes with them for the GIL.
 FIRST_REQUESTS_S = 0.1
+# Answers judged at once while asking (a few ms of the GIL at a time), and how often it looks for more.
+AHEAD_BATCH = 256
+AHEAD_POLL_S = 0.2
 
 
 class Warming:
     """The warming thread; `join` before the stages it readies."""
 
-    def __init__(self, judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> None:
+    def __init__(self, judge: Any, task: Task, groups: list[str], resamples: int, seed: int,
+                 store_path: Path | None = None) -> None:
         self._done_asking = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(judge, task, groups, resamples, seed),
+        self.judged_ahead = 0  # answers judged and stored while the run was still asking
+        self._thread = threading.Thread(target=self._run, args=(judge, task, groups, resamples, seed, store_path),
                                         name="cares-warm", daemon=True)
         self._thread.start()
 
-    def _run(self, judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> None:
+    def _run(self, judge: Any, task: Task, groups: list[str], resamples: int, seed: int,
+             store_path: Path | None) -> None:
         # Sending the first requests is the one busy moment of the request phase: let it pass, unless
         # the requests are all answered before (a small or cached run), which is when it is needed.
         self._done_asking.wait(FIRST_REQUESTS_S)
         _warm(judge, task, groups, resamples, seed)
+        from cares.judges.base import OfflineJudge
+
+        if store_path is not None and isinstance(judge, OfflineJudge):
+            try:
+                self._judge_ahead(judge, store_path)
+            except Exception as exc:  # noqa: BLE001 - never fatal: the judging stage judges what is left
+                _log.debug("judging while asking stopped: %s: %s", type(exc).__name__, exc)
+
+    def _judge_ahead(self, judge: Any, store_path: Path) -> None:
+        """Judge the stored answers, a batch at a time, until the run stops asking."""
+        from cares.store import RunStore
+        from cares.types import Judgement
+
+        with RunStore(store_path) as store:
+            last = 0
+            while not self._done_asking.is_set():
+                rows = store.answers_after(last, AHEAD_BATCH)
+                if rows:
+                    last = rows[-1][0]
+                    fresh = {key: (prompt, text) for _, key, prompt, text in rows}
+                    verdicts = judge.judge_many(list(fresh.values()))
+                    store.put_judgements(Judgement(key, judge.id, verdict.label, verdict.raw)
+                                         for key, verdict in zip(fresh, verdicts))
+                    self.judged_ahead += len(fresh)
+                if len(rows) < AHEAD_BATCH:
+                    self._done_asking.wait(AHEAD_POLL_S)
 
     def join(self) -> None:
         """Wait for the warming to finish: usually long done; else what is left is work the next
@@ -77,7 +116,9 @@ def _warm(judge: Any, task: Task, groups: list[str], resamples: int, seed: int) 
         _log.debug("warming the later stages failed: %s: %s", type(exc).__name__, exc)
 
 
-def warm_later_stages(judge: Any, task: Task, groups: list[str], resamples: int, seed: int) -> Warming:
+def warm_later_stages(judge: Any, task: Task, groups: list[str], resamples: int, seed: int,
+                      store_path: Path | None = None) -> Warming:
     """Start readying judging, metrics (`Task.ready_metrics` with every item's cluster) and exports
-    in a daemon thread, once the first requests are out."""
-    return Warming(judge, task, groups, resamples, seed)
+    in a daemon thread, once the first requests are out; then, given the run store's path, judge
+    the answers stored while the rest are awaited."""
+    return Warming(judge, task, groups, resamples, seed, store_path)

@@ -207,6 +207,18 @@ class RunStore:
                 seen.add(key)
                 yield key, prompt, text or ""
 
+    def answers_after(self, rowid: int, limit: int) -> list[tuple[int, str, str, str]]:
+        """(row id, response key, item prompt, answer) of up to `limit` answers stored after row
+        `rowid`, in the order they were stored: what a judge reads while the run is still asking.
+        The prompt is the one `unjudged_answers` gives for the key (the first item, in display order)."""
+        query = (
+            "SELECT s.rowid, s.key, (SELECT json_extract(i.data, '$.prompt') FROM item_requests r "
+            "JOIN items i ON i.id = r.item_id WHERE r.key = s.key ORDER BY i.position, r.variant LIMIT 1), s.text "
+            "FROM responses s WHERE s.rowid > ? AND s.status = 'ok' ORDER BY s.rowid LIMIT ?"
+        )
+        return [(row, key, prompt, text or "") for row, key, prompt, text in self._db.execute(query, (rowid, limit))
+                if prompt is not None]
+
     # -- responses --------------------------------------------------------------------------
     def answered_keys(self) -> set[str]:
         self.flush()
