@@ -158,9 +158,12 @@ def task_options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def image_roots(args: argparse.Namespace) -> dict[str, str]:
+    given = list(getattr(args, "image_root", []) or [])
+    if not given:  # a CARES-18K run: CARES-VQA's task module (and its console) stays unimported
+        return {}
     from cares.tasks.vqa.task import parse_image_roots
 
-    return parse_image_roots(list(getattr(args, "image_root", []) or []))
+    return parse_image_roots(given)
 
 
 def run_config(args: argparse.Namespace, benchmark: str, spec: str) -> RunConfig:

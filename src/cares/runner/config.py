@@ -37,7 +37,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         from cares.tasks import TASKS  # the registry imports every task; only needed once a config is made
 
-        choice("RunConfig.benchmark", self.benchmark, tuple(sorted(TASKS)))
+        if self.benchmark not in TASKS:  # a known name imports its own module only, not every task's
+            choice("RunConfig.benchmark", self.benchmark, tuple(sorted(TASKS)))
         text("RunConfig.model", self.model)
         text("RunConfig.data", self.data)
         text("RunConfig.judge", self.judge)
