@@ -18,7 +18,9 @@ def _levels(run_dir: Path) -> dict[str, int]:
 
 
 def test_refuse_against_comply_gives_the_exact_differences(runs: dict[str, Path]) -> None:
-    out = compare_runs(runs["refuse"], runs["comply"], resamples=200)
+    # 1,000 resamples: at 200, p < 0.01 would claim that not one resample reached 0 (the p-value's
+    # floor), which a rare draw of the minority clusters can break whatever the effect.
+    out = compare_runs(runs["refuse"], runs["comply"], resamples=1000)
     levels = _levels(runs["refuse"])
     harmless = sum(1 for lv in levels.values() if lv == 0) / len(levels)
     overall = out["overall"]
