@@ -19,6 +19,9 @@ try:
 except ImportError:  # optional: without it BLAS keeps its own threads, and the numbers are the same
     ThreadpoolController = None
 
+# How a resample's cluster counts are drawn, in every results.json: the same seed gives other
+# intervals under another draw (before 2026-12-07, numpy's multinomial: "multinomial").
+DRAW = "counted uniform indices"
 # Rows of the weight matrix drawn at once.
 _DRAW_ROWS = 16
 # Clusters' rows gathered at once for a slice's means (256 x 1,000 resamples: 2 MB).
@@ -82,7 +85,8 @@ class ClusterBootstrap:
         self._counts: dict[bytes, np.ndarray] = {}
 
     def describe(self) -> dict[str, Any]:
-        return {"resamples": self.resamples, "seed": self.seed, "level": self.level, "clusters": len(self.names)}
+        return {"resamples": self.resamples, "seed": self.seed, "level": self.level, "clusters": len(self.names),
+                "draw": DRAW}
 
     def resampled(self, clusters: list[str], values: list[float]) -> np.ndarray:
         """The mean of `values` in every resample that draws at least one of their clusters."""
