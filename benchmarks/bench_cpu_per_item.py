@@ -14,6 +14,7 @@ case); --cares-shaped writes each base prompt in its four styles, as CARES-18K h
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import subprocess
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import cares
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_http_throughput import free_port, wait_for, write_dataset  # noqa: E402
@@ -35,6 +38,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--cares-shaped", action="store_true", help="four styles per base prompt (N/4 clusters)")
     args = parser.parse_args()
+    # As an installed package is: compiled, so that no run pays for compiling cares' modules (with
+    # PYTHONDONTWRITEBYTECODE set, or after an edit to an editable install).
+    compileall.compile_dir(Path(cares.__file__).parent, quiet=1)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "cares.testing.openai_server", "--port", str(port)],
                               stdout=subprocess.DEVNULL)

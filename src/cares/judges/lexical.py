@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 
 from cares.errors import ConfigError
-from cares.judges.lookup import FeatureTables, Found
+from cares.judges.lookup import FeatureTables, Found, state_part
 from cares.judges.reading import FEATURES_VERSION, Key, feature_key
 from cares.types import Label
 
@@ -38,6 +38,23 @@ class LinearModel:
         self.idf = np.asarray(payload["idf"], dtype=np.float64)
         self.coef = np.asarray(payload["coef"], dtype=np.float64)
         self.intercept = np.asarray(payload["intercept"], dtype=np.float64)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"names": joined(self.names), "idf": self.idf, "coef": self.coef, "intercept": self.intercept}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> LinearModel:
+        return cls({"features": split(state["names"]), "idf": state["idf"], "coef": state["coef"],
+                    "intercept": state["intercept"]})
+
+
+def joined(names: list[str]) -> np.ndarray:
+    """Names (which hold no line break) as one array of UTF-8 bytes, for an .npz file."""
+    return np.frombuffer("\n".join(names).encode(), dtype=np.uint8)
+
+
+def split(data: np.ndarray) -> list[str]:
+    return data.tobytes().decode().split("\n") if len(data) else []
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,20 @@ class Vocabulary:
             self.table[rows, 3 * set_:3 * set_ + 3] = (model.coef * model.idf).T
             self.table[rows, 6 + set_] = model.idf * model.idf
         self.intercept = np.concatenate([answer.intercept, asked.intercept])
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The vocabulary as arrays (`from_state` gives it back without reading a name twice)."""
+        return {"names": joined(self.names), "table": self.table, "intercept": self.intercept,
+                **{f"tables.{key}": value for key, value in self.tables.state().items()}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> Vocabulary:
+        vocabulary = cls.__new__(cls)
+        vocabulary.names = split(state["names"])
+        vocabulary.tables = FeatureTables.from_state(state_part(state, "tables."))
+        vocabulary.table, vocabulary.intercept = state["table"], state["intercept"]
+        vocabulary.weighted = vocabulary.table[:, :2 * len(LABELS)]
+        return vocabulary
 
     @cached_property
     def index(self) -> dict[Key, int]:
@@ -151,14 +182,24 @@ class JudgeWeights:
 
 
 def load(path: Path) -> JudgeWeights:
+    """The weights in a model file; built once into arrays that are cached by the file's digest
+    (`compiled.py`), which later loads read instead of the file's JSON."""
+    from cares.judges import compiled
+
     data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    cached = compiled.read(digest)
+    if cached is not None:
+        return cached
     try:
         payload = orjson.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
     except (OSError, orjson.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: not a judge model file ({exc})") from None
     if not isinstance(payload, dict):
         raise ConfigError(f"{path}: not a judge model file (not a JSON object)")
-    return JudgeWeights.from_payload(payload, hashlib.sha256(data).hexdigest())
+    weights = JudgeWeights.from_payload(payload, digest)
+    compiled.write(weights)
+    return weights
 
 
 @lru_cache(maxsize=1)

@@ -74,6 +74,21 @@ class _HashTable:
             out, slots = out[left], (slots[left] + 1) & self.mask
             self.probes += bool(len(out))
 
+    _STATE = ("keys", "values", "used")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The table as arrays (`from_state` gives it back): what a compiled vocabulary stores."""
+        return {"keys": self.keys, "values": self.values, "used": self.used,
+                "sizes": np.array([self.mask, self.probes], dtype=np.int64)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> _HashTable:
+        table = cls.__new__(cls)
+        table.keys, table.values, table.used = (state[name] for name in cls._STATE)
+        mask, table.probes = (int(v) for v in state["sizes"])
+        table.mask, table.shift = mask, np.uint64(64 - mask.bit_length())
+        return table
+
     def _slots(self, keys: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
             return ((keys.astype(np.uint64) * self._MIX) >> self.shift).astype(np.int64)
@@ -93,6 +108,11 @@ class _HashTable:
             if not len(open_):
                 break
         return out
+
+
+def state_part(state: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays of a stored state whose names start with `prefix`, named without it."""
+    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
 
 
 def _known_ids(word_ids: dict[str, int], words: list[str]) -> np.ndarray:
@@ -160,6 +180,32 @@ class FeatureTables:
         self.bucket = {stem: np.array([self.shapes.get(f"<{stem}{k}>", -1) for k in range(last + 1)], dtype=np.int64)
                        for stem, last in (("len", LEN_MAX), ("nums", NUMS_MAX), ("lines", LINES_MAX),
                                           ("turn-len", TURN_LEN_MAX), ("turn-list", TURN_LIST_MAX))}
+
+    _MARKS = ("", "o:", "t:", "p:")
+    _STEMS = ("len", "nums", "lines", "turn-len", "turn-list")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The tables as arrays (`from_state` gives them back), keyed by a name per array."""
+        state = {f"table{mark}": self.tables[mark] for mark in self._MARKS}
+        state |= {f"bucket-{stem}": self.bucket[stem] for stem in self._STEMS}
+        state |= {f"pairs.{k}": v for k, v in self.pairs.state().items()}
+        state |= {f"words.{k}": v for k, v in self.words.state().items()}
+        state["shape-rows"] = np.array(list(self.shapes.values()), dtype=np.int64)
+        state["shape-names"] = np.frombuffer("\n".join(self.shapes).encode(), dtype=np.uint8)
+        state["sizes"] = np.array([self.size, self.unknown, self.base], dtype=np.int64)
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> FeatureTables:
+        tables = cls.__new__(cls)
+        tables.size, tables.unknown, tables.base = (int(v) for v in state["sizes"])
+        tables.tables = {mark: state[f"table{mark}"] for mark in cls._MARKS}
+        tables.bucket = {stem: state[f"bucket-{stem}"] for stem in cls._STEMS}
+        tables.pairs = _HashTable.from_state(state_part(state, "pairs."))
+        tables.words = _HashTable.from_state(state_part(state, "words."))
+        names = state["shape-names"].tobytes().decode().split("\n")
+        tables.shapes = dict(zip(names, state["shape-rows"].tolist()))
+        return tables
 
     def _table(self, word_ids: dict[str, int], entries: list[tuple[str, int]]) -> np.ndarray:
         table = np.full(self.unknown + 1, -1, dtype=np.int64)

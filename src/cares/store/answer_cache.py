@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cares.store.files import cache_root
 from cares.store.runstore import RunStore
 from cares.types import Request, Response, ResponseStatus, Usage
 
@@ -55,12 +56,7 @@ def default_path() -> Path | None:
         return None
     if given:
         return Path(given).expanduser()
-    cares_dir = os.environ.get("CARES_CACHE_DIR", "").strip()
-    if cares_dir:
-        return Path(cares_dir).expanduser() / "answers.sqlite"
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    root = Path(base).expanduser() if base else Path.home() / ".cache"
-    return root / "cares" / "answers.sqlite"
+    return cache_root() / "answers.sqlite"
 
 
 def shareable(request: Request, identity: dict[str, Any]) -> bool:

@@ -45,3 +45,12 @@ def private_sqlite_file(path: Path) -> None:
                 name.chmod(PRIVATE_FILE_MODE)
         except OSError:
             pass  # not ours to change (another owner, a read-only file system): opening it says what is wrong
+
+
+def cache_root() -> Path:
+    """The cares cache directory: $CARES_CACHE_DIR, else $XDG_CACHE_HOME/cares, else ~/.cache/cares."""
+    cares_dir = os.environ.get("CARES_CACHE_DIR", "").strip()
+    if cares_dir:
+        return Path(cares_dir).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "cares"
