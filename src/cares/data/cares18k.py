@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -221,6 +219,9 @@ def _check_hub_reachable(repo: str, timeout_s: float = 5.0) -> None:
     retry for about half a minute and print a stack of warnings first."""
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         return  # the user asked for the local cache; datasets reads it without the network
+    import urllib.error  # here: a run on a local file never loads the HTTP client (and email parsing) it brings
+    import urllib.request
+
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     request = urllib.request.Request(f"{endpoint}/api/datasets/{repo}", method="HEAD")
     try:
