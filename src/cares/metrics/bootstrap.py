@@ -7,7 +7,9 @@ metric, so all intervals come from the same resamples and the whole thing stays 
 from __future__ import annotations
 
 import hashlib
-from contextlib import AbstractContextManager, nullcontext
+import math
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -75,6 +77,7 @@ class ClusterBootstrap:
         # Resampled cluster counts by the clusters they count: the slices of a report ask for one
         # subset's counts once per rate, and each product is a pass over the whole weight matrix.
         self._counts: dict[bytes, np.ndarray] = {}
+        self._limited = False  # inside `one_blas_thread`
 
     def describe(self) -> dict[str, Any]:
         return {"resamples": self.resamples, "seed": self.seed, "level": self.level, "clusters": len(self.names)}
@@ -91,7 +94,7 @@ class ClusterBootstrap:
         known = self._counts.get(key)
         counts = np.bincount(idx, minlength=g).astype(np.float64)
         present = np.flatnonzero(counts)
-        with _one_blas_thread():
+        with nullcontext() if self._limited else _one_blas_thread():
             if 2 * len(present) < g:
                 # A slice (one principle, one level) draws on a fraction of the clusters: reading only
                 # their rows of the matrix costs that fraction of a pass over all of it. The rows are
@@ -124,5 +127,34 @@ class ClusterBootstrap:
         if stats.size == 0:
             return Estimate(point, None, None, n)
         alpha = (1 - self.level) / 2
-        low, high = np.quantile(stats, [alpha, 1 - alpha])
-        return Estimate(point, float(low), float(high), n)
+        low, high = percentile_pair(stats, alpha)
+        return Estimate(point, low, high, n)
+
+    @contextmanager
+    def one_blas_thread(self) -> Iterator[None]:
+        """Every product inside the block on one BLAS thread, limited once: a report asks for
+        dozens of means, and limiting around each one costs threadpoolctl about 0.3 ms."""
+        if self._limited:
+            yield
+            return
+        with _one_blas_thread():
+            self._limited = True
+            try:
+                yield
+            finally:
+                self._limited = False
+
+
+def percentile_pair(stats: np.ndarray, alpha: float) -> tuple[float, float]:
+    """`np.quantile(stats, [alpha, 1 - alpha])` to the last bit (its default, linear interpolation,
+    with its own formula on either side of the midpoint), from one partial sort: a fifth of the time."""
+    n = stats.size
+    virtual = [(n - 1) * q for q in (alpha, 1 - alpha)]
+    below = [math.floor(v) for v in virtual]
+    part = np.partition(stats, sorted({k for lo in below for k in (lo, min(lo + 1, n - 1))}))
+    values = []
+    for v, lo in zip(virtual, below):
+        a, b, t = part[lo], part[min(lo + 1, n - 1)], v - lo
+        step = b - a
+        values.append(float(b - step * (1 - t) if t >= 0.5 else a + step * t))
+    return values[0], values[1]
