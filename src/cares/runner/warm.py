@@ -45,7 +45,8 @@ LATER_MODULES = (
 
 # How long the thread lets the first requests go out before it competes with them for the GIL.
 FIRST_REQUESTS_S = 0.1
-# Answers judged at once while asking (a few ms of the GIL at a time), and how often it looks for more.
+# At most this many answers a poll are judged while asking (a few ms of the GIL at a time); more than
+# that arriving between two polls means the process is busy asking, and they are left for after.
 AHEAD_BATCH = 256
 AHEAD_POLL_S = 0.2
 
@@ -83,16 +84,20 @@ class Warming:
         with RunStore(store_path) as store:
             last = 0
             while not self._done_asking.is_set():
-                rows = store.answers_after(last, AHEAD_BATCH)
-                if rows:
+                newest = store.latest_answer_row()
+                if newest - last >= AHEAD_BATCH:
+                    # Answers pour in faster than one batch a poll (a fast local server): the process
+                    # is busy asking, and judging now would slow it. The judging stage takes them
+                    # after, on every core; this thread skips to the newest and looks again later.
+                    last = newest
+                elif rows := store.answers_after(last, AHEAD_BATCH):
                     last = rows[-1][0]
                     fresh = {key: (prompt, text) for _, key, prompt, text in rows}
                     verdicts = judge.judge_many(list(fresh.values()))
                     store.put_judgements(Judgement(key, judge.id, verdict.label, verdict.raw)
                                          for key, verdict in zip(fresh, verdicts))
                     self.judged_ahead += len(fresh)
-                if len(rows) < AHEAD_BATCH:
-                    self._done_asking.wait(AHEAD_POLL_S)
+                self._done_asking.wait(AHEAD_POLL_S)
 
     def join(self) -> None:
         """Wait for the warming to finish: usually long done; else what is left is work the next

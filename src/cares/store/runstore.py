@@ -219,6 +219,10 @@ class RunStore:
         return [(row, key, prompt, text or "") for row, key, prompt, text in self._db.execute(query, (rowid, limit))
                 if prompt is not None]
 
+    def latest_answer_row(self) -> int:
+        """The row id of the newest stored outcome (0 when none): where `answers_after` would end."""
+        return int(self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM responses").fetchone()[0])
+
     # -- responses --------------------------------------------------------------------------
     def answered_keys(self) -> set[str]:
         self.flush()
