@@ -55,7 +55,7 @@ def _dies_in_worker(batch: list[int]) -> list[int]:
 def test_a_killed_worker_costs_nothing_but_time() -> None:
     batches = [[i] for i in range(6)]
     assert map_batches(_dies_in_worker, batches, cores=2) == list(range(6))
-    # The broken pool was dropped: the next call forks new workers and works.
+    # Each call forks its own workers: the next one works.
     assert [square for square, _ in map_batches(_tagged, [[2], [3]], cores=2)] == [4, 9]
 
 
@@ -63,20 +63,22 @@ def test_workers_leave_with_a_killed_parent(tmp_path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
         "import os, sys, time\n"
+        "from pathlib import Path\n"
         "from cares.judges.cores import map_batches\n"
         "def work(batch):\n"
-        "    time.sleep(0.05)\n"
-        "    return [os.getpid()]\n"
-        "pids = {p for p in map_batches(work, [[0]] * 8, cores=2) if p != os.getpid()}\n"
-        "print(*pids, flush=True)\n"
-        "time.sleep(60)\n"
+        f"    Path({str(tmp_path)!r}, f'pid-{{os.getpid()}}').write_text('')\n"
+        "    time.sleep(60)\n"
+        "    return batch\n"
+        "map_batches(work, [[0]] * 8, cores=2)\n"
     )
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                              cwd=tmp_path)
-    assert parent.stdout is not None
-    workers = [int(pid) for pid in parent.stdout.readline().split()]
-    assert workers
-    parent.kill()
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
+    deadline = time.monotonic() + 30
+    workers: list[int] = []
+    while time.monotonic() < deadline and not workers:
+        workers = [int(p.name[4:]) for p in tmp_path.glob("pid-*") if int(p.name[4:]) != parent.pid]
+        time.sleep(0.05)
+    assert workers, "no worker started"
+    parent.kill()  # in the middle of the call, with a worker reading a batch
     parent.wait()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
@@ -92,3 +94,10 @@ def _alive(pid: int) -> bool:
     # An exited child of the killed parent is reaped by init; until then it is a zombie, not alive.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(") ")[-1][0] != "Z"
+
+
+def test_no_worker_outlives_the_call() -> None:
+    results = map_batches(_tagged, [[1], [2], [3], [4]], cores=2)
+    workers = {pid for _, pid in results} - {os.getpid()}
+    assert workers
+    assert not any(_alive(pid) for pid in workers)
