@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
+import stat
 import subprocess
 import sys
 import time
 
 import pytest
 
-from cares.judges.cores import can_fork, map_batches
+from cares.judges.cores import can_fork, close_workers, map_batches
 from cares.judges.rules import _BATCH, classify_many
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="workers are forked, which only Linux does here")
@@ -55,7 +57,7 @@ def _dies_in_worker(batch: list[int]) -> list[int]:
 def test_a_killed_worker_costs_nothing_but_time() -> None:
     batches = [[i] for i in range(6)]
     assert map_batches(_dies_in_worker, batches, cores=2) == list(range(6))
-    # Each call forks its own workers: the next one works.
+    # The broken pool was dropped: the next call forks new workers and works.
     assert [square for square, _ in map_batches(_tagged, [[2], [3]], cores=2)] == [4, 9]
 
 
@@ -96,8 +98,31 @@ def _alive(pid: int) -> bool:
         return stat.read().split(") ")[-1][0] != "Z"
 
 
-def test_no_worker_outlives_the_call() -> None:
-    results = map_batches(_tagged, [[1], [2], [3], [4]], cores=2)
-    workers = {pid for _, pid in results} - {os.getpid()}
-    assert workers
-    assert not any(_alive(pid) for pid in workers)
+def _sockets(batch: list[int]) -> list[tuple[int, int]]:
+    fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    open_sockets = []
+    for fd in fds:
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                open_sockets.append(fd)
+        except OSError:
+            pass
+    time.sleep(0.05)
+    return [(len(open_sockets), os.getpid())]
+
+
+def test_workers_hold_no_copy_of_the_parents_sockets() -> None:
+    close_workers()  # workers forked after these sockets exist
+    listener = socket.create_server(("127.0.0.1", 0))
+    mine, theirs = socket.socketpair()
+    try:
+        results = map_batches(_sockets, [[0]] * 6, cores=2)
+        in_workers = [count for count, pid in results if pid != os.getpid()]
+        assert in_workers and all(count == 0 for count in in_workers)
+        # This process's sockets are untouched.
+        mine.sendall(b"still open")
+        assert theirs.recv(16) == b"still open"
+        assert listener.getsockname()[1] > 0
+    finally:
+        for sock in (listener, mine, theirs):
+            sock.close()

@@ -53,8 +53,10 @@ async def judge_pending(
             return None
         return await _ask_llm(judge.llm, judge.id, judge.second_pass, unsure, store, options, recipe)
     if isinstance(judge, OfflineJudge):
-        for start in range(0, len(todo), RULES_CHUNK):
-            chunk = todo[start:start + RULES_CHUNK]
+        # Chunks of equal size: a short last one would be read on one core (rules.classify_many).
+        size = -(-len(todo) // -(-len(todo) // RULES_CHUNK))
+        for start in range(0, len(todo), size):
+            chunk = todo[start:start + size]
             verdicts = judge.judge_many([(entry.prompt, entry.response) for entry in chunk])
             store.put_judgements(Judgement(entry.response_key, judge.id, verdict.label, verdict.raw)
                                  for entry, verdict in zip(chunk, verdicts))
