@@ -126,3 +126,43 @@ def test_workers_hold_no_copy_of_the_parents_sockets() -> None:
     finally:
         for sock in (listener, mine, theirs):
             sock.close()
+
+
+def test_a_run_directory_lock_is_free_once_released_though_workers_live_on(tmp_path) -> None:
+    from cares.store.lock import RunDirLock
+
+    close_workers()
+    lock = RunDirLock(tmp_path).acquire()
+    assert {pid for _, pid in map_batches(_tagged, [[1], [2], [3], [4]], cores=2)} - {os.getpid()}
+    lock.release()  # the workers, forked while it was held, share its open file
+    other = subprocess.run([sys.executable, "-c", "import sys; from cares.store.lock import RunDirLock; "
+                            "RunDirLock(sys.argv[1]).acquire()", str(tmp_path)], capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr
+    RunDirLock(tmp_path).acquire().release()
+
+
+def test_a_worker_killed_under_an_event_loops_signal_handlers_stops_nothing(tmp_path) -> None:
+    # As in `cares run`: the pool forks inside an event loop that handles SIGTERM. When a worker is
+    # killed (the OOM killer), the pool terminates the others: they must die, not hang the exit.
+    script = tmp_path / "loop.py"
+    script.write_text(
+        "import asyncio, os, signal, time\n"
+        "from cares.judges.cores import close_workers, map_batches\n"
+        "def work(batch):\n"
+        "    time.sleep(0.2)\n"
+        "    return [os.getpid()]\n"
+        "async def main():\n"
+        "    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: None)\n"
+        "    workers = sorted(set(map_batches(work, list(range(8)), 4)) - {os.getpid()})\n"
+        "    time.sleep(0.3)\n"
+        "    os.kill(workers[0], signal.SIGKILL)\n"
+        "    time.sleep(0.5)\n"
+        "    print(len(map_batches(work, list(range(8)), 4)), flush=True)\n"
+        "asyncio.run(main())\n"
+        "close_workers()\n"
+        "print('closed', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["8", "closed"]

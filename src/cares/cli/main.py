@@ -381,11 +381,12 @@ def entry() -> NoReturn:
     its streams, runs the exit handlers (logging, worker pools) and leaves. An error, or a thread
     that is not a daemon still running (a plugin's), exits the ordinary way."""
     code = main()
+    _flush()
+    # The exit handlers first: they stop helper threads (the judge's worker pool has one).
+    atexit._run_exitfuncs()
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
     if any(not thread.daemon for thread in others):
         sys.exit(code)
-    _flush()
-    atexit._run_exitfuncs()
     _flush()
     os._exit(code)
 

@@ -12,11 +12,12 @@ again from the model file, and a directory that cannot be written to only means 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
-import zipfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,16 @@ _log = logging.getLogger(__name__)
 LAYOUT_VERSION = 1
 
 
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The code that lays out and hashes the arrays: a copy made by other code is never read."""
+    here = Path(__file__).parent
+    code = b"".join((here / name).read_bytes() for name in ("lookup.py", "lexical.py", "compiled.py"))
+    return hashlib.sha256(code).hexdigest()[:12]
+
+
 def cache_path(digest: str) -> Path:
-    return cache_root() / "judge" / f"rules-{digest}-f{FEATURES_VERSION}-l{LAYOUT_VERSION}.npz"
+    return cache_root() / "judge" / f"rules-{digest}-f{FEATURES_VERSION}-l{LAYOUT_VERSION}-{_code_digest()}.npz"
 
 
 def read(digest: str) -> JudgeWeights | None:
@@ -51,7 +60,7 @@ def read(digest: str) -> JudgeWeights | None:
         vocabulary = Vocabulary.from_state(state_part(state, "vocabulary."))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a copy is never trusted: an empty or damaged file is rebuilt
         _log.debug("ignoring the compiled judge weights at %s: %s: %s", path, type(exc).__name__, exc)
         return None
     return JudgeWeights(answer, asked, meta["meta"], digest, vocabulary)
@@ -71,6 +80,8 @@ def write(weights: JudgeWeights) -> None:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".part", delete=False) as handle:
             part = Path(handle.name)
             np.savez(handle, **state)
+            handle.flush()
+            os.fsync(handle.fileno())  # whole on disk before it takes the name, even after a crash
         os.replace(part, path)
     except OSError as exc:
         _log.debug("could not keep the compiled judge weights at %s: %s", path, exc)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import signal
 import stat
 import sys
 import threading
@@ -34,6 +35,7 @@ Result = TypeVar("Result")
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
+_pool_lock = threading.Lock()
 _WATCH_SECONDS = 0.5
 
 
@@ -51,16 +53,23 @@ def can_fork() -> bool:
 
 def _workers(size: int) -> ProcessPoolExecutor:
     global _pool, _pool_size
-    if _pool is None or _pool_size != size:
-        if _pool is not None:
-            _pool.shutdown()
-        _pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("fork"),
-                                    initializer=_start_worker, initargs=(os.getpid(),))
-        _pool_size = size
-    return _pool
+    with _pool_lock:
+        if _pool is None or _pool_size < size:
+            if _pool is not None:
+                _pool.shutdown()
+            _pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("fork"),
+                                        initializer=_start_worker, initargs=(os.getpid(),))
+            _pool_size = size
+        return _pool
 
 
 def _start_worker(parent: int) -> None:
+    # The parent's event loop may have set SIGTERM to a handler and the signal wakeup to one of its
+    # sockets; a worker must die on SIGTERM (the pool terminates the rest when one is killed) and
+    # leave Ctrl-C to the parent, which stops the pool.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _close_inherited_sockets()
     _follow_parent(parent)
 
@@ -92,9 +101,10 @@ def _follow_parent(parent: int) -> None:
 def close_workers() -> None:
     """Stop the worker processes; the next large call forks new ones."""
     global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=True, cancel_futures=True)
-        _pool = None
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
 
 
 def map_batches(work: Callable[[Batch], list[Result]], batches: Sequence[Batch], cores: int) -> list[Result]:
@@ -112,12 +122,14 @@ def map_batches(work: Callable[[Batch], list[Result]], batches: Sequence[Batch],
     waiting = deque(range(len(batches)))
     theirs: dict[int, Future[list[Result]]] = {}
     done: dict[int, list[Result]] = {}
+    broken: list[bool] = []
 
     def hand_out() -> None:
         while waiting and sum(not future.done() for future in theirs.values()) < 2 * workers:
             try:
                 theirs[waiting[0]] = pool.submit(work, batches[waiting[0]])
-            except BrokenProcessPool:  # a worker was killed (out of memory, a signal): the rest is read here
+            except (BrokenProcessPool, RuntimeError):  # a worker was killed, or the pool stopped: read here
+                broken.append(True)
                 return
             waiting.popleft()
 
@@ -131,6 +143,6 @@ def map_batches(work: Callable[[Batch], list[Result]], batches: Sequence[Batch],
             done[i] = future.result()
         except BrokenProcessPool:
             done[i] = work(batches[i])
-    if any(future.exception() is not None for future in theirs.values()):
+    if broken or any(future.exception() is not None for future in theirs.values()):
         close_workers()  # broken for good: the next call forks new workers
     return [result for i in range(len(batches)) for result in done[i]]

@@ -165,10 +165,12 @@ async def evaluate_async(config: RunConfig, run_dir: Path | None = None, options
             recipe = ModelRecipe.of(config.model, options.model, options.engine.executor.model_key_env)
             warming = warm_later_stages(judge, task, groups, config.bootstrap, config.seed, store.path)
             del groups
-            gen_stats, reuse = await answer_all(model, links, store, options.engine, options.answer_cache,
-                                                options.answer_cache_path, config.seed, recipe)
+            try:
+                gen_stats, reuse = await answer_all(model, links, store, options.engine, options.answer_cache,
+                                                    options.answer_cache_path, config.seed, recipe)
+            finally:
+                warming.join()  # also on a failure or Ctrl-C: its judging holds a connection to the store
             del links  # every outcome is stored; judging and exports read them from there
-            warming.join()
             timings["generate_s"] = time.monotonic() - mark
 
             mark = time.monotonic()

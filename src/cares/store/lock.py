@@ -73,6 +73,9 @@ class RunDirLock:
         # Emptied while still held, so that a reader never sees a PID that no longer holds it;
         # the file stays, since removing it could let two processes lock two different files.
         os.ftruncate(fd, 0)
+        # Unlocked before closing: a flock belongs to the open file, which a forked child (the
+        # judge's workers) may still share, and closing only this descriptor would keep it held.
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
     def __enter__(self) -> RunDirLock:
