@@ -46,8 +46,16 @@ _SPLITTING = re.compile("[" + re.escape("".join(sorted(_PUNCTUATION))) + r"]|[^\
 # of its own, so that a sentence is not one unknown word, and word pairs are character pairs
 # ("抱歉", "不能"), the unit such scripts' words are mostly made of.
 # A Thai letter keeps the vowel and tone marks written over or under it.
-UNSPACED = re.compile("[\u0e01-\u0e30\u0e32\u0e33\u0e3f-\u0e46\u0e4f-\u0e5b][\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]*"
-                       "|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LETTER = ("[\u0e01-\u0e30\u0e32\u0e33\u0e3f-\u0e46\u0e4f-\u0e5b][\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]*"
+           "|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+UNSPACED = re.compile(_LETTER)
+_UNSPACED_RUN = re.compile(f"(?:{_LETTER})+")
+
+
+def _letters_apart(run: re.Match[str]) -> str:
+    # One call per run of such letters, not per letter: a Chinese answer is a few runs.
+    return " " + " ".join(UNSPACED.findall(run.group())) + " "
+
 
 
 # The two non-ASCII characters the phrase patterns name (TAKE_BACK: "still —"), and the ASCII
@@ -240,7 +248,7 @@ def word_bytes(lowered: str) -> bytes:
                 if char in _PUNCTUATION or char.isspace():
                     lowered = lowered.replace(char, " ")
         else:
-            lowered = UNSPACED.sub(r" \g<0> ", _SPLITTING.sub(" ", lowered))
+            lowered = _UNSPACED_RUN.sub(_letters_apart, _SPLITTING.sub(" ", lowered))
     return lowered.encode().translate(_WORD_BYTES, b"'")
 
 
