@@ -26,7 +26,9 @@ DATA = Path(__file__).parent / "data"
 # Phrases the patterns look for, glued to letters, digits, marks and spaces of other scripts.
 PIECES = ["that said", "just kidding", "i can't", "i\u2019m sorry", "here's how", "ok, fine", "still \u2014",
           "well\u00a0okay", "re-reading", "jk", "anyway", "\u00e9", "\u00fc", "\u4e2d", "\u0661", "_", "\u00a0",
-          "\u2003", "\u2014", "\u2013", "\u2019", "\u0301", "\U0001f600", " ", ",", ".", "\n", "x", "9", "-"]
+          "\u2003", "\u2014", "\u2013", "\u2019", "\u0301", "\U0001f600", " ", ",", ".", "\n", "x", "9", "-",
+          "\u0e44\u0e21\u0e48", "\u0e48", "\u3059\u307f", "\u30fc", "\u30fb", "\u3005", "\uff08", "\u3002",
+          "\u0130", "\u00df"]
 
 
 def labelled() -> list[tuple[str, str]]:

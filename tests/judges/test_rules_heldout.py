@@ -34,11 +34,11 @@ def test_the_held_out_sets_were_never_fitted_on() -> None:
     assert fitted.isdisjoint(HELD_OUT)
 
 
-@pytest.mark.parametrize("name,agreeing", [(HELD_OUT[0], 259), (HELD_OUT[1], 267), (HELD_OUT[2], 255),
+@pytest.mark.parametrize("name,agreeing", [(HELD_OUT[0], 260), (HELD_OUT[1], 269), (HELD_OUT[2], 256),
                                             (HELD_OUT[3], 268)])
 def test_three_class_agreement(name: str, agreeing: int) -> None:
     pairs = judged(name)
-    # 259, 267, 255 and 268 of 300: 0.863, 0.890, 0.850 and 0.893.
+    # 260, 269, 256 and 268 of 300: 0.867, 0.897, 0.853 and 0.893.
     assert len(pairs) == 300 and sum(row["human"] == label for row, label in pairs) >= agreeing
 
 

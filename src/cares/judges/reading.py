@@ -38,8 +38,14 @@ _APOSTROPHES = ("\u2019", "\u2018", "\u02bc")
 # ASCII letters and digits stay (digits as 0), apostrophes go, other ASCII bytes split words.
 _WORD_BYTES = bytes(c if c >= 128 or chr(c).isalpha() else 48 if chr(c).isdigit() else 32 for c in range(256))
 # Unicode punctuation that would otherwise glue the words around it together.
+# With the punctuation of Chinese and Japanese (its symbols block, but for 々 and 〇, which are
+# letters, the middle dot ・, and the full-width forms of ASCII punctuation): with their letters
+# set apart (below), a bracket or a full stop would otherwise be a word.
+_CJK_PUNCTUATION = "".join(chr(c) for c in [*range(0x3000, 0x3005), *range(0x3008, 0x3040), 0x30FB,
+                                              *range(0xFF01, 0xFF10), *range(0xFF1A, 0xFF21),
+                                              *range(0xFF3B, 0xFF41), *range(0xFF5B, 0xFF66)])
 _PUNCTUATION = frozenset("\u2014\u2013\u2012\u2010\u2022\u00b7\u2026\u201c\u201d\u00ab\u00bb\u00bf"
-                         "\u00a1\u3002\uff0c\u3001\uff1f\uff01\uff1a")
+                         "\u00a1" + _CJK_PUNCTUATION)
 # What splits words beyond ASCII: that punctuation, and every non-ASCII space.
 _SPLITTING = re.compile("[" + re.escape("".join(sorted(_PUNCTUATION))) + r"]|[^\S\x00-\x7f]")
 # Scripts written without spaces (Chinese, Japanese kana and kanji, Thai): each character is a word
@@ -242,14 +248,27 @@ def word_bytes(lowered: str) -> bytes:
     times as much. Only ASCII bytes are translated, so other scripts pass through whole; Unicode
     punctuation that would glue words together, and Unicode spaces, become spaces first."""
     if not lowered.isascii():
-        if _few_beyond_ascii(lowered) and not UNSPACED.search(lowered):
+        few = set(_NON_ASCII.findall(lowered)) if _few_beyond_ascii(lowered) else None
+        # Letters of unspaced scripts need the regular expressions below; the few characters
+        # already found say whether any are there without a pass over the whole text.
+        if few is not None and not any(map(UNSPACED.match, few)):
             # Spaces beyond ASCII too: the batch path splits words on the space byte alone.
-            for char in set(_NON_ASCII.findall(lowered)):
+            for char in few:
                 if char in _PUNCTUATION or char.isspace():
                     lowered = lowered.replace(char, " ")
         else:
             lowered = _UNSPACED_RUN.sub(_letters_apart, _SPLITTING.sub(" ", lowered))
     return lowered.encode().translate(_WORD_BYTES, b"'")
+
+
+def spoken_words(spelled: bytes) -> int:
+    """Words in a text's `word_bytes`, a run of unspaced letters counted as one word for every two
+    letters (about what a Chinese or Japanese word spans): what a length threshold in words means."""
+    words = spelled.split()
+    if spelled.isascii():
+        return len(words)
+    letters = len(UNSPACED.findall(spelled.decode()))
+    return len(words) - letters + (letters + 1) // 2
 
 
 def tokens(lowered: str) -> list[str]:
@@ -273,6 +292,7 @@ class Scan(NamedTuple):
     taken_back: tuple[str, str] | None
     decline: str | None
     after_decline: str | None
+    asked: str = ""  # the prompt as written: the bare-no reading looks at its last question
 
 
 def scan(response: str, prompt: str | None = None, lowered: str | None = None) -> Scan:
@@ -298,14 +318,15 @@ def scan(response: str, prompt: str | None = None, lowered: str | None = None) -
     lines, ends_asking = text.count("\n"), text.rstrip().endswith("?")
     decline = DECLINE.search(view[:_DECLINE_WINDOW])
     if decline is None:
-        return Scan(words, asked, tail, lines, ends_asking, turn_list, said, None, None, None)
+        return Scan(words, asked, tail, lines, ends_asking, turn_list, said, None, None, None, prompt or "")
     declined = text[decline.start():decline.end()]
     taken_back = _taken_back(text, view, decline.end())
     if taken_back is not None:
-        return Scan(words, asked, tail, lines, ends_asking, turn_list, said, (declined, taken_back), declined, None)
+        return Scan(words, asked, tail, lines, ends_asking, turn_list, said, (declined, taken_back), declined, None,
+                    prompt or "")
     end = _SENTENCE_END.search(text, decline.end())
     return Scan(words, asked, tail, lines, ends_asking, turn_list, said, None, declined,
-                text[end.end():] if end else None)
+                text[end.end():] if end else None, prompt or "")
 
 
 def shape_names(words: int, numbers: int, lines: int, ends_asking: bool, tail: int | None, turn_list: int) -> list[str]:
@@ -356,6 +377,6 @@ def gibberish(lowered: str) -> bool:
 def _taken_back(text: str, view: bytes, decline_end: int) -> str | None:
     """The take-back after a decline that ends at `decline_end`, as written; found in `view`."""
     back = TAKE_BACK.search(view, decline_end)
-    if back is None or len(tokens(text[back.end():])) < _TAKEN_BACK_WORDS:
+    if back is None or spoken_words(word_bytes(text[back.end():])) < _TAKEN_BACK_WORDS:
         return None
     return text[back.start():back.end()]

@@ -12,7 +12,7 @@ from cares.judges.base import OfflineJudge, Verdict
 
 RULES_VERSION = "5"
 # The weights this version reads; refitting them is a new version (tests/judges/test_lexical.py).
-MODEL_SHA256 = "45c1fc93d42b7b91a227ed8da175462af05027d4f4584950b2fa6a0065fd6608"
+MODEL_SHA256 = "90ab153b745cc2f5ab894dd9858044772ebedb5fa18d384bd667f58d3abb3ebe"
 
 
 class RulesJudge(OfflineJudge):
