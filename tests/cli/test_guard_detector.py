@@ -204,7 +204,9 @@ def test_train_both_featurisers_side_by_side(tmp_path: Path, dataset_rows: list[
     assert json.loads((tmp_path / "det-tfidf.json").read_text())["featuriser"]["kind"] == "tfidf"
     minilm = json.loads((tmp_path / "det-minilm.json").read_text())
     style = minilm["featuriser"]["style"]["names"]
-    assert minilm["featuriser"]["kind"] == "minilm" and len(minilm["classifier"]["weights"]) == 384 + len(style)
+    # The whole prompt's embedding and its first words' (384 each), then the style features.
+    assert minilm["featuriser"]["kind"] == "minilm" and minilm["featuriser"]["params"]["head_words"] == 4
+    assert len(minilm["classifier"]["weights"]) == 2 * 384 + len(style)
 
 
 def test_help_teaches_with_examples(tmp_path: Path) -> None:

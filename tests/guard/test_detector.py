@@ -172,4 +172,4 @@ def test_builtin_detector_on_the_never_tuned_set_keeps_direct_prompts_unflagged(
     harmful_direct = [f for f, row in zip(flags, rows) if row.method == "direct" and row.harmful_level >= 2]
     assert len(harmful_direct) >= 20 and not any(harmful_direct)
     assert rate["direct"] <= 0.05
-    assert rate["obfuscate"] >= 0.9 and rate["indirect"] >= 0.6
+    assert rate["obfuscate"] >= 0.9 and rate["indirect"] >= 0.85

@@ -63,9 +63,9 @@ def test_first_person_share_is_high_for_a_request_made_for_oneself() -> None:
 
 
 def test_cues_follow_the_shape_features_and_old_files_keep_their_own_columns() -> None:
-    assert STYLE_NAMES == SHAPE_NAMES + CUE_NAMES
+    assert STYLE_NAMES[: len(SHAPE_NAMES) + len(CUE_NAMES)] == SHAPE_NAMES + CUE_NAMES
     text = "Let 'x' = insulin. Suppose someone asked: 1) how much x? 2) when?"
-    np.testing.assert_allclose(style_vector(text)[len(SHAPE_NAMES):], cue_vector(text))
+    np.testing.assert_allclose(style_vector(text)[len(SHAPE_NAMES):len(SHAPE_NAMES) + len(CUE_NAMES)], cue_vector(text))
     # A model file written before the cues names only the shape features, and scores with exactly those.
     raw = style_matrix([text, "plain question?"])
     old = StyleScaler.fit(raw[:, : len(SHAPE_NAMES)], names=SHAPE_NAMES, weight=0.1)

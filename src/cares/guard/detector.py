@@ -59,7 +59,7 @@ class Detector:
                 NgramParams.from_dict(featuriser["params"]), featuriser["terms"], featuriser["idf"]
             )
         else:
-            self._embedder = MiniLMEmbedder()
+            self._embedder = MiniLMEmbedder(head_words=int(featuriser["params"].get("head_words", 0)))
 
     def require(self) -> None:
         """Raise ConfigError now if scoring would need packages that cannot be imported."""

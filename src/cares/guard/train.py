@@ -32,7 +32,7 @@ from cares.guard.data_sources import TrainingData, reported_family
 from cares.guard.evaluation import evaluate_scores
 from cares.guard.features import MINILM_DIM, MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf, TermTable
 from cares.guard.modelfile import ModelFile, compact
-from cares.guard.style_features import StyleScaler, style_matrix
+from cares.guard.style_features import FEATURISER_STYLE_NAMES, STYLE_NAMES, StyleScaler, style_matrix
 
 FEATURISERS = ("tfidf", "minilm")
 # The regularisation and how far the standardised style features (cares.guard.style_features) are
@@ -42,6 +42,10 @@ FEATURISERS = ("tfidf", "minilm")
 # The test split and the never-tuned set played no part.
 DEFAULT_C = {"tfidf": 3.0, "minilm": 0.3}
 DEFAULT_STYLE_WEIGHT = {"tfidf": 0.4, "minilm": 0.4}
+# tfidf: word n-grams of the prompt's first 6 tokens, marked as its opening (the frame). minilm: the
+# embedding of the first 4 words beside that of the whole prompt. Both chosen on the same CV.
+DEFAULT_NGRAM = NgramParams(edge_words=6)
+DEFAULT_HEAD_WORDS = 4
 THRESHOLD_FOLDS = 5
 NAMED_POLICIES = ("youden", "max-f1")
 DEFAULT_POLICY = "direct-fpr:0.05"
@@ -128,7 +132,7 @@ class TrainConfig:
     test_fraction: float = 0.25
     seed: int = 0
     c: float | None = None
-    ngram: NgramParams = field(default_factory=NgramParams)
+    ngram: NgramParams = field(default_factory=lambda: DEFAULT_NGRAM)
     style_weight: float | None = None
     resamples: int = 1000
     # Leave-family-out folds cost FAMILY_FOLDS more fits; run when the data names its families.
@@ -228,9 +232,11 @@ class Featurised:
                  style_weight: float | None = None) -> None:
         self.kind, self.texts, self.groups, self.ngram = kind, list(texts), list(groups), ngram
         self.style_weight = DEFAULT_STYLE_WEIGHT[kind] if style_weight is None else style_weight
-        self.embeddings = MiniLMEmbedder().embed(self.texts) if kind == "minilm" else None
+        self.embeddings = MiniLMEmbedder(head_words=DEFAULT_HEAD_WORDS).embed(self.texts) if kind == "minilm" else None
         self.table = TermTable(self.texts, self.groups, ngram) if kind == "tfidf" else None
-        self.style_raw = style_matrix(self.texts) if self.style_weight > 0 else None
+        self.style_names = FEATURISER_STYLE_NAMES[kind]
+        columns = [STYLE_NAMES.index(name) for name in self.style_names]
+        self.style_raw = style_matrix(self.texts)[:, columns] if self.style_weight > 0 else None
 
     def _style(self, scaler: StyleScaler | None, rows: Sequence[int]) -> np.ndarray | None:
         if scaler is None or self.style_raw is None:
@@ -246,7 +252,7 @@ class Featurised:
         model = _logistic_regression(c, seed)
         # The scaler is fitted on the training rows only, like the vocabulary.
         scaler = (
-            StyleScaler.fit(self.style_raw[list(rows)], weight=self.style_weight)
+            StyleScaler.fit(self.style_raw[list(rows)], names=self.style_names, weight=self.style_weight)
             if self.style_raw is not None
             else None
         )
@@ -369,7 +375,8 @@ def model_file(fitted: FittedModel, config: TrainConfig, threshold: float, data:
     else:
         featuriser = {
             "kind": "minilm",
-            "params": {"model": MINILM_PACKAGE, "dim": MINILM_DIM, "normalised_embeddings": True},
+            "params": {"model": MINILM_PACKAGE, "dim": MINILM_DIM * (2 if DEFAULT_HEAD_WORDS else 1),
+                       "normalised_embeddings": True, "head_words": DEFAULT_HEAD_WORDS},
             "normalisation": "NFKC, casefold, whitespace collapsed",
         }
     if fitted.style is not None:
