@@ -23,6 +23,8 @@ def test_unspaced_scripts_are_read_letter_by_letter_and_thai_keeps_its_marks() -
     assert tokens("take 两片 now") == ["take", "两", "片", "now"]
     # Their punctuation splits words and is none; 々 and 〇 are letters.
     assert tokens("（注意）「抱歉」・ok 々") == ["注", "意", "抱", "歉", "ok", "々"]
+    # Half-width katakana and the rarer Chinese characters beyond the basic block are letters too.
+    assert tokens("ｱｲ\U0002000b") == ["ｱ", "ｲ", "\U0002000b"]
     # A length in words counts two such letters as one word.
     assert spoken_words(spelled("我真的不能帮你做这个")) == 5 and spoken_words(spelled("take two now")) == 3
 

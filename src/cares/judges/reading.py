@@ -53,7 +53,8 @@ _SPLITTING = re.compile("[" + re.escape("".join(sorted(_PUNCTUATION))) + r"]|[^\
 # ("抱歉", "不能"), the unit such scripts' words are mostly made of.
 # A Thai letter keeps the vowel and tone marks written over or under it.
 _LETTER = ("[\u0e01-\u0e30\u0e32\u0e33\u0e3f-\u0e46\u0e4f-\u0e5b][\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]*"
-           "|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+           "|[\u3005\u3007\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+           "\U00020000-\U0002fa1f]")
 UNSPACED = re.compile(_LETTER)
 _UNSPACED_RUN = re.compile(f"(?:{_LETTER})+")
 
