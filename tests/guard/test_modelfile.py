@@ -114,6 +114,13 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         ({"threshold": {"value": 1.5}}, "threshold value"),
         ({"featuriser": {"kind": "bert"}}, "featuriser kind"),
         ({"featuriser": {"kind": "minilm", "params": {"dim": 384}}}, "3 weights for a 384-dimensional"),
+        # The first words' embedding beside the whole prompt's doubles the width.
+        ({"featuriser": {"kind": "minilm", "params": {"dim": 384, "head_words": 4}}},
+         "a 384-dimensional embedding, where head_words 4 gives 768"),
+        ({"featuriser": {"kind": "minilm", "params": {"dim": 768}}}, "where head_words 0 gives 384"),
+        ({"featuriser": {"kind": "minilm", "params": {"dim": 768, "head_words": -1}}}, "head_words must be"),
+        ({"featuriser": {"kind": "minilm", "params": {"dim": 768, "head_words": 4}}},
+         "3 weights for a 768-dimensional"),
     ],
 )
 def test_structurally_wrong_content_is_refused_even_with_a_valid_hash(

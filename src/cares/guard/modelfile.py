@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from cares.errors import ConfigError
+from cares.guard.features import MINILM_DIM
 from cares.guard.style_features import STYLE_NAMES
 
 FORMAT = "cares-guard-detector"
@@ -171,8 +172,15 @@ def check_structure(content: dict[str, Any], name: str) -> None:
         if not isinstance(featuriser.get("params"), dict):
             raise fail("tfidf params missing")
     else:
-        dim = (featuriser.get("params") or {}).get("dim")
-        if not isinstance(dim, int) or dim + style_dim != len(weights):
+        params = featuriser.get("params") or {}
+        dim, head_words = params.get("dim"), params.get("head_words", 0)
+        if isinstance(head_words, bool) or not isinstance(head_words, int) or head_words < 0:
+            raise fail(f"minilm head_words must be a whole number of words, not {head_words!r}")
+        # The whole prompt's embedding, and with head_words that of its first words beside it.
+        if dim != MINILM_DIM * (2 if head_words else 1):
+            raise fail(f"a {dim}-dimensional embedding, where head_words {head_words} gives "
+                       f"{MINILM_DIM * (2 if head_words else 1)}")
+        if dim + style_dim != len(weights):
             raise fail(f"{len(weights)} weights for a {dim}-dimensional embedding and {style_dim} style features")
 
 
