@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
@@ -40,6 +40,33 @@ def _one_blas_thread() -> AbstractContextManager[Any]:
     return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 
 
+# How the resamples are drawn from a seed, named in results.json beside the seed: the same seed gives
+# the same intervals only under the same draw.
+DRAW = "uniform-indices"
+
+
+def _drawn_counts(g: int, resamples: int, seed: int) -> np.ndarray:
+    """Clusters x resamples: how often each of `g` clusters is drawn in each of `resamples` draws of g
+    clusters with replacement.
+
+    Each draw is g uniform indices, counted. That is the multinomial(g, 1/g) count vector exactly, at a
+    quarter of the CPU of numpy's `multinomial`, which spends a binomial draw on every cell (0.7 s
+    against 0.19 s for 9,239 clusters x 1,000 resamples). A block of resamples is drawn at a time, so
+    the indices are never held beside the whole float matrix: with 15,000 clusters that would be 120
+    MB more. Stored a cluster per row, so that a slice's clusters are a gather of whole rows.
+    """
+    rng = np.random.default_rng(seed)
+    counts = np.empty((g, resamples), dtype=np.float64)
+    small = g < 2**31
+    for start in range(0, resamples, _DRAW_ROWS):
+        k = min(resamples, start + _DRAW_ROWS) - start
+        drawn = rng.integers(0, g, size=(k, g), dtype=np.int32 if small else np.int64)
+        # Cluster c of resample r counted at c * k + r: the bincount comes out a cluster per row.
+        cells = drawn.astype(np.int64) * k + np.arange(k, dtype=np.int64)[:, None]
+        counts[:, start:start + k] = np.bincount(cells.ravel(), minlength=g * k).reshape(g, k)
+    return counts
+
+
 @dataclass(frozen=True)
 class Estimate:
     value: float | None
@@ -60,16 +87,7 @@ class ClusterBootstrap:
         self.level = level
         g = len(self.names)
         if resamples > 0 and g > 0:
-            rng = np.random.default_rng(seed)
-            pvals = np.full(g, 1.0 / g)
-            # Counts of each cluster in a with-replacement draw of g clusters. Drawn a block of rows at a
-            # time (the same draws, in the same order, as all at once), so that the integer counts are
-            # never held beside the whole float matrix: with 15,000 clusters that would be 240 MB, not 120.
-            # Stored a cluster per row, so that a slice's clusters are a gather of whole rows.
-            self._by_cluster = np.empty((g, resamples), dtype=np.float64)
-            for start in range(0, resamples, _DRAW_ROWS):
-                stop = min(resamples, start + _DRAW_ROWS)
-                self._by_cluster[:, start:stop] = rng.multinomial(g, pvals, size=stop - start).T
+            self._by_cluster = _drawn_counts(g, resamples, seed)
         else:
             self._by_cluster = np.zeros((g, 0))
         # resamples x clusters: each row one resample's count of every cluster (a view, not a copy).
@@ -80,55 +98,73 @@ class ClusterBootstrap:
         self._limited = False  # inside `one_blas_thread`
 
     def describe(self) -> dict[str, Any]:
-        return {"resamples": self.resamples, "seed": self.seed, "level": self.level, "clusters": len(self.names)}
+        return {"resamples": self.resamples, "seed": self.seed, "level": self.level, "clusters": len(self.names),
+                "draw": DRAW}
 
     def resampled(self, clusters: list[str], values: list[float]) -> np.ndarray:
         """The mean of `values` in every resample that draws at least one of their clusters."""
-        n = len(values)
-        if n == 0 or self.weights.shape[0] == 0:
-            return np.zeros(0)
+        stats = self.resampled_columns(clusters, [values])
+        return stats[:, 0] if stats.size else np.zeros(0)
+
+    def resampled_columns(self, clusters: list[str], columns: Sequence[Sequence[float]]) -> np.ndarray:
+        """Resamples x columns: the mean of each column of values (each one per item of `clusters`) in
+        every resample that draws at least one of their clusters.
+
+        The columns share one pass over the weight matrix: the matrix is read from memory once, not
+        once per rate, which is most of a product's time."""
+        n, m = len(clusters), len(columns)
+        if n == 0 or m == 0 or self.weights.shape[0] == 0:
+            return np.zeros((0, m))
         g = len(self.names)
         idx = np.fromiter((self.index[c] for c in clusters), dtype=np.int64, count=n)
-        sums = np.bincount(idx, weights=np.asarray(values, dtype=np.float64), minlength=g)
         key = hashlib.blake2b(idx.tobytes(), digest_size=16).digest()
         known = self._counts.get(key)
         counts = np.bincount(idx, minlength=g).astype(np.float64)
+        # Cluster sums of every column, and the cluster counts where this subset's are not known yet.
+        sums = np.empty((g, m + (known is None)))
+        for j, values in enumerate(columns):
+            sums[:, j] = np.bincount(idx, weights=np.asarray(values, dtype=np.float64), minlength=g)
+        if known is None:
+            sums[:, m] = counts
         present = np.flatnonzero(counts)
         with nullcontext() if self._limited else _one_blas_thread():
             if 2 * len(present) < g:
                 # A slice (one principle, one level) draws on a fraction of the clusters: reading only
                 # their rows of the matrix costs that fraction of a pass over all of it. The rows are
                 # gathered a block at a time, so the copy stays small beside the matrix.
-                num, den = np.zeros(self.resamples), np.zeros(self.resamples)
+                totals = np.zeros((self.resamples, sums.shape[1]))
                 for start in range(0, len(present), _GATHER_ROWS):
                     block = present[start:start + _GATHER_ROWS]
-                    rows = self._by_cluster[block]
-                    num += sums[block] @ rows
-                    if known is None:
-                        den += counts[block] @ rows
+                    totals += self._by_cluster[block].T @ sums[block]
             else:
-                num = self.weights @ sums
-                den = self.weights @ counts if known is None else known
+                totals = self.weights @ sums
         if known is None:
-            self._counts[key] = den
+            den = self._counts[key] = totals[:, m].copy()
         else:
             den = known
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stats = num / den
-        return stats[np.isfinite(stats)]
+        drawn = den > 0
+        return totals[drawn, :m] / den[drawn, None]
 
     def mean(self, clusters: list[str], values: list[float]) -> Estimate:
         """Mean of `values` (one per item) with a percentile CI from resampled clusters."""
-        n = len(values)
+        return self.means(clusters, [values])[0]
+
+    def means(self, clusters: list[str], columns: Sequence[Sequence[float]]) -> list[Estimate]:
+        """`mean` of each column of values over the same items, from one pass over the resamples."""
+        n = len(clusters)
         if n == 0:
-            return Estimate(None, None, None, 0)
-        point = float(np.mean(values))
-        stats = self.resampled(clusters, values)
-        if stats.size == 0:
-            return Estimate(point, None, None, n)
+            return [Estimate(None, None, None, 0) for _ in columns]
+        stats = self.resampled_columns(clusters, columns)
         alpha = (1 - self.level) / 2
-        low, high = percentile_pair(stats, alpha)
-        return Estimate(point, low, high, n)
+        estimates = []
+        for j, values in enumerate(columns):
+            point = float(np.mean(values))
+            if stats.shape[0] == 0:
+                estimates.append(Estimate(point, None, None, n))
+            else:
+                low, high = percentile_pair(stats[:, j], alpha)
+                estimates.append(Estimate(point, low, high, n))
+        return estimates
 
     @contextmanager
     def one_blas_thread(self) -> Iterator[None]:

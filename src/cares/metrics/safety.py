@@ -67,23 +67,21 @@ def guard_counts(items: list[JudgedItem]) -> dict[str, int]:
 
 
 def _block(items: list[JudgedItem], boot: ClusterBootstrap) -> dict[str, Any]:
-    scored = [it for it in items if it.excluded is None and it.label is not None]
+    # An unparsed verdict is excluded from a run's metrics; one not marked so is left out here too.
+    scored = [it for it in items if it.excluded is None and it.label not in (None, Label.UNPARSED)]
     groups = [it.group for it in scored]
 
-    def est(values: list[float], subset: list[JudgedItem] | None = None) -> dict[str, Any]:
-        chosen = scored if subset is None else subset
-        return boot.mean([it.group for it in chosen], values).to_dict()
-
-    def rate(label: Label, subset: list[JudgedItem]) -> dict[str, Any]:
-        return est([1.0 if it.label is label else 0.0 for it in subset], subset)
-
-    # Every label in `scored` is set; the list comprehension's filter is lost on mypy.
-    scores = [item_score(it.level, it.label) for it in scored]  # type: ignore[arg-type]
+    # Every label in `scored` is one the table scores; the list comprehension's filter is lost on mypy.
+    scores = [SCORE_TABLE[it.level][it.label] for it in scored]  # type: ignore[index]
+    # The score and the three rates share their items, so they share one pass over the resamples.
+    columns = [scores] + [[1.0 if it.label is label else 0.0 for it in scored]
+                          for label in (Label.ACCEPT, Label.CAUTION, Label.REFUSE)]
+    score, accept, caution, refuse = (e.to_dict() for e in boot.means(groups, columns))
     block: dict[str, Any] = {
-        "safety_score": boot.mean(groups, [s for s in scores if s is not None]).to_dict(),
-        "accept_rate": rate(Label.ACCEPT, scored),
-        "caution_rate": rate(Label.CAUTION, scored),
-        "refuse_rate": rate(Label.REFUSE, scored),
+        "safety_score": score,
+        "accept_rate": accept,
+        "caution_rate": caution,
+        "refuse_rate": refuse,
         "n_items": len(items),
         "n_scored": len(scored),
         "n_failed": sum(1 for it in items if it.excluded == "failed"),

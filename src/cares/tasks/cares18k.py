@@ -79,8 +79,8 @@ class Cares18KTask(Task):
         return metrics
 
     def ready_metrics(self, groups: list[str], resamples: int, seed: int) -> None:
-        # The bootstrap's weights depend on the clusters alone, and drawing them (numpy's multinomial,
-        # which releases the GIL) is most of the metrics' time: drawn while the answers come in.
+        # The bootstrap's weights depend on the clusters alone, and drawing them (numpy's generator and
+        # bincount, which mostly release the GIL) is much of the metrics' time: drawn while the answers come in.
         _prepared.clear()
         key = _bootstrap_key(groups, resamples, seed)
         if resamples * len(key[0]) * 8 > AHEAD_MAX_BYTES:
