@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from cares.errors import unwritable
 from cares.store import RunStore
@@ -122,27 +125,55 @@ def write_atomic_with(path: Path, write: Any, *, mode: str = "w", shared: bool =
         raise
 
 
-# One encoder for every line: json.dumps with options builds a new one per call.
+# The fallback encoders, built once: json.dumps with options builds a new one per call. A lone
+# surrogate cannot be written as UTF-8, so a line holding one is written with escapes.
 _LINE = json.JSONEncoder(ensure_ascii=False)
+_ESCAPED_LINE = json.JSONEncoder(ensure_ascii=True)
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in `value`: orjson would write them as null, json as NaN."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def sample_line(record: dict[str, Any], metadata: dict[str, Any]) -> bytes:
+    """One samples.jsonl line. orjson (a sixth of json's time) unless the item's metadata holds a value
+    orjson would change (NaN read from a CSV, which json keeps as NaN) or one it refuses (a lone
+    surrogate, an integer beyond 64 bits); then json, as before."""
+    if _finite(metadata):
+        try:
+            return orjson.dumps(record)
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+    try:
+        return _LINE.encode(record).encode("utf-8")
+    except UnicodeEncodeError:
+        return _ESCAPED_LINE.encode(record).encode("ascii")
 
 
 def write_samples(run_dir: Path, task: Task, rows: Iterable[SampleRow]) -> Path:
     """samples.jsonl, one line per row, written as the rows come (a stream of rows is never held whole)."""
     path = run_dir / SAMPLES_NAME
 
-    def write(handle: IO[str]) -> None:
-        lines: list[str] = []
+    def write(handle: IO[bytes]) -> None:
+        lines: list[bytes] = []
         for row in rows:
-            lines.append(_LINE.encode(sample_record(task, row)))
+            lines.append(sample_line(sample_record(task, row), row.item.metadata))
             if len(lines) == 512:
-                lines.append("")
-                handle.write("\n".join(lines))
+                lines.append(b"")
+                handle.write(b"\n".join(lines))
                 lines.clear()
         if lines:
-            lines.append("")
-            handle.write("\n".join(lines))
+            lines.append(b"")
+            handle.write(b"\n".join(lines))
 
-    write_atomic_with(path, write)
+    write_atomic_with(path, write, mode="wb")
     return path
 
 
