@@ -84,10 +84,7 @@ async def call_with_retries(
     timeout = None if model.runs_locally else options.timeout_s
     for attempt in range(1, options.max_attempts + 1):
         try:
-            # A timeout scope, not wait_for: wait_for runs the call as a task of its own, and that
-            # task, its scheduling and its callbacks cost more CPU than the call's own bookkeeping.
-            async with asyncio.timeout(timeout):
-                completion = await model.generate(request)
+            completion = await asyncio.wait_for(model.generate(request), timeout=timeout)
         except FatalModelError:
             raise
         except CaresError as exc:
