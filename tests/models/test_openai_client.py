@@ -63,23 +63,46 @@ def test_the_key_and_headers_are_sent_and_never_echoed() -> None:
     assert key not in model._redact(f"echo: {key}")
 
 
-def test_a_slow_server_times_out_as_a_retryable_failure() -> None:
+def test_plain_http_goes_over_the_lean_client_unless_aiohttp_is_asked_for(server: FakeOpenAIServer) -> None:
+    lean = ask(OpenAIChatModel("m", ModelOptions(base_url=server.base_url)), REQUEST)[0]
+    assert server.stats.log[-1]["headers"]["User-Agent"].startswith("cares/")
+    aiohttp = ModelOptions(base_url=server.base_url, extra=(("transport", "aiohttp"),))
+    aio = ask(OpenAIChatModel("m", aiohttp), REQUEST)[0]
+    assert "aiohttp" in server.stats.log[-1]["headers"]["User-Agent"]
+    assert lean == aio
+    with pytest.raises(ConfigError, match="transport expects auto or aiohttp"):
+        OpenAIChatModel("m", ModelOptions(base_url=server.base_url, extra=(("transport", "httpx"),)))
+
+
+@pytest.mark.parametrize("transport", ["auto", "aiohttp"])
+def test_an_error_status_keeps_its_retry_after_on_either_transport(transport: str) -> None:
+    with FakeOpenAIServer(ServerConfig(fault_rate=1.0, fault_kinds=("429",), retry_after_s=7)) as srv:
+        with pytest.raises(ModelCallError, match="HTTP 429") as caught:
+            ask(OpenAIChatModel("m", ModelOptions(base_url=srv.base_url, extra=(("transport", transport),))), REQUEST)
+    assert caught.value.retryable and caught.value.retry_after == 7 and caught.value.status == 429
+
+
+@pytest.mark.parametrize("transport", ["auto", "aiohttp"])
+def test_a_slow_server_times_out_as_a_retryable_failure(transport: str) -> None:
     with FakeOpenAIServer(ServerConfig(latency_s=2.0)) as srv:
         with pytest.raises(ModelCallError, match="timed out") as caught:
-            ask(OpenAIChatModel("m", ModelOptions(base_url=srv.base_url, timeout_s=0.3)), REQUEST)
+            ask(OpenAIChatModel("m", ModelOptions(base_url=srv.base_url, timeout_s=0.3,
+                                                  extra=(("transport", transport),))), REQUEST)
     assert caught.value.retryable
 
 
-def test_nothing_listening_is_a_configuration_error_naming_the_url() -> None:
+@pytest.mark.parametrize("transport", ["auto", "aiohttp"])
+def test_nothing_listening_is_a_configuration_error_naming_the_url(transport: str) -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
     with pytest.raises(ServerUnreachableError, match="connection refused") as caught:
-        ask(OpenAIChatModel("m", ModelOptions(base_url=url)), REQUEST)
+        ask(OpenAIChatModel("m", ModelOptions(base_url=url, extra=(("transport", transport),))), REQUEST)
     assert url in str(caught.value) and caught.value.exit_code == 2
 
 
-def test_a_server_that_answered_and_then_went_away_is_retried() -> None:
+@pytest.mark.parametrize("transport", ["auto", "aiohttp"])
+def test_a_server_that_answered_and_then_went_away_is_retried(transport: str) -> None:
     server = FakeOpenAIServer().start()
-    model = OpenAIChatModel("m", ModelOptions(base_url=server.base_url))
+    model = OpenAIChatModel("m", ModelOptions(base_url=server.base_url, extra=(("transport", transport),)))
 
     async def go() -> ModelCallError:
         try:

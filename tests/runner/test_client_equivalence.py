@@ -29,9 +29,9 @@ _TIMING = {"latency_s", "attempts"}
 _RESULT_VOLATILE = {"created_at", "updated_at", "timings", "this_invocation"}
 
 
-def _run(config: RunConfig, run_dir: Path, base_url: str) -> None:
+def _run(config: RunConfig, run_dir: Path, base_url: str, transport: str = "auto") -> None:
     options = RunOptions(engine=EngineOptions(progress=False, concurrency=8, backoff_base_s=0.01, backoff_max_s=0.05),
-                         model=ModelOptions(base_url=base_url, timeout_s=5))
+                         model=ModelOptions(base_url=base_url, timeout_s=5, extra=(("transport", transport),)))
     asyncio.run(evaluate_async(config, run_dir, options))
 
 
@@ -57,12 +57,14 @@ def test_a_run_on_the_sdk_and_on_the_lean_client_agree_and_resume_without_asking
             _run(config, tmp_path / "sdk", srv.base_url)
         sdk_samples, sdk_results = _samples(tmp_path / "sdk"), _results(tmp_path / "sdk")
         monkeypatch.setenv("CARES_ANSWER_CACHE", str(tmp_path / "other-cache.sqlite"))  # ask the server again
-        _run(config, tmp_path / "lean", srv.base_url)
+        _run(config, tmp_path / "lean", srv.base_url)  # plain http: the wire client
+        monkeypatch.setenv("CARES_ANSWER_CACHE", str(tmp_path / "third-cache.sqlite"))
+        _run(config, tmp_path / "aiohttp", srv.base_url, transport="aiohttp")
         asked = srv.stats.requests
         _run(config, tmp_path / "sdk", srv.base_url)  # a resume of the SDK's run on the lean client
         assert srv.stats.requests == asked, "the lean client asked again what the SDK's run had answered"
     assert len(sdk_samples) == 100 and all(row["status"] == "scored" for row in sdk_samples)
-    assert sdk_samples == _samples(tmp_path / "lean") == _samples(tmp_path / "sdk")
+    assert sdk_samples == _samples(tmp_path / "lean") == _samples(tmp_path / "aiohttp") == _samples(tmp_path / "sdk")
     assert sdk_results == _results(tmp_path / "lean") == _results(tmp_path / "sdk")
 
 

@@ -42,7 +42,8 @@ def add_model_connection(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a model setting, repeatable. hf/ models: device=auto|cpu|cuda|cuda:N|mps, "
         "dtype=auto|float32|bfloat16|float16, batch_size=8, revision=SHA, trust_remote_code=false, "
-        "attn_implementation=sdpa, ignore_eos=false. openai/ models: stream=true; extra_body.FIELD=VALUE adds a "
+        "attn_implementation=sdpa, ignore_eos=false. openai/ models: stream=true; transport=aiohttp (plain "
+        "http:// servers otherwise get cares' own lean client); extra_body.FIELD=VALUE adds a "
         "field to every request body (VALUE read as JSON when it is JSON, else as text; dots nest: "
         "extra_body.chat_template_kwargs.enable_thinking=false), or extra_body='{\"top_k\": 5}' for a whole "
         "object; header.NAME=VALUE sends an HTTP header (never stored, like the key). baseline/ and python/ "

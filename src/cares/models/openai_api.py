@@ -1,8 +1,10 @@
 """`openai/<model>`: any OpenAI-compatible chat-completions server (OpenAI, Azure, vLLM, Ollama, TGI, SGLang).
 
-A lean client on aiohttp: one session per model with keep-alive connections, request bodies
-encoded by orjson with the constant part of each body built once, and answers read straight into
-`Completion`. The SDK it replaced (cares.models.openai_sdk, kept as a reference) spent most of a
+A lean client: request bodies encoded by orjson with the constant part of each body built once,
+sent over keep-alive connections, and answers read straight into `Completion`. A plain `http://`
+server (a local vLLM, the case where the client's own CPU bounds a run) is spoken to by
+`http_wire.WireClient`; TLS, streamed answers and `--model-arg transport=aiohttp` go through one
+aiohttp session. The SDK it replaced (cares.models.openai_sdk, kept as a reference) spent most of a
 run's CPU building and validating objects that are thrown away. No retries here: the runner
 retries, so that Retry-After is honoured once and every attempt is counted.
 """
@@ -14,23 +16,29 @@ import errno
 import json
 import math
 import os
-from typing import Any
+import socket
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from cares.checks import http_url
 from cares.errors import ConfigError
 from cares.models.base import FatalModelError, Model, ModelCallError, ModelOptions, ServerUnreachableError
 from cares.models.content import api_messages
+from cares.models.http_wire import Unreachable, WireClient
 from cares.models.registry import provider
 from cares.redact import redact
 from cares.types import Completion, GenerationParams, Request, Usage
 
+if TYPE_CHECKING:
+    import aiohttp
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Local servers (vLLM, Ollama) accept any key; sending one keeps proxies that insist on a header happy.
 _PLACEHOLDER_KEY = "not-needed"
-_SETTINGS = ("stream", "extra_body")
+_SETTINGS = ("stream", "extra_body", "transport")
+_TRANSPORTS = ("auto", "aiohttp")
 _RETRYABLE_STATUS = frozenset((408, 409, 425, 429))
 
 
@@ -52,10 +60,19 @@ def parse_retry_after(headers: Any) -> float | None:
     return None
 
 
-def _settings(spec: str, extra: tuple[tuple[str, Any], ...]) -> tuple[bool, dict[str, Any]]:
-    """`--model-arg stream=true` (servers that answer only streamed) and `extra_body={...}` (a JSON
-    object merged into every request body, as the SDK's extra_body is)."""
+@dataclass(frozen=True)
+class _Settings:
+    stream: bool = False
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    transport: str = "auto"
+
+
+def _settings(spec: str, extra: tuple[tuple[str, Any], ...]) -> _Settings:
+    """`--model-arg stream=true` (servers that answer only streamed), `extra_body={...}` (a JSON
+    object merged into every request body, as the SDK's extra_body is) and `transport=aiohttp`
+    (aiohttp for plain http too, should a server and the lean client not get on)."""
     stream = False
+    transport = "auto"
     extra_body: dict[str, Any] = {}
     for key, raw in extra:
         if key == "stream":
@@ -70,9 +87,13 @@ def _settings(spec: str, extra: tuple[tuple[str, Any], ...]) -> tuple[bool, dict
             if not isinstance(parsed, dict):
                 raise ConfigError(f"{spec}: --model-arg extra_body expects a JSON object, got {raw!r}")
             extra_body = parsed
+        elif key == "transport":
+            if str(raw) not in _TRANSPORTS:
+                raise ConfigError(f"{spec}: --model-arg transport expects {' or '.join(_TRANSPORTS)}, got {raw!r}")
+            transport = str(raw)
         else:
             raise ConfigError(f"{spec}: unknown --model-arg {key!r}; known: {', '.join(_SETTINGS)}")
-    return stream, extra_body
+    return _Settings(stream, extra_body, transport)
 
 
 class OpenAIChatModel(Model):
@@ -90,7 +111,8 @@ class OpenAIChatModel(Model):
                 )
             api_key = _PLACEHOLDER_KEY
         self._secret = api_key
-        self.stream, self.extra_body = _settings(self.spec, options.extra)
+        settings = _settings(self.spec, options.extra)
+        self.stream, self.extra_body = settings.stream, settings.extra_body
         self._url = self.base_url + "/chat/completions"
         self._headers = {
             "Authorization": f"Bearer {api_key}",
@@ -101,8 +123,14 @@ class OpenAIChatModel(Model):
         self._secrets = [api_key, *(value for _, value in options.headers)]
         # Per connect and per read, as the SDK's were: the engine bounds the whole attempt, and a long
         # stream that keeps arriving has not stalled.
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.timeout_s, sock_read=options.timeout_s)
+        self._timeout_s = options.timeout_s
         self._session: aiohttp.ClientSession | None = None
+        self._wire: WireClient | None = None
+        if settings.transport == "auto" and not self.stream and self._url.startswith("http://"):
+            try:
+                self._wire = WireClient(self._url, self._headers, options.timeout_s, options.timeout_s)
+            except ValueError:  # credentials in the URL, a header it will not send: aiohttp's to judge
+                self._wire = None
         self._tails: dict[GenerationParams, bytes] = {}
         # Whether any HTTP answer, even an error status, has come from the server in this process:
         # before one has, a refused connection means a wrong URL, afterwards a passing outage.
@@ -122,12 +150,16 @@ class OpenAIChatModel(Model):
         return text
 
     def _session_now(self) -> aiohttp.ClientSession:
+        # Imported here: a run against a plain-http server never needs aiohttp, whose import (with
+        # its TLS set-up) costs a third of a second of CPU.
+        import aiohttp
+
         if self._session is None or self._session.closed:
             # No pool limit: the engine's semaphore bounds the requests in flight, so the pool holds
             # as many keep-alive connections as the concurrency and never queues a request itself.
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, headers=self._headers)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout_s, sock_read=self._timeout_s)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self._headers)
         return self._session
 
     def _tail(self, params: GenerationParams) -> bytes:
@@ -166,17 +198,29 @@ class OpenAIChatModel(Model):
             # A value that cannot be encoded as JSON: every attempt fails alike, so nothing is sent.
             raise ModelCallError(self._redact(f"request not sent: {type(exc).__name__}: {_short(str(exc))}"),
                                  retryable=False) from None
+        if self._wire is not None:
+            return await self._generate_on_wire(self._wire, body)
+        return await self._generate_on_aiohttp(body)
+
+    async def _generate_on_aiohttp(self, body: bytes) -> Completion:
+        import aiohttp
+
         try:
             async with self._session_now().post(self._url, data=body) as response:
                 self._reached = True
                 if response.status >= 400:
-                    await self._raise_for_status(response)
+                    try:
+                        detail = await response.read()
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        detail = b""
+                    self._raise_for_status(response.status, detail, response.headers)
                 if self.stream and response.content_type == "text/event-stream":
                     return await _read_stream(response)
                 raw = await response.read()
         except aiohttp.ClientConnectorError as exc:
             if not self._reached:
-                raise ServerUnreachableError(self._redact(self._unreachable(exc))) from None
+                raise ServerUnreachableError(self._redact(self._unreachable(
+                    exc.os_error, dns=isinstance(exc, aiohttp.ClientConnectorDNSError)))) from None
             raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc))}"), retryable=True) from None
         except asyncio.TimeoutError:
             raise ModelCallError("APITimeoutError: Request timed out.", retryable=True) from None
@@ -185,22 +229,37 @@ class OpenAIChatModel(Model):
                                  retryable=True) from None
         return self._completion(raw)
 
-    def _unreachable(self, exc: aiohttp.ClientConnectorError) -> str:
-        if isinstance(exc, aiohttp.ClientConnectorDNSError):
+    async def _generate_on_wire(self, wire: WireClient, body: bytes) -> Completion:
+        try:
+            response = await wire.post(body)
+        except Unreachable as exc:
+            if not self._reached:
+                raise ServerUnreachableError(self._redact(self._unreachable(
+                    exc.error, dns=isinstance(exc.error, socket.gaierror)))) from None
+            raise ModelCallError(self._redact(f"{type(exc.error).__name__}: {_short(str(exc.error))}"),
+                                 retryable=True) from None
+        except asyncio.TimeoutError:
+            raise ModelCallError("APITimeoutError: Request timed out.", retryable=True) from None
+        except OSError as exc:  # dropped connections, truncated bodies, not HTTP: may pass next time
+            raise ModelCallError(self._redact(f"{type(exc).__name__}: {_short(str(exc)) or 'connection lost'}"),
+                                 retryable=True) from None
+        self._reached = True
+        if response.status >= 400:
+            self._raise_for_status(response.status, response.body, response.headers)
+        return self._completion(response.body)
+
+    def _unreachable(self, error: OSError, dns: bool) -> str:
+        if dns:
             reason = "host not found"
-        elif exc.os_error.errno == errno.ECONNREFUSED:
+        elif error.errno == errno.ECONNREFUSED:
             reason = "connection refused"
         else:
-            reason = _short(str(exc.os_error.strerror or exc.os_error)).lower()
+            reason = _short(str(error.strerror or error)).lower()
         return (f"nothing answers at {self.base_url} ({reason}): check that the server is running and that "
                 "--base-url (or --judge-base-url, OPENAI_BASE_URL) names it")
 
-    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
-        status = response.status
-        try:
-            detail = _short((await response.read()).decode("utf-8", "replace"))
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            detail = ""
+    def _raise_for_status(self, status: int, body: bytes, headers: Any) -> None:
+        detail = _short(body.decode("utf-8", "replace"))
         if status in (401, 403):
             raise FatalModelError(self._redact(f"{self.base_url}: authentication failed ({status})"))
         if status == 404:
@@ -208,7 +267,7 @@ class OpenAIChatModel(Model):
         raise ModelCallError(
             self._redact(f"HTTP {status}: Error code: {status} - {detail}"),
             retryable=status in _RETRYABLE_STATUS or status >= 500,
-            retry_after=parse_retry_after(response.headers),
+            retry_after=parse_retry_after(headers),
             status=status,
         )
 
@@ -233,6 +292,8 @@ class OpenAIChatModel(Model):
         return Completion(text=text, usage=_usage(result.get("usage")), finish_reason=choices[0].get("finish_reason"))
 
     async def aclose(self) -> None:
+        if self._wire is not None:
+            await self._wire.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
