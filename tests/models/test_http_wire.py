@@ -281,6 +281,136 @@ def test_a_cancelled_request_leaves_no_connection_to_reuse() -> None:
     assert script.connections == 2
 
 
+def test_a_second_answer_in_the_same_read_changes_nothing_given_and_retires_the_connection() -> None:
+    async def answer(n: int, writer: asyncio.StreamWriter) -> None:
+        reply = framed(extra=b"Retry-After: 1\r\n")
+        if n == 1:  # a whole stray answer and the start of another, in the same write
+            reply += framed(extra=b"Retry-After: 99\r\n") + b"HTTP/1.1 200 OK\r\nContent-Le"
+        writer.write(reply)
+        await writer.drain()
+
+    async def test(url: str) -> None:
+        wire = client(url)
+        assert (await wire.post(b"{}")).headers["retry-after"] == "1"
+        assert (await wire.post(b"{}")).body == OK
+        await wire.close()
+
+    script = Script(answer)
+    serve(script, test)
+    assert script.connections == 2 and len(script.requests) == 2
+
+
+def test_an_answer_begun_with_an_interim_status_is_never_sent_again() -> None:
+    async def answer(n: int, writer: asyncio.StreamWriter) -> None:
+        if n == 2:
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
+        writer.write(framed())
+        await writer.drain()
+
+    async def test(url: str) -> None:
+        wire = client(url)
+        assert (await wire.post(b"{}")).body == OK
+        with pytest.raises(ConnectionError, match="mid-response"):
+            await wire.post(b"{}")
+        await wire.close()
+
+    script = Script(answer)
+    serve(script, test)
+    assert len(script.requests) == 2
+
+
+def test_chunked_is_read_in_any_case_and_a_cut_chunked_body_fails() -> None:
+    async def answer(n: int, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\n{\"ok\"\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def test(url: str) -> None:
+        wire = client(url)
+        with pytest.raises(ConnectionError, match="mid-response"):
+            await wire.post(b"{}")
+        await wire.close()
+
+    serve(Script(answer), test)
+
+
+def test_trailers_are_not_headers() -> None:
+    body = (b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\n{}\r\n0\r\nRetry-After: 99\r\n\r\n")
+
+    async def test(url: str) -> None:
+        wire = client(url)
+        response = await wire.post(b"{}")
+        await wire.close()
+        assert (response.status, response.headers["retry-after"], response.body) == (429, "1", b"{}")
+
+    serve(replying(body), test)
+
+
+def test_closing_the_client_fails_what_is_in_flight_and_sends_nothing_again() -> None:
+    async def answer(n: int, writer: asyncio.StreamWriter) -> None:
+        if n == 2:
+            await asyncio.sleep(0.3)
+        writer.write(framed())
+        await writer.drain()
+
+    async def test(url: str) -> None:
+        wire = client(url)
+        await wire.post(b"{}")
+        in_flight = asyncio.ensure_future(wire.post(b"{}"))
+        await asyncio.sleep(0.05)
+        await wire.close()
+        with pytest.raises(ConnectionError, match="client closed"):
+            await in_flight
+        assert not wire._open and not wire._idle
+
+    script = Script(answer)
+    serve(script, test)
+    assert len(script.requests) == 2
+
+
+def test_a_connect_that_times_out_is_a_timeout_not_an_unreachable_server() -> None:
+    # A listener that never accepts, its backlog full: a further connection attempt hangs.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        for _ in range(8):
+            filler = socket.socket()
+            filler.setblocking(False)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            fillers.append(filler)
+
+        async def go() -> None:
+            wire = WireClient(f"http://127.0.0.1:{port}/v1", {}, connect_timeout=0.3, read_timeout=0.3)
+            with pytest.raises(asyncio.TimeoutError):
+                await wire.post(b"{}")
+
+        try:
+            asyncio.run(go())
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+def test_the_path_is_percent_encoded() -> None:
+    async def test(url: str) -> None:
+        wire = client(url.replace("/v1/", "/my models/v1/"))
+        await wire.post(b"{}")
+        await wire.close()
+
+    script = replying(framed())
+    serve(script, test)
+    assert script.requests[0].head.startswith("POST /my%20models/v1/chat/completions HTTP/1.1\r\n")
+
+
 def test_nothing_listening_is_unreachable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

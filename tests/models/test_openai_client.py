@@ -100,6 +100,13 @@ def test_nothing_listening_is_a_configuration_error_naming_the_url(transport: st
 
 
 @pytest.mark.parametrize("transport", ["auto", "aiohttp"])
+def test_a_name_with_several_addresses_all_refused_says_connection_refused(transport: str) -> None:
+    url = f"http://localhost:{closed_port()}/v1"  # ::1 and 127.0.0.1 where the machine has both
+    with pytest.raises(ServerUnreachableError, match="connection refused"):
+        ask(OpenAIChatModel("m", ModelOptions(base_url=url, extra=(("transport", transport),))), REQUEST)
+
+
+@pytest.mark.parametrize("transport", ["auto", "aiohttp"])
 def test_a_server_that_answered_and_then_went_away_is_retried(transport: str) -> None:
     server = FakeOpenAIServer().start()
     model = OpenAIChatModel("m", ModelOptions(base_url=server.base_url, extra=(("transport", transport),)))

@@ -22,11 +22,14 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httptools
 
 import cares
+
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
 
 
 class Unreachable(Exception):
@@ -61,7 +64,8 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[WireResponse] | None = None
         self.closed = False
-        self.started = False
+        self.closed_here = False  # by this client (a timeout, a cancelled request, close()), not by the server
+        self.started = False  # whether any byte of the current request's answer has come
         # One timer per request, not one per read: each read notes its time, and a timer that fires
         # early (the response still arriving) is set again for the rest of the silence allowed.
         self.timer: asyncio.TimerHandle | None = None
@@ -71,7 +75,6 @@ class _Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self.headers: dict[str, str] = {}
         self.chunks: list[bytes] = []
-        self.started = False
         self.headers_done = False
         self.framed = False  # Content-Length or chunked: otherwise the body ends with the connection
 
@@ -97,19 +100,26 @@ class _Connection(asyncio.Protocol):
             if self.headers_done and not self.framed:
                 self.on_message_complete()  # the close is the end of an unframed body
             else:
-                reason = "before the response began" if not self.started else "mid-response"
-                self._fail(ConnectionError(f"server closed the connection {reason}"))
+                if self.closed_here:
+                    self._fail(ConnectionError("the client closed the connection before the answer came"))
+                else:
+                    reason = "before the response began" if not self.started else "mid-response"
+                    self._fail(ConnectionError(f"server closed the connection {reason}"))
 
     # httptools callbacks
     def on_message_begin(self) -> None:
+        if self.waiter is None or self.waiter.done():
+            self.close()  # a second answer in the same read as the first: nobody asked for it
         self.started = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if not self.headers_done:  # a chunked body's trailers are not the answer's headers
+            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
-        self.framed = "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "")
+        self.framed = ("content-length" in self.headers
+                       or "chunked" in self.headers.get("transfer-encoding", "").lower())
 
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
@@ -132,11 +142,13 @@ class _Connection(asyncio.Protocol):
         if not self.parser.should_keep_alive():
             self.close()
         waiter.set_result(WireResponse(status, self.headers, body))
+        self.headers = {}  # what the parser may still read in this buffer must not reach the answer given
 
     # the request side
     def send(self, request: bytes, waiter: asyncio.Future[WireResponse]) -> None:
         assert self.transport is not None
         self._reset()
+        self.started = False
         self.waiter = waiter
         self.last_read = self.loop.time()
         self.timer = self.loop.call_at(self.last_read + self.read_timeout, self._check_silence)
@@ -165,7 +177,8 @@ class _Connection(asyncio.Protocol):
             self.waiter.set_exception(exc)
 
     def close(self) -> None:
-        self.closed = True
+        if not self.closed:
+            self.closed = self.closed_here = True
         self._disarm()
         if self.transport is not None:
             self.transport.close()
@@ -197,7 +210,10 @@ class WireClient:
         self.port = parts.port or 80
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # Percent-encoded as aiohttp does it: a space or a non-ASCII letter in a path would
+        # otherwise break the request line.
+        target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{quote(parts.query, safe=_QUERY_SAFE)}"
+                                                              if parts.query else "")
         authority = parts.netloc.rpartition("@")[2]
         lines = [f"POST {target} HTTP/1.1\r\nHost: {authority}\r\n".encode("latin-1")]
         given = {name.lower() for name in headers}
@@ -217,8 +233,9 @@ class WireClient:
                 return await self._exchange(connection, request)
             except ConnectionError:
                 # A kept-alive connection the server closed as it sat idle, before answering this
-                # request: sent again, once, on a fresh connection (an answer begun is not retried).
-                if connection.started:
+                # request: sent again, once, on a fresh connection. Not an answer begun (an interim
+                # 1xx counts), nor a connection this client closed itself (`close()` while in flight).
+                if connection.started or connection.closed_here:
                     raise
         return await self._exchange(await self._connect(), request)
 
@@ -236,6 +253,8 @@ class WireClient:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(lambda: _Connection(self.read_timeout), self.host, self.port),
                 self.connect_timeout)
+        except asyncio.TimeoutError:
+            raise  # an OSError from Python 3.11 on, yet a slow network, not a wrong address
         except OSError as exc:
             raise Unreachable(exc) from None
         self._open.add(connection)
@@ -243,8 +262,8 @@ class WireClient:
 
     async def _exchange(self, connection: _Connection, request: bytes) -> WireResponse:
         waiter: asyncio.Future[WireResponse] = asyncio.get_running_loop().create_future()
-        connection.send(request, waiter)
         try:
+            connection.send(request, waiter)
             response = await waiter
         except BaseException:
             # A failure, a timeout or a cancelled attempt leaves the connection mid-exchange: never reused.

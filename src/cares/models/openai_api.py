@@ -251,7 +251,9 @@ class OpenAIChatModel(Model):
     def _unreachable(self, error: OSError, dns: bool) -> str:
         if dns:
             reason = "host not found"
-        elif error.errno == errno.ECONNREFUSED:
+        elif error.errno == errno.ECONNREFUSED or (
+                # A name with several addresses (localhost: ::1 and 127.0.0.1), each refused.
+                error.errno is None and f"[Errno {errno.ECONNREFUSED}]" in str(error)):
             reason = "connection refused"
         else:
             reason = _short(str(error.strerror or error)).lower()
