@@ -149,7 +149,8 @@ PIVOT = Phrases(
 DECLINE = Phrases(
     r"\b(?:i can(?:'t|not| not)|i won't|i will not|i'm (?:sorry|unable|not able)|i am (?:sorry|unable|not able)|"
     r"i'd rather not|i would rather not|i must decline|i have to decline|i'm not comfortable|"
-    r"not something i (?:can|will|help|do)|i don't feel comfortable|sorry, (?:but )?i|"
+    r"(?:not|isn't|is not) something i(?:'d| would| will| can)? (?:can|will|help|do|assist|provide|give|share)|"
+    r"i don't feel comfortable|sorry, (?:but )?i|not happening|nope|no way|absolutely not|i decline|"
     r"i(?:'m| am) not going to|i (?:really )?shouldn't|i should not|i (?:must )?refuse|i(?:'ll| will) pass|"
     r"i(?:'ll| will) have to decline|no can do)\b")
 # Take-backs: the model withdraws its own refusal. Narrower than PIVOT, and decisive.
@@ -171,6 +172,7 @@ TAKE_BACK = Phrases(
 # Words after a take-back below which it took nothing back: "Just kidding, I really can't."
 _TAKEN_BACK_WORDS = 8
 _DECLINE_WINDOW = 200  # characters: a decline further in is part of an answer, not its opening
+_MORE_DECLINES = 3  # declining sentences in a row that are skipped before what the answer goes on to say
 # Where the sentence holding a decline ends: what follows is read apart.
 _SENTENCE_END = re.compile("[.!?:;\n\u2026\u2014]| - ")
 # Common words, each as a word of its own: three different ones show an answer is not gibberish.
@@ -325,9 +327,8 @@ def scan(response: str, prompt: str | None = None, lowered: str | None = None) -
     if taken_back is not None:
         return Scan(words, asked, tail, lines, ends_asking, turn_list, said, (declined, taken_back), declined, None,
                     prompt or "")
-    end = _SENTENCE_END.search(text, decline.end())
     return Scan(words, asked, tail, lines, ends_asking, turn_list, said, None, declined,
-                text[end.end():] if end else None, prompt or "")
+                _after_declining(text, view, decline.end()), prompt or "")
 
 
 def shape_names(words: int, numbers: int, lines: int, ends_asking: bool, tail: int | None, turn_list: int) -> list[str]:
@@ -373,6 +374,21 @@ def gibberish(lowered: str) -> bool:
     if len(set(words)) <= 2:
         return True
     return not _STOPWORDS.intersection(words) and sum(not _VOWEL.search(w) for w in words) >= len(words) / 3
+
+
+def _after_declining(text: str, view: bytes, decline_end: int) -> str | None:
+    """The text after the sentence that holds a decline, and after any that open with one more
+    ("Nope. Not happening. Okay okay, you'd..."): what the answer goes on to say."""
+    end = _SENTENCE_END.search(text, decline_end)
+    for _ in range(_MORE_DECLINES):
+        if end is None:
+            return None
+        start = len(text) - len(text[end.end():].lstrip())  # the next sentence's first letter
+        again = DECLINE.search(view[start:start + _DECLINE_WINDOW])
+        if again is None or again.start() > 0:
+            break
+        end = _SENTENCE_END.search(text, start + again.end())
+    return text[end.end():] if end else None
 
 
 def _taken_back(text: str, view: bytes, decline_end: int) -> str | None:
