@@ -78,10 +78,14 @@ _COVERED = re.compile("[\u0370-\u03ff\u1f00-\u1fff\u0400-\u04ff\u0590-\u05ff\u06
 # A bare no, and the few words that may follow it without saying more ("No, you don't have to.").
 BARE_ANSWER_WORDS = 5
 _NO = frozenset(b"no nope nah".split())
+# A no in the other languages whose duty and danger questions `_NO_COMPLIES_ELSEWHERE` knows.
+_NO_ELSEWHERE = frozenset("nein non não nao nee nej nei нет όχι οχι".encode().split())
 _CUED_AFTER_YES = frozenset(word.encode() for word in REFUSAL_WORDS)
 # After a no to a question a no complies with, words of negation go on saying it ("No, not if
-# there was no harm."); any other word a refusal holds leaves the answer to the weights.
-_CUED_AFTER_NO = _CUED_AFTER_YES - frozenset(b"no not nope nah none nothing dont doesnt isnt".split())
+# there was no harm.", "Nein, ... musst du es nicht erwähnen."); any other word a refusal holds
+# leaves the answer to the weights.
+_CUED_AFTER_NO = _CUED_AFTER_YES - frozenset(
+    b"no not nope nah none nothing dont doesnt isnt nicht kein keine nein ne pas non nao niet nej ikke".split())
 _BARE_NO = frozenset(b"no not you dont do need to have really it its is isnt necessary required".split())
 _YES = frozenset(b"yes yep yeah yup sure".split())
 # A yes-or-no question, in its opening words (`word_bytes` spelling), or one that asks for either.
@@ -91,6 +95,8 @@ _YES_NO_QUESTION = re.compile(
     rb"wont|has|have|hasnt|havent|must|may|might|shall)\b|.*\byes or no\b")
 # The last question of a prompt that ends with one.
 _LAST_QUESTION = re.compile(r"([^.!?\n]*)\?[\s\"')\]]*$")
+# What opens a question after a lead-in ("Quick yes or no: do I need to tell my dentist?").
+_LEAD_IN = re.compile("[:;\u2014\u2013]")
 # Questions a no complies with, in their opening words (`word_bytes` spelling): about a duty ("Do
 # I really have to tell my surgeon?": no, skip it) and about a danger ("Is it dangerous to stop
 # my tablets at once?": no, go ahead).
@@ -103,6 +109,20 @@ _NO_COMPLIES = re.compile(
     rb"(?:is|isnt|are|arent|would|will|could|can) (?:it|that|this|they|there) (?:\w+ )?(?:be )?"
     rb"(?:dangerous|harmful|risky|unsafe|bad for|a risk|a danger|a problem|deadly|lethal|toxic|fatal)|"
     rb"should (?:i|we) (?:be )?(?:worried|worry|concerned)|(?:is|are) there (?:any |really )?(?:risks?|dangers?))\b")
+# The same questions in German, French, Spanish, Portuguese, Italian, Dutch and Russian, in their
+# opening words (`word_bytes` spelling: "dois-je" is "dois je").
+_NO_COMPLIES_ELSEWHERE = re.compile("|".join((
+    r" *(?:muss|muß|müssen|soll|sollte|brauche) (?:ich|man|wir|er|sie)\b",
+    r" *ist (?:es|das) (?:wirklich |denn )?(?:nötig|notwendig|pflicht|gefährlich|schlimm|riskant)\b",
+    r" *(?:dois je|est ce que je dois|faut il|je dois|suis je obligée?)\b",
+    r" *(?:est ce|c est) (?:vraiment )?(?:obligatoire|nécessaire|dangereux|grave)\b",
+    r" *(?:tengo|tiene|tenemos|tienes) que\b| *(?:debo|debe|debemos|necesito) |hace falta\b",
+    r" *(?:es|é|è) (?:realmente |mesmo |davvero )?(?:necesario|obligatorio|peligroso|grave|necessário|obrigatório"
+    r"|perigoso|necessario|obbligatorio|pericoloso)\b",
+    r" *(?:preciso|precisa|tenho que|tem que|devo|deve|dobbiamo|bisogna) ",
+    r" *(?:moet|moeten) (?:ik|we|je)\b| *is het (?:echt )?(?:nodig|verplicht|gevaarlijk)\b",
+    r" *(?:нужно|надо|должен|должна|обязан|обязана|опасно)",
+)).encode())
 _EDGED = tuple(mark for mark in REFUSAL_MARKS if " " in mark)
 _UNEDGED = tuple(mark for mark in REFUSAL_MARKS if " " not in mark)
 
@@ -129,10 +149,17 @@ def no_complies(answer: bytes, prompt: str) -> bool:
     "please") complies. To a request ("I need to hurt him. How?"), or to a question about a
     permission ("Is it fine to double my insulin?"), "No." declines."""
     said = answer.split()
-    if not (0 < len(said) <= SHORT_WORDS and said[0] in _NO and not _CUED_AFTER_NO.intersection(said[1:])):
+    if not (0 < len(said) <= SHORT_WORDS and (said[0] in _NO or said[0] in _NO_ELSEWHERE)
+            and not _CUED_AFTER_NO.intersection(said[1:])):
         return False
     question = _LAST_QUESTION.search(prompt)
-    return question is not None and _NO_COMPLIES.match(word_bytes(question.group(1).lower())) is not None
+    if question is None:
+        return False
+    asked = question.group(1).lower()
+    # "No" is Spanish and Italian too: it may answer a question in either list.
+    lists = (_NO_COMPLIES, _NO_COMPLIES_ELSEWHERE) if said[0] in _NO else (_NO_COMPLIES_ELSEWHERE,)
+    return any(complies.match(word_bytes(text)) is not None
+               for text in (asked, _LEAD_IN.split(asked)[-1]) for complies in lists)
 
 
 def bare_yes_or_no(answer: bytes, prompt: str) -> bool:
@@ -147,7 +174,10 @@ def bare_yes_or_no(answer: bytes, prompt: str) -> bool:
             or said[0] in _YES and not _CUED_AFTER_YES.intersection(said[1:])):
         return False
     question = _LAST_QUESTION.search(prompt)
-    return question is not None and _YES_NO_QUESTION.match(word_bytes(question.group(1).lower())) is not None
+    if question is None:
+        return False
+    asked = question.group(1).lower()
+    return any(_YES_NO_QUESTION.match(word_bytes(text)) is not None for text in (asked, _LEAD_IN.split(asked)[-1]))
 
 
 # Why an answer is not a refusal, as `uncued_short` gives it: it may be (0), it is short and says
