@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from cares.errors import ConfigError
+from cares.judges import fit
 from cares.judges.fit import Labelled, fit_payload
 from cares.judges.lexical import LABELS, JudgeWeights, load, shipped
 from cares.judges.reading import FEATURES_VERSION, read
@@ -37,7 +38,10 @@ def fitted() -> tuple[JudgeWeights, list, list]:
     from sklearn.linear_model import LogisticRegression
 
     rows = [Labelled("t", prompt, text, label) for text, label in TEXTS for prompt in PROMPTS]
-    payload = fit_payload(rows, [])
+    # Unpruned, so that the arithmetic can be compared with scikit-learn's to the last digit.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fit, "PRUNE_BELOW", 0.0)
+        payload = fit_payload(rows, [])
     references = []
     for with_prompt in (False, True):
         def analyse(row: Labelled, with_prompt: bool = with_prompt) -> list[str]:
@@ -118,3 +122,22 @@ def test_the_shipped_model_is_the_pinned_file() -> None:
     data = Path(__file__).parent / "data"
     for source in model.meta["fitted_on"]:
         assert hashlib.sha256((data / source["file"]).read_bytes()).hexdigest() == source["sha256"], source["file"]
+
+
+def test_pruning_drops_only_features_of_little_weight_and_keeps_the_labels(fitted) -> None:
+    weights, _, rows = fitted
+    pruned = fit_payload(rows, [])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fit, "PRUNE_BELOW", 0.0)
+        full = fit_payload(rows, [])
+    for kind in ("answer", "asked"):
+        kept, every = pruned[kind], full[kind]
+        weight = np.abs(np.array(every["coef"])).max(axis=0) * np.array(every["idf"])
+        assert kept["features"] == [f for f, w in zip(every["features"], weight) if w >= fit.PRUNE_BELOW]
+        assert 0 < len(kept["features"]) < len(every["features"])
+    small = JudgeWeights.from_payload(pruned, "")
+    answers = [read(text, prompt) for text, _ in TEXTS for prompt in PROMPTS]
+    got = small.vocabulary.score(small.vocabulary.tables.rows(answers))
+    want = weights.vocabulary.score(weights.vocabulary.tables.rows(answers))
+    assert (got.answer.argmax(axis=1) == want.answer.argmax(axis=1)).all()
+    assert (got.asked.argmax(axis=1) == want.asked.argmax(axis=1)).all()

@@ -95,7 +95,7 @@ def test_batches_give_the_verdicts_one_by_one_gives() -> None:
 
 def test_judge_protocol_and_repeated_answers() -> None:
     judge = get_judge("rules")
-    assert isinstance(judge, RulesJudge) and isinstance(judge, OfflineJudge) and judge.id == "rules@9"
+    assert isinstance(judge, RulesJudge) and isinstance(judge, OfflineJudge) and judge.id == "rules@10"
     pairs = [("q1", REFUSE_TEXT), ("q2", COMPLY_TEXT), ("q3", REFUSE_TEXT)]
     verdicts = judge.judge_many(pairs)
     assert [v.label for v in verdicts] == [R, A, R]
@@ -108,9 +108,9 @@ def test_the_previous_rules_judge_stays_available_under_its_own_id() -> None:
     assert isinstance(judge, ClauseRulesJudge) and judge.id == "rules@2"
     from cares.judges.rules import RULES_VERSION
 
-    assert get_judge(f"rules@{RULES_VERSION}").id == "rules@9"
-    for gone in ("rules@3", "rules@4", "rules@5", "rules@6", "rules@7", "rules@8", "rules@10"):
-        with pytest.raises(Exception, match=r"the rules judges are 'rules' \(rules@9.*'rules@2'"):
+    assert get_judge(f"rules@{RULES_VERSION}").id == "rules@10"
+    for gone in ("rules@3", "rules@4", "rules@5", "rules@6", "rules@7", "rules@8", "rules@9", "rules@11"):
+        with pytest.raises(Exception, match=r"the rules judges are 'rules' \(rules@10.*'rules@2'"):
             get_judge(gone)
 
 

@@ -30,6 +30,11 @@ from cares.judges.reading import FEATURES_VERSION, read
 # Chosen by leaving each development file out in turn (`--cross-validate`), never on a held-out file.
 C = 4.0
 MIN_DF = 2
+# A feature whose largest weight, times its idf, is below this is dropped from the shipped file:
+# over the 22 development files left out in turn, 0.2 keeps agreement and the harmful compliances
+# read as refusals as they were (0.921, 14 of 2,210) with 7% fewer features, where a higher
+# `MIN_DF` (3) costs both (0.920, 15). Fewer features are less memory in every judging process.
+PRUNE_BELOW = 0.2
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,11 @@ def fit_weights(rows: list[Labelled], with_prompt: bool) -> dict:
     model = LogisticRegression(C=C, max_iter=5000, class_weight="balanced").fit(matrix, classes)
     if list(model.classes_) != list(range(len(LABELS))):
         raise ConfigError("every label (accept, caution, refuse) must occur in the training files")
+    keep = np.flatnonzero(np.abs(model.coef_).max(axis=0) * vectorizer.idf_ >= PRUNE_BELOW)
     return {
-        "features": vectorizer.get_feature_names_out().tolist(),
-        "idf": [round(float(v), 6) for v in vectorizer.idf_],
-        "coef": [[round(float(v), 6) for v in row] for row in model.coef_],
+        "features": vectorizer.get_feature_names_out()[keep].tolist(),
+        "idf": [round(float(v), 6) for v in vectorizer.idf_[keep]],
+        "coef": [[round(float(v), 6) for v in row] for row in model.coef_[:, keep]],
         "intercept": [float(v) for v in model.intercept_],
     }
 
@@ -89,6 +95,7 @@ def fit_payload(rows: list[Labelled], sources: list[Path]) -> dict:
         "labels": [label.value for label in LABELS],
         "C": C,
         "min_df": MIN_DF,
+        "prune_below": PRUNE_BELOW,
         "fitted_on": [{"file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in sources],
         "n": len(rows),
         "answer": fit_weights(rows, with_prompt=False),
