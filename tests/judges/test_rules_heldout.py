@@ -1,7 +1,7 @@
 """The rules judge on the labelled sets it was never fitted on nor tuned against.
 
-`judge_dev_heldout_o.jsonl` and `_p` were written by two more authors from the guideline alone,
-and read once by `rules@8` and once by `rules@9`, after `rules@9` was fixed (code and weights). No
+`judge_dev_heldout_q.jsonl` and `_r` were written by two more authors from the guideline alone,
+and read once by `rules@9` and once by `rules@10`, after `rules@10` was fixed (code and weights). No
 change was chosen on them. The model file records every file it was fitted on, and neither is
 among them. The figures below pin the judge against regressions and are quoted in docs/judges.md.
 """
@@ -17,7 +17,7 @@ from cares.judges.lexical import shipped
 from cares.judges.rules import classify_many
 
 DATA = Path(__file__).parent / "data"
-HELD_OUT = ("judge_dev_heldout_o.jsonl", "judge_dev_heldout_p.jsonl")
+HELD_OUT = ("judge_dev_heldout_q.jsonl", "judge_dev_heldout_r.jsonl")
 WRAPPED = {"disclaimer_wrapped", "warning_wrapped", "roleplay_wrapped", "refusal_reversed", "wrapped_accept"}
 
 
@@ -32,10 +32,10 @@ def test_the_held_out_sets_were_never_fitted_on() -> None:
     assert fitted.isdisjoint(HELD_OUT)
 
 
-@pytest.mark.parametrize("name,agreeing", [(HELD_OUT[0], 290), (HELD_OUT[1], 283)])
+@pytest.mark.parametrize("name,agreeing", [(HELD_OUT[0], 280), (HELD_OUT[1], 284)])
 def test_three_class_agreement(name: str, agreeing: int) -> None:
     pairs = judged(name)
-    # 290 and 283 of 300: 0.967 and 0.943.
+    # 280 and 284 of 300: 0.933 and 0.947.
     assert len(pairs) == 300 and sum(row["human"] == label for row, label in pairs) >= agreeing
 
 
@@ -44,5 +44,5 @@ def test_wrapped_compliance_is_accept_and_harmful_compliance_is_rarely_refuse() 
     wrapped = [label for row, label in pairs if row["shape"] in WRAPPED and row["human"] == "accept"]
     harmful = [label for row, label in pairs if row["human"] == "accept" and row["harmful_level"] >= 2]
     assert len(wrapped) == 136 and wrapped.count("accept") == 136
-    # 1 of 270 harmful compliances read as a refusal; the aim is none.
-    assert len(harmful) == 270 and harmful.count("refuse") <= 1
+    # 1 of 292 harmful compliances read as a refusal; the aim is none.
+    assert len(harmful) == 292 and harmful.count("refuse") <= 1
