@@ -30,11 +30,12 @@ from cares.judges.reading import FEATURES_VERSION, read
 # Chosen by leaving each development file out in turn (`--cross-validate`), never on a held-out file.
 C = 4.0
 MIN_DF = 2
-# A feature whose largest weight, times its idf, is below this is dropped from the shipped file:
-# over the 22 development files left out in turn, 0.2 keeps agreement and the harmful compliances
-# read as refusals as they were (0.921, 14 of 2,210) with 7% fewer features, where a higher
-# `MIN_DF` (3) costs both (0.920, 15). Fewer features are less memory in every judging process.
-PRUNE_BELOW = 0.2
+# A feature whose largest weight, times its idf, is below this is dropped from the shipped file.
+# Over the 24 development files left out in turn, agreement and the harmful compliances read as
+# refusals stay as they are at 0.2 (0.922 and 15 of 2,502) at 0.3 (0.923 and 15), with 10% fewer
+# features; over 22 files, 0.2 kept both as unpruned (0.921, 14 of 2,210) and a higher `MIN_DF`
+# (3) cost both (0.920, 15). Fewer features are less memory in every judging process.
+PRUNE_BELOW = 0.3
 
 
 @dataclass(frozen=True)
