@@ -315,8 +315,10 @@ class FeatureTables:
             rows.append(self.tables["p:"][prompt_ids])
         owner, row = np.concatenate(owners).astype(np.int64), np.concatenate(rows).astype(np.int64)
         known = row >= 0
-        # Distinct (answer, row) pairs: tf-idf here is binary, a feature counts once.
-        keys = np.sort(owner[known] * self.size + row[known])
+        # Distinct (answer, row) pairs: tf-idf here is binary, a feature counts once. The keys come in
+        # runs already ordered by answer (one run per kind of feature), which the stable sort (a
+        # merge of runs) uses and quicksort does not: a third of the sort's time, 7% of the judge's.
+        keys = np.sort(owner[known] * self.size + row[known], kind="stable")
         keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
         owner, row = keys // self.size, keys % self.size
         lengths = np.bincount(owner, minlength=n)
