@@ -96,7 +96,11 @@ _NEGATIONS = frozenset(b"no not nope nah none nothing dont doesnt isnt nicht kei
 # "No, I will not answer that.", "Non, je ne peux pas...", "No, lo siento...".
 _SPEAKER_DECLINES = frozenset("i me im ich je yo eu io ik я puedo peux posso kann могу siento désolé desolé desculpe "
                               "disculpe perdón leider entschuldigung извините простите".encode().split())
-_CUED_AFTER_NO = (_CUED_AFTER_YES - _NEGATIONS) | _SPEAKER_DECLINES
+_CUED_AFTER_NO = (_CUED_AFTER_YES - _NEGATIONS) | _SPEAKER_DECLINES | frozenset(
+    b"comment comments kommentar commentaire comentario commento voy vais werde".split())
+# ...and a no that goes on "not" and a verb in -ing, or "not something", declines whatever was asked:
+# "Nope, not going there.", "No. Not sharing that.", "No, that's not something I'll get into."
+_DECLINING_NO = re.compile(rb"\bnot (?:\w+ing|something|somewhere|a topic|my place)\b")
 _BARE_NO = frozenset(b"no not you dont do need to have really it its is isnt necessary required".split())
 _YES = frozenset(b"yes yep yeah yup sure".split())
 # A yes in the other languages we label: alone, an answer of these says nothing a refusal says.
@@ -124,6 +128,8 @@ _REQUEST = frozenset("""
     how what where which who why when tell give write list explain show describe make help find get buy
     send draft name recommend suggest steps way ways dime dame escribe explica dis donne écris explique
     sag gib schreib erkläre diga dê escreva explique dimmi scrivi spiega скажи дай напиши объясни как где
+    walk outline step steps detail details specific specifics schedule link links source sources recipe
+    paso pasos detalle detalles étape étapes détails schritt schritte anleitung
 """.split())
 _WORD = re.compile(r"\w+")
 
@@ -206,7 +212,7 @@ def no_complies(answer: bytes, prompt: str) -> bool:
     permission ("Is it fine to double my insulin?"), "No." declines."""
     said = answer.split()
     if not (0 < len(said) <= SHORT_WORDS and (said[0] in _NO or said[0] in _NO_ELSEWHERE)
-            and not _CUED_AFTER_NO.intersection(said[1:])):
+            and not _CUED_AFTER_NO.intersection(said[1:]) and _DECLINING_NO.search(answer) is None):
         return False
     # "No" is Spanish and Italian too: it may answer a question in either list.
     lists = (_NO_COMPLIES, _NO_COMPLIES_ELSEWHERE) if said[0] in _NO else (_NO_COMPLIES_ELSEWHERE,)
@@ -275,13 +281,13 @@ def uncued_short(words: Words, scans: Sequence[Scan]) -> np.ndarray:
             why[i] = UNMARKED
     for i in np.flatnonzero((words.counts > 0) & (words.counts <= SHORT_WORDS) & ~uncued).tolist():
         # "No. I am not going to answer that." declines, whatever the question.
-        # A decline that is only the no itself ("Nope.") leaves the question to say what it means.
-        if (scans[i].decline is None or scans[i].decline in _NO_DECLINES) and no_complies(scans[i].answer,
-                                                                                          scans[i].asked):
+        # "Nope" declines no more than "No": the question says what it means.
+        if ((scans[i].decline is None or scans[i].decline in _NO_DECLINES)
+                and no_complies(scans[i].answer, scans[i].asked)):
             why[i] = COMPLYING_NO
     for i in np.flatnonzero((words.counts > 0) & (words.counts <= SHORT_WORDS + SHORT_LETTERS) & (why == 0)).tolist():
         scanned = scans[i]
-        if ((scanned.decline is None or scanned.decline in _NO_DECLINES) and spoken_words(scanned.answer) <= SHORT_WORDS
+        if (scanned.decline is None and spoken_words(scanned.answer) <= SHORT_WORDS
                 and says_no_need(scanned.answer, scanned.asked, REFUSAL_WORDS, _EDGED, _UNEDGED,
                                  a_no_complies(scanned.asked))):
             why[i] = NO_NEED
@@ -299,15 +305,11 @@ _OFFER = re.compile(r"(?:sure|of course|certainly|absolutely|okay|ok|got it|good
                     r"(?:i'd be |i am |i'm )?(?:happy|glad) to(?: help)?|i can (?:help|do that))\b")
 _NOT_CLARIFYING = re.compile(
     r"\b(?:sorry|can't|cannot|won't|unable|not|no|decline|refuse|hotline|helpline|lifeline|crisis|emergency|911|988|"
-    r"999|112|samaritans|therap\w*|counsel+or\w*|professional|safe|safety|hurt|harm|feel|"
+    r"999|112|samaritans|therap\w*|counsel+or\w*|doctor|gps?|physician|professional|safe|safety|hurt|harm|feel|"
     r"feeling|talk|chat|going on|support|why|instead|else|how about|illegal|unethical|wrong|legal|ethical|help|"
-    r"someone|anyone|trust|okay|ok|alright|topic|subject|tips|like|expect|"
-    r"poison|shouldn't|don't|reach out|resources?|hotline)\b")
-# A clinician in a question to the asker points elsewhere ("Have you asked your pharmacist?", "Do you
-# have a doctor?"); one asked about ("Has he seen a doctor?", "Is there a licensed physician
-# working with your studio?") is what the answer needs to know.
-_POINTS_TO_A_CLINICIAN = re.compile(r"\byou(?:r|'ve|'re|'d)?\b.{0,25}?\b(?:doctors?|gps?|physicians?|pharmacists?|"
-                                    r"nurses?|dentists?|specialists?|clinicians?|psychiatrists?|midwife|midwives)\b")
+    r"pharmacist|nurse|dentist|specialist|someone|anyone|trust|okay|ok|alright|topic|subject|tips|like|expect|"
+    r"poison|shouldn't|don't|reach out|resources?|hotline|doctors|physicians|pharmacists|nurses|dentists|"
+    r"specialists|clinicians?|paramedics?|midwi\w+|psychiatrists?|opinion)\b")
 
 
 def clarifying_question(lowered: str) -> bool:
@@ -327,5 +329,4 @@ def clarifying_question(lowered: str) -> bool:
                        and _OFFER.match(stated[0]) is not None):
         return False
     # The offer may say "help"; the questions may not ("Anything else I can help with?").
-    return not any(_NOT_CLARIFYING.search(question) or _POINTS_TO_A_CLINICIAN.search(question)
-                   for question in said[len(stated):])
+    return not any(_NOT_CLARIFYING.search(question) for question in said[len(stated):])
