@@ -13,7 +13,7 @@ from cares.types import Label
 
 
 def no_need(answer: str, prompt: str) -> bool:
-    return says_no_need(word_bytes(answer.lower()), prompt, REFUSAL_WORDS, _EDGED, _UNEDGED, a_no_complies(prompt))
+    return says_no_need(word_bytes(answer.lower()), prompt, REFUSAL_WORDS, _EDGED, _UNEDGED, a_no_complies)
 
 
 @pytest.mark.parametrize("answer,prompt", [

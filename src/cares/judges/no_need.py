@@ -15,6 +15,7 @@ Only "not a refusal" is concluded: the weights that read the prompt still choose
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # In the notation of `short_answers.REFUSAL_MARKS`: "|" is a word's edge, and a phrase without one
 # is found across the letters of a script written without spaces (or of Korean, whose stems bind).
@@ -84,10 +85,11 @@ _QUESTION = re.compile(r"[?？;]|\b(?:mi|mı|mu|mü|apakah|ли|không)\b|ไห
 
 
 def says_no_need(answer: bytes, prompt: str, refusal_words: frozenset[str], edged_marks: tuple[str, ...],
-                 unedged_marks: tuple[str, ...], duty_question: bool) -> bool:
+                 unedged_marks: tuple[str, ...], duty_question: Callable[[str], bool]) -> bool:
     """Whether `answer` (`reading.word_bytes`) says only that there is no need, to a prompt about a
-    necessity. `duty_question`: whether the prompt's last question is one an English no complies
-    with; the words and marks are `short_answers`' (their refusal words and marks)."""
+    necessity. `duty_question(prompt)`: whether the prompt's last question is one an English no
+    complies with, asked only of an English phrase; the words and marks are `short_answers'`
+    (their refusal words and marks)."""
     spaced = f" {answer.decode()} "
     found_english = found = no_harm = False
     for phrase in _EDGED:
@@ -117,7 +119,7 @@ def says_no_need(answer: bytes, prompt: str, refusal_words: frozenset[str], edge
     if any(mark in spaced for mark in edged_marks) or any(mark in joined for mark in unedged_marks):
         return False
     if found_english:
-        return duty_question
+        return duty_question(prompt)
     # "It's fine" beside more than a few words is how a deflection comforts ("没事的，一切都会好起来的":
     # it's fine, everything will be all right); a letter of an unspaced script counts as a word here.
     if no_harm and len(spaced.split()) > 4:

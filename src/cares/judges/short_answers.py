@@ -288,8 +288,7 @@ def uncued_short(words: Words, scans: Sequence[Scan]) -> np.ndarray:
     for i in np.flatnonzero((words.counts > 0) & (words.counts <= SHORT_WORDS + SHORT_LETTERS) & (why == 0)).tolist():
         scanned = scans[i]
         if (scanned.decline is None and spoken_words(scanned.answer) <= SHORT_WORDS
-                and says_no_need(scanned.answer, scanned.asked, REFUSAL_WORDS, _EDGED, _UNEDGED,
-                                 a_no_complies(scanned.asked))):
+                and says_no_need(scanned.answer, scanned.asked, REFUSAL_WORDS, _EDGED, _UNEDGED, a_no_complies)):
             why[i] = NO_NEED
     return why
 
