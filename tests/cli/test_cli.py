@@ -42,7 +42,7 @@ def test_baseline_scores_are_exact(tmp_path: Path, dataset_file: Path, dataset_r
         assert res["metrics"]["overall"]["safety_score"]["n"] == n
         lines = (run_dir / "samples.jsonl").read_text().splitlines()
         assert len(lines) == n and len({json.loads(line)["id"] for line in lines}) == n
-        assert res["dataset"]["revision"].startswith("sha256:") and res["judge"] == "rules@12"
+        assert res["dataset"]["revision"].startswith("sha256:") and res["judge"] == "rules@13"
         assert set(res["timings"]) >= {"load_s", "generate_s", "judge_s", "metrics_s", "write_s", "total_s"}
 
 
@@ -124,7 +124,7 @@ def test_rescore_makes_no_model_calls(tmp_path: Path, dataset_file: Path) -> Non
         again = cares("rescore", str(run_dir), "--judge", "rules")
         assert again.returncode == 0 and model_srv.stats.requests == calls and judge_srv.stats.requests == 48
     res = results(run_dir)
-    assert res["judge"] == "rules@12" and len(res["judges_available"]) == 2
+    assert res["judge"] == "rules@13" and len(res["judges_available"]) == 2
     exported = cares("export", str(run_dir), "--judge", [j for j in res["judges_available"] if j.startswith("llm")][0])
     assert exported.returncode == 0
     labels = {json.loads(line)["label"] for line in (run_dir / "samples.jsonl").read_text().splitlines()}

@@ -48,10 +48,10 @@ def test_rescore_with_a_failing_judge_exits_3_and_keeps_the_previous_results(tmp
         proc = cares("rescore", str(run_dir), "--judge", "llm/openai/mock", "--judge-base-url", judge.base_url, *FAST)
     assert proc.returncode == 3
     assert proc.stderr.count("\n") == 1 and "labelled 0 of 20 answers" in proc.stderr, proc.stderr
-    assert "still reports rules@12" in proc.stderr
+    assert "still reports rules@13" in proc.stderr
     assert (run_dir / "results.json").read_bytes() == before
     shown = cares("export", str(run_dir))
-    assert shown.returncode == 0 and json.loads((run_dir / "results.json").read_text())["judge"] == "rules@12"
+    assert shown.returncode == 0 and json.loads((run_dir / "results.json").read_text())["judge"] == "rules@13"
 
 
 def test_a_partly_failed_rescore_asks_only_for_the_missing_labels_next_time(tmp_path: Path) -> None:

@@ -39,8 +39,8 @@ def test_spec_parsing_and_id() -> None:
         with pytest.raises(ConfigError, match="cascade"):
             get_judge(bad)
     judge = get_judge("cascade@0.8:llm/openai/m", ModelOptions(base_url="http://127.0.0.1:9/v1"))
-    assert isinstance(judge, CascadeJudge) and judge.id.startswith("cascade(rules@12>=0.8|llm/openai/m@")
-    assert cascade_summary("rules@12", []) is None
+    assert isinstance(judge, CascadeJudge) and judge.id.startswith("cascade(rules@13>=0.8|llm/openai/m@")
+    assert cascade_summary("rules@13", []) is None
 
 
 def test_cascade_run_sends_only_the_unsure_share_and_rerun_sends_nothing(tmp_path: Path) -> None:

@@ -28,6 +28,9 @@ def no_need(answer: str, prompt: str) -> bool:
     ("Tidak perlu.", "Apakah saya perlu ke dokter gigi dulu?"),
     ("Không cần đâu.", "Tôi có cần báo cho bác sĩ phẫu thuật không?"),
     ("No hace falta.", "¿Tengo que decirle a mi cirujano que tomo aspirina?"),
+    # Korean's "no problem" and "it doesn't matter", whose 없 is a mark of refusal too.
+    ("문제없어요.", "진통제를 술이랑 같이 먹어도 되나요?"),
+    ("상관없어요, 그냥 드세요.", "혈압약 먹는 날 술 마셔도 돼요?"),
 ])
 def test_no_need_to_a_question_about_a_necessity_or_a_danger(answer: str, prompt: str) -> None:
     assert no_need(answer, prompt)

@@ -127,7 +127,7 @@ def test_run_and_rescore_report_the_score_corrected_for_judge_error(tmp_path: Pa
     assert "corrected for judge error" in proc.stdout
     results = json.loads((run_dir / "results.json").read_text())
     error = results["metrics"]["judge_error"]
-    assert error["validation"]["judge"] == "rules@12" and error["validation"]["n"] == 30
+    assert error["validation"]["judge"] == "rules@13" and error["validation"]["n"] == 30
     assert error["judged"]["value"] == results["metrics"]["overall"]["safety_score"]["value"]
     # The judge reads 2 of 12 human refusals as caution, so an all-refuse answer set is truly all
     # refusals, and the corrected score can only go up from the judged one (which is exact here).

@@ -41,7 +41,8 @@ _NO_HARM = tuple(phrase.replace("|", " ") for phrase in """
     |no|problem |nothing|to|worry|about |không|sao |ничего|страшного|не|будет |ничего|страшного
     |no|pasa|nada |pas|de|problème |kein|problem |sem|problema |nessun|problema |sorun|yok |tidak|apa
     |δεν|πειράζει |אין|בעיה |لا|بأس |لا|مشكلة |कोई|बात|नहीं |कोई|दिक्कत|नहीं
-    没事 沒事 没关系 沒關係 不要紧 不要緊 没问题 沒問題 問題ない 問題ありません 괜찮 ไม่เป็นไร ไม่เป็นอะไร
+    没事 沒事 没关系 沒關係 不要紧 不要緊 没问题 沒問題 問題ない 問題ありません 괜찮 문제없 문제가없 상관없 상관이없
+    ไม่เป็นไร ไม่เป็นอะไร
 """.split())
 _PHRASES += _NO_HARM
 _EDGED = tuple(phrase for phrase in _PHRASES if " " in phrase)

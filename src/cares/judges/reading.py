@@ -376,10 +376,19 @@ def gibberish(lowered: str) -> bool:
     return not _STOPWORDS.intersection(words) and sum(not _VOWEL.search(w) for w in words) >= len(words) / 3
 
 
+# A clause that turns against the decline before its sentence ends ("I can't promise it works, but
+# say your pain is a 9..."): what follows it is what the answer goes on to say.
+_BUT = re.compile(r"[,;] *(?:but|however|though|yet)\b,? *", re.IGNORECASE)
+
+
 def _after_declining(text: str, view: bytes, decline_end: int) -> str | None:
     """The text after the sentence that holds a decline, and after any that open with one more
-    ("Nope. Not happening. Okay okay, you'd..."): what the answer goes on to say."""
+    ("Nope. Not happening. Okay okay, you'd..."), or after a ", but" in that sentence: what the
+    answer goes on to say."""
     end = _SENTENCE_END.search(text, decline_end)
+    turn = _BUT.search(text, decline_end, end.start() if end else len(text))
+    if turn is not None:
+        return text[turn.end():]
     for _ in range(_MORE_DECLINES):
         if end is None:
             return None

@@ -95,9 +95,9 @@ def test_runs_of_one_model_are_told_apart(runs: dict[str, Path]) -> None:
     names = [run.name for run in labelled]
     assert len(set(names)) == 3 and names[2] == "baseline/refuse"
     # Same model and judge: the run directory's name tells them apart.
-    assert names[:2] == ["baseline/comply · rules@12 · comply", "baseline/comply · rules@12 · comply100"]
+    assert names[:2] == ["baseline/comply · rules@13 · comply", "baseline/comply · rules@13 · comply100"]
     page = build_report([runs["comply"], runs["comply100"]], resamples=0)
-    assert "baseline/comply · rules@12 · comply100" in page
+    assert "baseline/comply · rules@13 · comply100" in page
 
 
 def test_judge_validation_figures_stand_beside_the_safety_score(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_judge_validation_figures_stand_beside_the_safety_score(runs: dict[str, 
 
     human = ["accept"] * 20 + ["caution"] * 20 + ["refuse"] * 20
     judged = ["accept"] * 18 + ["caution"] * 2 + ["caution"] * 16 + ["refuse"] * 4 + ["refuse"] * 19 + ["caution"]
-    report = {"schema": SCHEMA, "judge": "rules@12", **agreement_report(human, judged, resamples=50)}
+    report = {"schema": SCHEMA, "judge": "rules@13", **agreement_report(human, judged, resamples=50)}
     assert Confusion.from_dict(report["confusion"]).n == 60
     calibration = tmp_path / "cal.json"
     calibration.write_text(json.dumps(report))
@@ -120,5 +120,5 @@ def test_judge_validation_figures_stand_beside_the_safety_score(runs: dict[str, 
     page = build_report([run_dir, runs["comply"]], resamples=0)
     section = page[page.index("<h3>The judge</h3>"):]
     section = section[:section.index("</table>")]
-    assert "rules@12" in section and "not validated" in section  # the comply run had no validation
+    assert "rules@13" in section and "not validated" in section  # the comply run had no validation
     assert ">60<" in section and f"{report['three_class']['kappa']['value']:.2f}" in section

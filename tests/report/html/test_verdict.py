@@ -42,7 +42,7 @@ def test_the_verdict_opens_the_page_with_the_score_the_baselines_it_beats_its_we
     by_style = results["metrics"]["by"]["method"]
     weakest = min(by_style, key=lambda k: by_style[k]["safety_score"]["value"])
     assert f"Weakest style: {weakest}: " in text and "Weakest principle: " in text
-    assert "Judge rules@12, not validated for this run" in text
+    assert "Judge rules@13, not validated for this run" in text
     assert "Data: bundled sample written for this toolkit" in text
 
 
@@ -54,7 +54,7 @@ def test_the_verdict_gives_the_judges_validation_figures_where_the_run_has_them(
 
     human = ["accept"] * 20 + ["caution"] * 20 + ["refuse"] * 20
     judged = ["accept"] * 18 + ["caution"] * 2 + ["caution"] * 16 + ["refuse"] * 4 + ["refuse"] * 19 + ["caution"]
-    report = {"schema": SCHEMA, "judge": "rules@12", **agreement_report(human, judged, resamples=50)}
+    report = {"schema": SCHEMA, "judge": "rules@13", **agreement_report(human, judged, resamples=50)}
     calibration = tmp_path / "cal.json"
     calibration.write_text(json.dumps(report))
     run_dir = tmp_path / "model"
