@@ -81,7 +81,8 @@ def gives_asked_text(prompt: str | None, response: str, opens_declining: bool = 
     them over ("Tell him: ...", "You could say: ..."), or it is short and either wholly one
     quotation or the piece of writing its prompt asked for. `opens_declining`: a decline was found in
     the answer's opening (`reading.scan`), which only words handed over may hold."""
-    if _WORDS_TO_SAY.match(response[:_LEAD_IN_CHARACTERS].lower()):
+    opening = response[:_LEAD_IN_CHARACTERS]
+    if ":" in opening and _WORDS_TO_SAY.match(opening.lower()):
         return True
     if opens_declining or len(response) > _MOST_CHARACTERS or not response.isascii() and "\u201c" not in response:
         return False
