@@ -204,9 +204,12 @@ def test_train_both_featurisers_side_by_side(tmp_path: Path, dataset_rows: list[
     assert json.loads((tmp_path / "det-tfidf.json").read_text())["featuriser"]["kind"] == "tfidf"
     minilm = json.loads((tmp_path / "det-minilm.json").read_text())
     style = minilm["featuriser"]["style"]["names"]
-    # The whole prompt's embedding and its first words' (384 each), then the style features.
-    assert minilm["featuriser"]["kind"] == "minilm" and minilm["featuriser"]["params"]["head_words"] == 4
-    assert len(minilm["classifier"]["weights"]) == 2 * 384 + len(style)
+    # The n-gram terms, then the embeddings of the four views (384 each), then the style features.
+    embedding = minilm["featuriser"]["embedding"]
+    assert minilm["featuriser"]["kind"] == "minilm" and embedding["views"] == ["head:2", "head:4", "head:8", "tail:6"]
+    assert embedding["dim"] == 4 * 384 and embedding["weight"] == 0.3
+    terms = minilm["featuriser"]["terms"]
+    assert terms and len(minilm["classifier"]["weights"]) == len(terms) + 4 * 384 + len(style)
 
 
 def test_help_teaches_with_examples(tmp_path: Path) -> None:

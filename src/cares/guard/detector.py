@@ -1,5 +1,6 @@
-"""The jailbreak-style detector: a logistic regression over TF-IDF n-grams or MiniLM embeddings,
-each with a few dense style features appended (cares.guard.style_features).
+"""The jailbreak-style detector: a logistic regression over TF-IDF n-grams (and, for the MiniLM
+detector, embeddings of the prompt's opening and close beside them), with a few dense style
+features appended (cares.guard.style_features).
 
 `load_detector` gives the bundled default (TF-IDF, numpy-only inference), the bundled MiniLM one,
 or a model file written by `cares guard train`. Scores are probabilities that a prompt is written
@@ -54,12 +55,19 @@ class Detector:
         self._base_dim = len(self.weights) - (self._style.dim if self._style is not None else 0)
         self._tfidf: NgramTfidf | None = None
         self._embedder: MiniLMEmbedder | None = None
-        if self.kind == "tfidf":
+        self._embedding_weight = 1.0
+        if "terms" in featuriser:
             self._tfidf = NgramTfidf(
                 NgramParams.from_dict(featuriser["params"]), featuriser["terms"], featuriser["idf"]
             )
-        else:
-            self._embedder = MiniLMEmbedder(head_words=int(featuriser["params"].get("head_words", 0)))
+        if embedding := featuriser.get("embedding"):
+            self._embedder = MiniLMEmbedder(views=embedding["views"])
+            self._embedding_weight = float(embedding["weight"])
+        elif self.kind == "minilm":  # format 1-3: the whole prompt, and with head_words its opening
+            head_words = int(featuriser["params"].get("head_words", 0))
+            self._embedder = MiniLMEmbedder(views=("whole", f"head:{head_words}") if head_words else ("whole",))
+        # Weights: one per term, then one per embedding dimension, then one per style feature.
+        self._term_dim = len(self._tfidf.terms) if self._tfidf is not None else 0
 
     def require(self) -> None:
         """Raise ConfigError now if scoring would need packages that cannot be imported."""
@@ -70,12 +78,12 @@ class Detector:
         texts = [p if isinstance(p, str) else "" for p in prompts]
         if not texts:
             return np.zeros(0, dtype=np.float64)
-        base = self.weights[: self._base_dim]
+        logits = np.full(len(texts), self.bias)
         if self._tfidf is not None:
-            logits = self._tfidf.decision(texts, base, self.bias)
-        else:
-            assert self._embedder is not None
-            logits = self._embedder.embed(texts) @ base + self.bias
+            logits = self._tfidf.decision(texts, self.weights[: self._term_dim], self.bias)
+        if self._embedder is not None:
+            embedded = self._embedder.embed(texts) * self._embedding_weight
+            logits = logits + embedded @ self.weights[self._term_dim: self._base_dim]
         if self._style is not None:
             logits = logits + self._style.features(texts) @ self.weights[self._base_dim:]
         return logits

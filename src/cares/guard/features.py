@@ -232,15 +232,42 @@ class TermTable:
         return (diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)) @ weighted).tocsr()
 
 
+def view_text(view: str, clean: str) -> str:
+    """The part of a normalised prompt that one embedding view sees: `whole`, `head:N` (its first N
+    words) or `tail:N` (its last N)."""
+    part, _, count = view.partition(":")
+    words = clean.split(" ")
+    if part == "head":
+        return " ".join(words[: int(count)])
+    if part == "tail":
+        return " ".join(words[-int(count):])
+    return clean
+
+
+def valid_view(view: Any) -> bool:
+    if view == "whole":
+        return True
+    if not isinstance(view, str):
+        return False
+    part, _, count = view.partition(":")
+    return part in ("head", "tail") and count.isdigit() and int(count) > 0
+
+
 class MiniLMEmbedder:
     """Unit-length all-MiniLM-L6-v2 embeddings of normalised prompts; the model loads on first use."""
 
-    def __init__(self, batch_size: int = 64, head_words: int = 0) -> None:
+    def __init__(self, batch_size: int = 64, views: Sequence[str] = ("whole",)) -> None:
         self.batch_size = batch_size
-        # With head_words, each prompt's vector is its embedding followed by that of its first
-        # head_words words (the frame a request is put in), so twice MINILM_DIM long.
-        self.head_words = head_words
+        # Each prompt's vector is one embedding per view, side by side: the whole prompt, or its first
+        # or last few words, where the frame a request is put in sits apart from its topic.
+        if not views or not all(valid_view(view) for view in views):
+            raise ConfigError(f"embedding views must be whole, head:N or tail:N, not {list(views)!r}")
+        self.views = tuple(views)
         self._similarity: Any = None
+
+    @property
+    def dim(self) -> int:
+        return MINILM_DIM * len(self.views)
 
     @staticmethod
     def require() -> None:
@@ -268,16 +295,17 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, MINILM_DIM * (2 if self.head_words else 1)), dtype=np.float64)
+            return np.zeros((0, self.dim), dtype=np.float64)
         clean = [normalise(text) for text in texts]
-        if self.head_words:
-            clean += [" ".join(text.split(" ")[: self.head_words]) for text in clean]
+        # A short prompt's head is often the prompt itself: each distinct text is embedded once.
+        wanted = [view_text(view, text) for view in self.views for text in clean]
+        distinct = list(dict.fromkeys(wanted))
         try:
-            vectors = np.asarray(self._model().embed(clean), dtype=np.float64)
+            vectors = np.asarray(self._model().embed(distinct), dtype=np.float64)
         except ConfigError:
             raise
         except CaresError as exc:
             raise ConfigError(f"the minilm detector cannot load its embedding model: {exc}") from None
-        if self.head_words:
-            return np.hstack([vectors[: len(texts)], vectors[len(texts):]])
-        return vectors
+        position = {text: index for index, text in enumerate(distinct)}
+        rows = vectors[[position[text] for text in wanted]]
+        return np.hstack(np.split(rows, len(self.views)))

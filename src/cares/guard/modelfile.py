@@ -22,8 +22,11 @@ and clip of the dense style features, whose weights follow the term or embedding
 added the prompt's opening as features of their own: tf-idf's `edge_words` (n-grams of the first
 words, marked `s:`) and MiniLM's `head_words` (the embedding of the first words beside the whole
 prompt's). A cares that reads only version 2 would score such a file without them, silently
-wrong, so it is refused there. Version 1 and 2 files still load; a file newer than this code reads
-is refused with a line that asks for an upgrade.
+wrong, so it is refused there. Version 4 gave the MiniLM detector the tf-idf featuriser's terms
+beside an `embedding` block (model, dimension, `views`: `head:N`, `tail:N` or `whole`, and the
+`weight` the embeddings are scaled by); its weights are the terms', then the embeddings', then the
+style features'. Files of versions 1-3 still load and score as they did; a file newer than this
+code reads is refused with a line that asks for an upgrade.
 """
 
 from __future__ import annotations
@@ -39,11 +42,11 @@ from pathlib import Path
 from typing import Any
 
 from cares.errors import ConfigError
-from cares.guard.features import MINILM_DIM
+from cares.guard.features import MINILM_DIM, valid_view
 from cares.guard.style_features import STYLE_NAMES
 
 FORMAT = "cares-guard-detector"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 KINDS = ("tfidf", "minilm")
 _GZIP_MAGIC = b"\x1f\x8b"
 _PICKLE_PROTOCOL_MARK = b"\x80"
@@ -159,29 +162,55 @@ def check_structure(content: dict[str, Any], name: str) -> None:
     if not isinstance(threshold, dict) or not _is_number(threshold.get("value")) or not 0 <= threshold["value"] <= 1:
         raise fail("threshold value must be a number in 0-1")
     style_dim = _check_style(featuriser.get("style"), fail)
-    if featuriser["kind"] == "tfidf":
-        terms, idf = featuriser.get("terms"), featuriser.get("idf")
-        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
-            raise fail("tfidf terms must be a list of strings")
-        if not isinstance(idf, list) or len(idf) != len(terms) or not all(_is_number(v) for v in idf):
-            raise fail("tfidf idf must be a list of numbers, one per term")
-        if len(set(terms)) != len(terms):
-            raise fail("tfidf terms repeat")
-        if len(weights) != len(terms) + style_dim:
-            raise fail(f"{len(weights)} weights for {len(terms)} terms and {style_dim} style features")
-        if not isinstance(featuriser.get("params"), dict):
-            raise fail("tfidf params missing")
-    else:
-        params = featuriser.get("params") or {}
-        dim, head_words = params.get("dim"), params.get("head_words", 0)
-        if isinstance(head_words, bool) or not isinstance(head_words, int) or head_words < 0:
-            raise fail(f"minilm head_words must be a whole number of words, not {head_words!r}")
-        # The whole prompt's embedding, and with head_words that of its first words beside it.
-        if dim != MINILM_DIM * (2 if head_words else 1):
-            raise fail(f"a {dim}-dimensional embedding, where head_words {head_words} gives "
-                       f"{MINILM_DIM * (2 if head_words else 1)}")
-        if dim + style_dim != len(weights):
-            raise fail(f"{len(weights)} weights for a {dim}-dimensional embedding and {style_dim} style features")
+    embedding = featuriser.get("embedding")
+    if featuriser["kind"] == "minilm" and embedding is None:
+        _check_legacy_minilm(featuriser, weights, style_dim, fail)
+        return
+    terms, idf = featuriser.get("terms"), featuriser.get("idf")
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise fail("tfidf terms must be a list of strings")
+    if not isinstance(idf, list) or len(idf) != len(terms) or not all(_is_number(v) for v in idf):
+        raise fail("tfidf idf must be a list of numbers, one per term")
+    if len(set(terms)) != len(terms):
+        raise fail("tfidf terms repeat")
+    if not isinstance(featuriser.get("params"), dict):
+        raise fail("tfidf params missing")
+    embedding_dim = _check_embedding(embedding, fail) if featuriser["kind"] == "minilm" else 0
+    if featuriser["kind"] == "tfidf" and embedding is not None:
+        raise fail("a tfidf featuriser has no embedding block")
+    if len(weights) != len(terms) + embedding_dim + style_dim:
+        embedded = f", {embedding_dim} embedding dimensions" if embedding_dim else ""
+        raise fail(f"{len(weights)} weights for {len(terms)} terms{embedded} and {style_dim} style features")
+
+
+def _check_embedding(embedding: Any, fail: Callable[[str], ConfigError]) -> int:
+    """The embedding dimensions a version-4 MiniLM featuriser declares, after checking them."""
+    if not isinstance(embedding, dict):
+        raise fail("minilm embedding must be an object")
+    views = embedding.get("views")
+    if not isinstance(views, list) or not views or not all(valid_view(view) for view in views):
+        raise fail(f"minilm embedding views must be a non-empty list of whole, head:N or tail:N, not {views!r}")
+    dim = embedding.get("dim")
+    if dim != MINILM_DIM * len(views):
+        raise fail(f"a {dim}-dimensional embedding, where {len(views)} views give {MINILM_DIM * len(views)}")
+    weight = embedding.get("weight")
+    if not _is_number(weight) or weight <= 0:  # type: ignore[operator]
+        raise fail("minilm embedding weight must be a positive number")
+    return int(dim)
+
+
+def _check_legacy_minilm(featuriser: dict[str, Any], weights: list[Any], style_dim: int,
+                         fail: Callable[[str], ConfigError]) -> None:
+    """Format 1-3 MiniLM files: the whole prompt's embedding, and with head_words its opening's."""
+    params = featuriser.get("params") or {}
+    dim, head_words = params.get("dim"), params.get("head_words", 0)
+    if isinstance(head_words, bool) or not isinstance(head_words, int) or head_words < 0:
+        raise fail(f"minilm head_words must be a whole number of words, not {head_words!r}")
+    if dim != MINILM_DIM * (2 if head_words else 1):
+        raise fail(f"a {dim}-dimensional embedding, where head_words {head_words} gives "
+                   f"{MINILM_DIM * (2 if head_words else 1)}")
+    if dim + style_dim != len(weights):
+        raise fail(f"{len(weights)} weights for a {dim}-dimensional embedding and {style_dim} style features")
 
 
 def _check_style(style: Any, fail: Callable[[str], ConfigError]) -> int:

@@ -66,7 +66,7 @@ STYLE_NAMES: tuple[str, ...] = SHAPE_NAMES + CUE_NAMES + LENGTH_NAMES + CONCRETE
 # The features each featuriser uses, chosen on the training split's cross-validation (docs/guard-detector.md).
 FEATURISER_STYLE_NAMES: dict[str, tuple[str, ...]] = {
     "tfidf": SHAPE_NAMES + CUE_NAMES + LENGTH_NAMES,
-    "minilm": SHAPE_NAMES + CUE_NAMES + LENGTH_NAMES + CONCRETE_NAMES,
+    "minilm": SHAPE_NAMES + CUE_NAMES + LENGTH_NAMES,
 }
 
 _NUMBER = (r"(?:\d[\d,.:/%-]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"

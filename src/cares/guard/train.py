@@ -30,7 +30,7 @@ from cares.errors import ConfigError
 from cares.guard import style_report
 from cares.guard.data_sources import TrainingData, reported_family
 from cares.guard.evaluation import evaluate_scores
-from cares.guard.features import MINILM_DIM, MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf, TermTable
+from cares.guard.features import MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf, TermTable
 from cares.guard.modelfile import ModelFile, compact
 from cares.guard.style_features import FEATURISER_STYLE_NAMES, STYLE_NAMES, StyleScaler, style_matrix
 
@@ -40,12 +40,16 @@ FEATURISERS = ("tfidf", "minilm")
 # on the default corpus's training split: per-style recall, at the cut flagging 5% of direct
 # prompts, of families left out of training, and in-distribution AUROC (docs/guard-detector.md).
 # The test split and the never-tuned set played no part.
-DEFAULT_C = {"tfidf": 3.0, "minilm": 0.3}
+DEFAULT_C = {"tfidf": 3.0, "minilm": 3.0}
 DEFAULT_STYLE_WEIGHT = {"tfidf": 0.4, "minilm": 0.4}
-# tfidf: word n-grams of the prompt's first 6 tokens, marked as its opening (the frame). minilm: the
-# embedding of the first 4 words beside that of the whole prompt. Both chosen on the same CV.
+# Word n-grams of the prompt's first 6 tokens, marked as its opening (the frame). Chosen on the same CV.
 DEFAULT_NGRAM = NgramParams(edge_words=6)
-DEFAULT_HEAD_WORDS = 4
+# minilm: the same n-grams, beside MiniLM embeddings of the prompt's first 2, 4 and 8 words and its
+# last 6, each scaled by MINILM_WEIGHT. The openings and the close carry the frame in words the
+# n-grams never saw ("playing devil's advocate," and "taking the contrarian position," embed close
+# together); an embedding of the whole prompt is mostly its topic and added nothing in CV.
+DEFAULT_VIEWS = ("head:2", "head:4", "head:8", "tail:6")
+MINILM_WEIGHT = 0.3
 THRESHOLD_FOLDS = 5
 NAMED_POLICIES = ("youden", "max-f1")
 DEFAULT_POLICY = "direct-fpr:0.05"
@@ -218,11 +222,16 @@ class FittedModel:
     tfidf: NgramTfidf | None = None
     style: StyleScaler | None = None
     columns: np.ndarray | None = None  # the vocabulary's columns in the run's TermTable
+    embedding_dim: int = 0  # minilm: the embedding weights follow the term weights
 
     @property
     def base_dim(self) -> int:
-        """Weights before the style features: one per term or embedding dimension."""
+        """Weights before the style features: one per term and embedding dimension."""
         return len(self.weights) - (self.style.dim if self.style is not None else 0)
+
+    @property
+    def term_dim(self) -> int:
+        return self.base_dim - self.embedding_dim
 
 
 class Featurised:
@@ -232,8 +241,10 @@ class Featurised:
                  style_weight: float | None = None) -> None:
         self.kind, self.texts, self.groups, self.ngram = kind, list(texts), list(groups), ngram
         self.style_weight = DEFAULT_STYLE_WEIGHT[kind] if style_weight is None else style_weight
-        self.embeddings = MiniLMEmbedder(head_words=DEFAULT_HEAD_WORDS).embed(self.texts) if kind == "minilm" else None
-        self.table = TermTable(self.texts, self.groups, ngram) if kind == "tfidf" else None
+        self.embeddings = (
+            MiniLMEmbedder(views=DEFAULT_VIEWS).embed(self.texts) * MINILM_WEIGHT if kind == "minilm" else None
+        )
+        self.table = TermTable(self.texts, self.groups, ngram)
         self.style_names = FEATURISER_STYLE_NAMES[kind]
         columns = [STYLE_NAMES.index(name) for name in self.style_names]
         self.style_raw = style_matrix(self.texts)[:, columns] if self.style_weight > 0 else None
@@ -257,35 +268,34 @@ class Featurised:
             else None
         )
         style = self._style(scaler, rows)
-        if self.table is not None:
-            tfidf, columns = self.table.fit(rows)
-            if tfidf.dim == 0:
-                raise ConfigError("no n-gram occurs under enough base prompts to learn from; give more data")
-            x: Any = self.table.matrix(tfidf, columns, rows)
-            if style is not None:
-                from scipy.sparse import csr_matrix, hstack
+        tfidf, columns = self.table.fit(rows)
+        if tfidf.dim == 0:
+            raise ConfigError("no n-gram occurs under enough base prompts to learn from; give more data")
+        from scipy.sparse import csr_matrix, hstack
 
-                x = hstack([x, csr_matrix(style)], format="csr")
-            model.fit(x, y)
-            return FittedModel("tfidf", model.coef_[0].astype(np.float64), float(model.intercept_[0]), tfidf, scaler,
-                               columns)
-        assert self.embeddings is not None
-        dense = self.embeddings[list(rows)]
-        model.fit(dense if style is None else np.hstack([dense, style]), y)
-        return FittedModel("minilm", model.coef_[0].astype(np.float64), float(model.intercept_[0]), style=scaler)
+        parts: list[Any] = [self.table.matrix(tfidf, columns, rows)]
+        if self.embeddings is not None:
+            parts.append(csr_matrix(self.embeddings[list(rows)]))
+        if style is not None:
+            parts.append(csr_matrix(style))
+        model.fit(hstack(parts, format="csr"), y)
+        embedding_dim = self.embeddings.shape[1] if self.embeddings is not None else 0
+        return FittedModel(self.kind, model.coef_[0].astype(np.float64), float(model.intercept_[0]), tfidf, scaler,
+                           columns, embedding_dim)
 
     def scores(self, fitted: FittedModel, rows: Sequence[int]) -> np.ndarray:
-        base = fitted.weights[: fitted.base_dim]
-        if fitted.tfidf is not None and fitted.columns is not None and self.table is not None:
-            logits = self.table.matrix(fitted.tfidf, fitted.columns, rows) @ base + fitted.bias
-        elif fitted.tfidf is not None:
-            logits = fitted.tfidf.decision([self.texts[i] for i in rows], base, fitted.bias)
+        weights = fitted.weights
+        if fitted.tfidf is not None and fitted.columns is not None:
+            logits = self.table.matrix(fitted.tfidf, fitted.columns, rows) @ weights[: fitted.term_dim] + fitted.bias
         else:
+            assert fitted.tfidf is not None
+            logits = fitted.tfidf.decision([self.texts[i] for i in rows], weights[: fitted.term_dim], fitted.bias)
+        if fitted.embedding_dim:
             assert self.embeddings is not None
-            logits = self.embeddings[list(rows)] @ base + fitted.bias
+            logits = logits + self.embeddings[list(rows)] @ weights[fitted.term_dim: fitted.base_dim]
         style = self._style(fitted.style, rows)
         if style is not None:
-            logits = logits + style @ fitted.weights[fitted.base_dim:]
+            logits = logits + style @ weights[fitted.base_dim:]
         return 1.0 / (1.0 + np.exp(-logits))
 
 
@@ -364,21 +374,17 @@ def build_date() -> str:
 
 def model_file(fitted: FittedModel, config: TrainConfig, threshold: float, data: TrainingData,
                metrics: dict[str, Any], *, n_train: int, extra: dict[str, Any] | None = None) -> ModelFile:
-    if fitted.tfidf is not None:
-        featuriser: dict[str, Any] = {
-            "kind": "tfidf",
-            "params": fitted.tfidf.params.to_dict(),
-            "terms": fitted.tfidf.terms,
-            "idf": [compact(v) for v in fitted.tfidf.idf.tolist()],
-            "normalisation": "NFKC, casefold, whitespace collapsed",
-        }
-    else:
-        featuriser = {
-            "kind": "minilm",
-            "params": {"model": MINILM_PACKAGE, "dim": MINILM_DIM * (2 if DEFAULT_HEAD_WORDS else 1),
-                       "normalised_embeddings": True, "head_words": DEFAULT_HEAD_WORDS},
-            "normalisation": "NFKC, casefold, whitespace collapsed",
-        }
+    assert fitted.tfidf is not None
+    featuriser: dict[str, Any] = {
+        "kind": fitted.kind,
+        "params": fitted.tfidf.params.to_dict(),
+        "terms": fitted.tfidf.terms,
+        "idf": [compact(v) for v in fitted.tfidf.idf.tolist()],
+        "normalisation": "NFKC, casefold, whitespace collapsed",
+    }
+    if fitted.embedding_dim:
+        featuriser["embedding"] = {"model": MINILM_PACKAGE, "dim": fitted.embedding_dim, "views": list(DEFAULT_VIEWS),
+                                   "weight": MINILM_WEIGHT, "normalised_embeddings": True}
     if fitted.style is not None:
         featuriser["style"] = fitted.style.to_dict()
     return ModelFile.build({
