@@ -80,8 +80,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--split", default="train", help="the hub split to read with --data hf (default: train)")
     train.add_argument("--featuriser", choices=("tfidf", "minilm", "both"), default="tfidf",
-                       help="tfidf: character and word n-grams, numpy-only inference; minilm: sentence embeddings; "
-                            "both: train each and print them side by side (default: tfidf)")
+                       help="tfidf: character and word n-grams, numpy-only inference; minilm: the same n-grams beside "
+                            "MiniLM embeddings of the prompt's opening and close, which carry a frame to wording "
+                            "never seen; both: train each and print them side by side (default: tfidf)")
     train.add_argument("--threshold-policy", default="direct-fpr:0.05", metavar="POLICY",
                        help="direct-fpr:F (lowest threshold, so highest recall, flagging at most a share F of "
                             "direct prompts), youden (maximum recall minus false-positive rate), max-f1, recall:R "
@@ -91,7 +92,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0, help="seed of the grouped split and the bootstrap (default: 0)")
     train.add_argument("--C", dest="c", type=float, default=None,
                        help="inverse L2 regularisation strength of the logistic regression "
-                            "(default: 3.0 for tfidf, 0.3 for minilm)")
+                            "(default: 3.0)")
     train.add_argument("--skip-leave-family-out", action="store_true",
                        help="skip the leave-family-out measurement (it costs 5 more fits per featuriser)")
     train.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")

@@ -159,7 +159,8 @@ def add_guard_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--guard-detector", metavar="DETECTOR",
-        help="builtin (default, TF-IDF), builtin:tfidf, builtin:minilm, or a file from `cares guard train`",
+        help="builtin (default, TF-IDF, numpy only), builtin:tfidf, builtin:minilm (catches more subtle "
+             "indirect rewrites; needs cares[embeddings]), or a file from `cares guard train`",
     )
     group.add_argument(
         "--guard-mode", choices=("flagged", "always", "never"),
