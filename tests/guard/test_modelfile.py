@@ -143,6 +143,13 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         ({"featuriser": minilm_v4(terms=None)}, "tfidf terms must be a list"),
         ({"featuriser": {**body()["featuriser"], "embedding": minilm_v4()["embedding"]}},
          "a tfidf featuriser has no embedding block"),
+        # "²" passes str.isdigit() but not int(): refused here, not a traceback at scoring.
+        ({"featuriser": minilm_v4(views=["head:\u00b2"])}, "views must be a non-empty list"),
+        ({"featuriser": {**body()["featuriser"], "params": {"char_min": "2"}}},
+         "params char_min must be a whole number, not '2'"),
+        ({"featuriser": {**body()["featuriser"], "params": {"sublinear_tf": 1}}}, "sublinear_tf must be true or false"),
+        ({"featuriser": {**body()["featuriser"], "params": {"char_min": 4, "char_max": 2}}}, "bad n-gram ranges"),
+        ({"featuriser": {"kind": "minilm", "params": "x"}}, "minilm params must be an object"),
     ],
 )
 def test_structurally_wrong_content_is_refused_even_with_a_valid_hash(

@@ -56,11 +56,13 @@ class Detector:
         self._tfidf: NgramTfidf | None = None
         self._embedder: MiniLMEmbedder | None = None
         self._embedding_weight = 1.0
-        if "terms" in featuriser:
+        embedding = featuriser.get("embedding")
+        # The same layout check_structure validated: terms for tfidf and format-4 MiniLM files only.
+        if self.kind == "tfidf" or embedding:
             self._tfidf = NgramTfidf(
                 NgramParams.from_dict(featuriser["params"]), featuriser["terms"], featuriser["idf"]
             )
-        if embedding := featuriser.get("embedding"):
+        if embedding:
             self._embedder = MiniLMEmbedder(views=embedding["views"])
             self._embedding_weight = float(embedding["weight"])
         elif self.kind == "minilm":  # format 1-3: the whole prompt, and with head_words its opening

@@ -250,7 +250,8 @@ def valid_view(view: Any) -> bool:
     if not isinstance(view, str):
         return False
     part, _, count = view.partition(":")
-    return part in ("head", "tail") and count.isdigit() and int(count) > 0
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    return part in ("head", "tail") and re.fullmatch(r"[1-9][0-9]{0,5}", count) is not None
 
 
 class MiniLMEmbedder:

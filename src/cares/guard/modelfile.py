@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from cares.errors import ConfigError
-from cares.guard.features import MINILM_DIM, valid_view
+from cares.guard.features import MINILM_DIM, NgramParams, valid_view
 from cares.guard.style_features import STYLE_NAMES
 
 FORMAT = "cares-guard-detector"
@@ -173,14 +173,31 @@ def check_structure(content: dict[str, Any], name: str) -> None:
         raise fail("tfidf idf must be a list of numbers, one per term")
     if len(set(terms)) != len(terms):
         raise fail("tfidf terms repeat")
-    if not isinstance(featuriser.get("params"), dict):
-        raise fail("tfidf params missing")
+    _check_ngram_params(featuriser.get("params"), fail)
     embedding_dim = _check_embedding(embedding, fail) if featuriser["kind"] == "minilm" else 0
     if featuriser["kind"] == "tfidf" and embedding is not None:
         raise fail("a tfidf featuriser has no embedding block")
     if len(weights) != len(terms) + embedding_dim + style_dim:
         embedded = f", {embedding_dim} embedding dimensions" if embedding_dim else ""
         raise fail(f"{len(weights)} weights for {len(terms)} terms{embedded} and {style_dim} style features")
+
+
+def _check_ngram_params(params: Any, fail: Callable[[str], ConfigError]) -> None:
+    """The n-gram settings scoring will build NgramParams from: whole numbers, one yes/no, sane ranges."""
+    if not isinstance(params, dict):
+        raise fail("tfidf params missing")
+    for name, spec in NgramParams.__dataclass_fields__.items():
+        if name not in params:
+            continue
+        value = params[name]
+        wanted_bool = isinstance(spec.default, bool)
+        if wanted_bool != isinstance(value, bool) or not isinstance(value, int):
+            raise fail(f"tfidf params {name} must be {'true or false' if wanted_bool else 'a whole number'}, "
+                       f"not {value!r}")
+    try:
+        NgramParams.from_dict(params)
+    except ConfigError as exc:
+        raise fail(f"tfidf params: {exc}") from None
 
 
 def _check_embedding(embedding: Any, fail: Callable[[str], ConfigError]) -> int:
@@ -202,7 +219,9 @@ def _check_embedding(embedding: Any, fail: Callable[[str], ConfigError]) -> int:
 def _check_legacy_minilm(featuriser: dict[str, Any], weights: list[Any], style_dim: int,
                          fail: Callable[[str], ConfigError]) -> None:
     """Format 1-3 MiniLM files: the whole prompt's embedding, and with head_words its opening's."""
-    params = featuriser.get("params") or {}
+    params = featuriser.get("params")
+    if not isinstance(params, dict):
+        raise fail("minilm params must be an object")
     dim, head_words = params.get("dim"), params.get("head_words", 0)
     if isinstance(head_words, bool) or not isinstance(head_words, int) or head_words < 0:
         raise fail(f"minilm head_words must be a whole number of words, not {head_words!r}")
