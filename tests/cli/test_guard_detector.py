@@ -72,11 +72,29 @@ def test_train_on_the_default_corpus_reports_every_style_left_out_and_never_tune
     assert value("held out: AUROC") >= 0.97
     metrics = json.loads((tmp_path / "m.json").read_text())
     lfo = metrics["leave_family_out"]["tfidf"]
-    assert lfo["fits"] == 5 and len(lfo["by_family"]) >= 40
+    # Each family held out in turn: one model per family with test rows, and each scored by its own.
+    assert lfo["protocol"] == "each family held out in turn" and lfo["folds"] == 0
+    assert lfo["fits"] == len(lfo["by_family"]) >= 40
+    assert sorted(block["model"] for block in lfo["by_family"].values()) == list(range(lfo["fits"]))
+    assert f"one of {lfo['fits']} models trained without its wording family" in done.stdout
     assert metrics["never_tuned"]["tfidf"]["n_direct"] == 68
     model = json.loads(gzip.decompress((tmp_path / "det.json.gz").read_bytes()))
     assert model["threshold"]["policy"] == "direct-fpr:0.05"
     assert model["metrics"]["leave_family_out"]["flag_rate_by_method"] == lfo["flag_rate_by_method"]
+
+
+def test_family_folds_deal_the_families_into_folds_and_refuse_one_fold(tmp_path: Path) -> None:
+    done = cares("guard", "train", "--data", "default", "--resamples", "0", "--family-folds", "5", "--output",
+                 "det.json.gz", "--metrics-json", "m.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lfo = json.loads((tmp_path / "m.json").read_text())["leave_family_out"]["tfidf"]
+    assert lfo["fits"] == lfo["folds"] == 5 and lfo["protocol"] == "families dealt into 5 folds"
+    assert len(lfo["by_family"]) >= 40
+    assert "leave family out (families dealt into 5 folds)" in done.stdout
+    error = one_line_error(cares("guard", "train", "--data", "sample", "--family-folds", "1", "--output",
+                                 "x.json.gz", cwd=tmp_path))
+    assert "--family-folds must be 0 (each family held out in turn) or at least 2, got 1" in error
+    assert not (tmp_path / "x.json.gz").exists()
 
 
 def test_detect_keeps_fields_adds_score_and_flag(trained) -> None:

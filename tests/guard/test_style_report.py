@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cares.attacks.styles import STYLES, rewrite
+from cares.errors import ConfigError
 from cares.guard import style_report
 from cares.guard.data_sources import TrainingData, TrainingRow, load_training_data
 from cares.guard.style_report import FAMILY_FOLDS, family_folds, family_unit
@@ -28,13 +29,25 @@ def test_family_units_hold_out_whole_families_and_never_direct_prompts() -> None
     assert family_unit(row("obfuscate", "obfuscate")) == "obfuscate"  # data without families: the method
 
 
+def test_by_default_each_family_is_a_fold_of_its_own() -> None:
+    data = load_training_data("default")
+    assert FAMILY_FOLDS == 0
+    folds = family_folds(data.rows, 0, seed=0)
+    units = {family_unit(r) for r in data.rows} - {None}
+    assert set(folds) == units and sorted(folds.values()) == list(range(len(units)))
+    assert folds == family_folds(data.rows, 0, seed=7)  # nothing to deal, so no seed matters
+    for bad in (1, -2):
+        with pytest.raises(ConfigError, match="at least 2"):
+            family_folds(data.rows, bad, seed=0)
+
+
 def test_every_fold_leaves_out_some_wording_of_every_style() -> None:
     data = load_training_data("default")
-    folds = family_folds(data.rows, FAMILY_FOLDS, seed=0)
-    assert folds == family_folds(data.rows, FAMILY_FOLDS, seed=0)
-    assert folds != family_folds(data.rows, FAMILY_FOLDS, seed=1)
+    folds = family_folds(data.rows, 5, seed=0)
+    assert folds == family_folds(data.rows, 5, seed=0)
+    assert folds != family_folds(data.rows, 5, seed=1)
     method_of = {family_unit(r): r.method for r in data.rows if r.label}
-    for fold in range(FAMILY_FOLDS):
+    for fold in range(5):
         held = {method_of[u] for u, f in folds.items() if f == fold}
         assert {"indirect", "obfuscate"} <= held, fold
     # Role play has fewer families than there are folds: each is held out in a fold of its own.
@@ -71,12 +84,13 @@ def families_data() -> TrainingData:
     return TrainingData(rows, {"source": "test"}, has_families=True)
 
 
-def test_leave_family_out_never_scores_a_row_with_a_model_that_saw_its_family_or_its_base_prompt() -> None:
+@pytest.mark.parametrize("folds", [0, 5])
+def test_leave_family_out_never_scores_a_row_with_a_model_that_saw_its_family_or_its_base_prompt(folds: int) -> None:
     data = families_data()
     groups = [r.group for r in data.rows]
     spy = Spy(Featurised("tfidf", [r.prompt for r in data.rows], groups, TrainConfig().ngram, 0.1))
     train, test = grouped_split(groups, 0.25, 0)
-    result = style_report.leave_family_out(data, spy, train, test, 1.0, 0.5, resamples=50, seed=0)
+    result = style_report.leave_family_out(data, spy, train, test, 1.0, 0.5, resamples=50, seed=0, folds=folds)
     units = [family_unit(r) for r in data.rows]
     scored_adversarial: Counter[int] = Counter()
     direct_test = {i for i in test if data.rows[i].label == 0}
@@ -92,7 +106,16 @@ def test_leave_family_out_never_scores_a_row_with_a_model_that_saw_its_family_or
     assert set(scored_adversarial) == {i for i in test if data.rows[i].label} and set(scored_adversarial.values()) == {
         1
     }
-    assert len(spy.fits) == result["fits"] == FAMILY_FOLDS
+    units_held = {units[i] for i in scored_adversarial}
+    if folds == 0:
+        # One model per family with test rows, and it leaves out that family alone.
+        assert len(spy.fits) == result["fits"] == len(units_held)
+        all_units = {u for u in units if u is not None}
+        for trained in spy.fits:
+            assert len(all_units - {units[i] for i in trained}) == 1
+    else:
+        assert len(spy.fits) == result["fits"] <= folds
+    assert {block["model"] for block in result["by_family"].values()} == set(range(result["fits"]))
     by_method = result["flag_rate_by_method"]
     assert set(by_method) == {"direct", "indirect", "obfuscate", "role_play"}
     assert by_method["direct"]["n"] == len(direct_test)

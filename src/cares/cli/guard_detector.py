@@ -30,8 +30,10 @@ The report then gives, per style, the share flagged (recall) and the share of di
 flagged, at the shipped threshold and across thresholds:
   held out          the test split, scored by the model that is written;
   leave family out  (data that names its wording families, such as --data default) every test
-                    family scored by a model trained without that family: how the detector does
-                    on wording it never saw, the figure to expect on new jailbreak phrasings;
+                    family scored by a model trained without that family (each family held out
+                    in turn, or a fold of families at a time with --family-folds): how the
+                    detector does on wording it never saw, the figure to expect on new
+                    jailbreak phrasings;
   never tuned       (--data default) a check set with its own requests and families, written
                     before any tuning and never trained on, scored through the written file.
 
@@ -94,7 +96,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="inverse L2 regularisation strength of the logistic regression "
                             "(default: 3.0)")
     train.add_argument("--skip-leave-family-out", action="store_true",
-                       help="skip the leave-family-out measurement (it costs 5 more fits per featuriser)")
+                       help="skip the leave-family-out measurement (it costs one more fit per held-out family, "
+                            "or per fold with --family-folds)")
+    train.add_argument("--family-folds", type=int, default=0, metavar="K",
+                       help="leave family out: 0 holds each wording family out in turn, one model per family "
+                            "(default); K >= 2 deals the families into K folds, stratified by style and seeded by "
+                            "--seed, and leaves out a whole fold at a time: a stricter check, since similar "
+                            "families can then be held out together")
     train.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
     train.add_argument("--output", type=Path, default=Path("detector.json.gz"),
                        help="model file to write (default: detector.json.gz)")
@@ -201,7 +209,8 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
         raise ConfigError(f"--resamples must be 0 or more, got {args.resamples}")
     policy = ThresholdPolicy(args.threshold_policy)
     configs = {kind: TrainConfig(featuriser=kind, policy=policy, test_fraction=args.test_fraction, seed=args.seed,
-                                 c=args.c, resamples=args.resamples, leave_family_out=not args.skip_leave_family_out)
+                                 c=args.c, resamples=args.resamples, leave_family_out=not args.skip_leave_family_out,
+                                 family_folds=args.family_folds)
                for kind in kinds}
     paths = output_paths(args.output, kinds)
     for path in paths.values():
@@ -284,9 +293,9 @@ def style_report_text(results: dict[str, Any]) -> str:
     lines.extend(per_style_table(results))
     lfo = next((r.report["leave_family_out"] for r in results.values() if r.report.get("leave_family_out")), None)
     if lfo:
-        lines.append(f"leave family out: {lfo['n_adversarial']} test prompts, each scored by one of "
-                     f"{lfo['folds']} models trained without its wording family; the {lfo['n_direct']} direct "
-                     "test prompts by all of them")
+        lines.append(f"leave family out ({lfo['protocol']}): {lfo['n_adversarial']} test prompts, each scored "
+                     f"by one of {lfo['fits']} models trained without its wording family; the {lfo['n_direct']} "
+                     "direct test prompts by all of them")
     for kind, result in results.items():
         lines.append("")
         lines.extend(sweep_table(kind, result))

@@ -7,11 +7,12 @@ corpus's own wording. So, for one trained detector:
 
 - **held out**: the shipped model on the test split (base prompts it never saw);
 - **leave family out**: every adversarial family of the test split is scored by a model trained
-  on the training split *without that family*: the wording families of a style (a template set,
-  a framing, an authored family) are dealt into `FAMILY_FOLDS` folds, stratified by style, and a
-  model is fitted once per fold without the fold's families. Base prompts are unseen too. Direct
-  prompts are never held out by family; each fold's model scores all of the test split's, and a
-  prompt's flag counts as the share of fold models that flagged it;
+  on the training split *without that family*. By default each wording family (a template set, a
+  framing, an authored family) is held out in turn, one model per family; with `folds` k >= 2 the
+  families are instead dealt into k folds, stratified by style, and each model leaves out a whole
+  fold (stricter: similar families can be held out together, and the result depends on the deal).
+  Base prompts are unseen too. Direct prompts are never held out by family; every model scores
+  all of the test split's, and a prompt's flag counts as the share of models that flagged it;
 - **never tuned**: the default corpus's set-aside check set (its own base prompts and families,
   written before any tuning), scored by the model as it is written to its file.
 
@@ -27,10 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from cares.errors import ConfigError
 from cares.guard.data_sources import TrainingData, TrainingRow
 from cares.guard.evaluation import evaluate_scores, rates_by_key, weighted_auroc
 
-FAMILY_FOLDS = 5
+# 0: each family held out in turn. k >= 2: families dealt into k folds (a robustness check).
+FAMILY_FOLDS = 0
 SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 STYLES = ("indirect", "obfuscate", "role_play")
 
@@ -50,13 +53,18 @@ def family_unit(row: TrainingRow) -> str | None:
 
 
 def family_folds(rows: Sequence[TrainingRow], k: int, seed: int) -> dict[str, int]:
-    """Each family unit's fold. Units are dealt round-robin within each style in a seeded order, so
-    every fold leaves out some wording of every style and no fold takes all of one."""
+    """Each family unit's fold. With k 0 every unit is a fold of its own (`seed` is unused). Otherwise
+    units are dealt round-robin within each style in a seeded order, so every fold leaves out some
+    wording of every style and no fold takes all of one."""
+    if k == 1 or k < 0:
+        raise ConfigError(f"family folds must be 0 (each family in turn) or at least 2, got {k}")
     methods: dict[str, str] = {}
     for row in rows:
         unit = family_unit(row)
         if unit is not None:
             methods.setdefault(unit, row.method)
+    if k == 0:
+        return {unit: index for index, unit in enumerate(sorted(methods))}
     fold_of: dict[str, int] = {}
     offset = 0
     for method in sorted(set(methods.values())):
@@ -95,47 +103,57 @@ def sweep(scores: np.ndarray, methods: np.ndarray, flags: np.ndarray | None = No
 
 
 def leave_family_out(data: TrainingData, featurised: Any, train_rows: Sequence[int], test_rows: Sequence[int],
-                     c: float, threshold: float, *, resamples: int, seed: int) -> dict[str, Any]:
-    """Test-split adversarial rows scored by models that never saw their family nor their base prompt."""
+                     c: float, threshold: float, *, resamples: int, seed: int,
+                     folds: int = FAMILY_FOLDS) -> dict[str, Any]:
+    """Test-split adversarial rows scored by models that never saw their family nor their base prompt.
+
+    `folds` 0 fits one model per family that has test rows; k >= 2 fits one per fold of families."""
     labels = np.asarray([row.label for row in data.rows], dtype=np.int64)
     units = [family_unit(row) for row in data.rows]
-    fold_of = family_folds(data.rows, FAMILY_FOLDS, seed)
+    fold_of = family_folds(data.rows, folds, seed)
     direct = [i for i in test_rows if labels[i] == 0]
     held_rows: list[int] = []
     held_scores: list[float] = []
-    direct_scores = np.zeros((FAMILY_FOLDS, len(direct)))
-    fits = 0
-    for fold in range(FAMILY_FOLDS):
-        train = [i for i in train_rows if (family := units[i]) is None or fold_of[family] != fold]
+    direct_scores: list[np.ndarray] = []
+    model_of_fold: dict[int, int] = {}
+    for fold in sorted(set(fold_of.values())):
         held = [i for i in test_rows if (family := units[i]) is not None and fold_of[family] == fold]
+        if not held:  # a fold with nothing to score would only cost a fit
+            continue
+        train = [i for i in train_rows if (family := units[i]) is None or fold_of[family] != fold]
         fitted = featurised.fit(train, labels, c, seed)
-        fits += 1
         scores = featurised.scores(fitted, held + direct)
+        model_of_fold[fold] = len(direct_scores)
         held_rows.extend(held)
         held_scores.extend(scores[: len(held)].tolist())
-        direct_scores[fold] = scores[len(held):]
-    return _lfo_metrics(data, held_rows, np.asarray(held_scores), direct, direct_scores, units, fold_of,
-                        threshold, resamples=resamples, seed=seed) | {"fits": fits, "folds": FAMILY_FOLDS}
+        direct_scores.append(scores[len(held):])
+    matrix = np.vstack(direct_scores) if direct_scores else np.zeros((0, len(direct)))
+    model_of_unit = {unit: model_of_fold[fold] for unit, fold in fold_of.items() if fold in model_of_fold}
+    return _lfo_metrics(data, held_rows, np.asarray(held_scores), direct, matrix, units, model_of_unit,
+                        threshold, resamples=resamples, seed=seed) | {
+        "fits": len(direct_scores), "folds": folds,
+        "protocol": "each family held out in turn" if folds == 0 else f"families dealt into {folds} folds",
+    }
 
 
 def _lfo_metrics(data: TrainingData, held_rows: list[int], held_scores: np.ndarray, direct: list[int],
-                 direct_scores: np.ndarray, units: list[str | None], fold_of: dict[str, int], threshold: float,
+                 direct_scores: np.ndarray, units: list[str | None], model_of: dict[str, int], threshold: float,
                  *, resamples: int, seed: int) -> dict[str, Any]:
     rows = data.rows
-    # A direct prompt's flag is the share of fold models that flagged it: each fold's positives are
-    # compared with direct prompts scored by the same model.
+    # A direct prompt's flag is the share of models that flagged it: each model's positives are
+    # compared with direct prompts scored by the same model. `model_of` maps a family to its model.
     direct_flag = (direct_scores >= threshold).mean(axis=0)
     keys = [rows[i].method for i in held_rows] + ["direct"] * len(direct)
     values = (held_scores >= threshold).astype(np.float64).tolist() + direct_flag.tolist()
     groups = [rows[i].group for i in held_rows] + [rows[i].group for i in direct]
     by_style = rates_by_key(keys, values, groups, resamples=resamples, seed=seed)
     # Held-out rows are adversarial, so each has a family unit (None is only for direct prompts).
-    positives_fold = np.asarray([fold_of[units[i]] for i in held_rows])  # type: ignore[index]
+    positives_model = np.asarray([model_of[units[i]] for i in held_rows])  # type: ignore[index]
     auroc_parts = []
-    for fold in range(direct_scores.shape[0]):
-        mine = held_scores[positives_fold == fold]
+    for model in range(direct_scores.shape[0]):
+        mine = held_scores[positives_model == model]
         if mine.size and direct_scores.shape[1]:
-            both = np.concatenate([mine, direct_scores[fold]])
+            both = np.concatenate([mine, direct_scores[model]])
             truth = np.asarray([1] * mine.size + [0] * direct_scores.shape[1])
             auroc_parts.append((mine.size, float(weighted_auroc(both, truth, np.ones((1, both.size)))[0])))
     n_pos = sum(n for n, _ in auroc_parts)
@@ -143,14 +161,14 @@ def _lfo_metrics(data: TrainingData, held_rows: list[int], held_scores: np.ndarr
     # As above: no held-out row's unit is None.
     for unit in sorted({units[i] for i in held_rows}):  # type: ignore[type-var]
         members = np.asarray([units[i] == unit for i in held_rows])
-        fold = fold_of[unit]  # type: ignore[index]
+        model = model_of[unit]  # type: ignore[index]
         unit_scores = held_scores[members]
-        both = np.concatenate([unit_scores, direct_scores[fold]])
+        both = np.concatenate([unit_scores, direct_scores[model]])
         truth = np.asarray([1] * unit_scores.size + [0] * direct_scores.shape[1])
         per_unit[str(unit)] = {
             "method": rows[held_rows[int(np.argmax(members))]].method,
             "n": int(members.sum()),
-            "fold": fold,
+            "model": model,
             "flagged": round(float(np.mean(unit_scores >= threshold)), 4),
             "auroc_vs_direct": round(float(weighted_auroc(both, truth, np.ones((1, both.size)))[0]), 4),
         }

@@ -139,8 +139,10 @@ class TrainConfig:
     ngram: NgramParams = field(default_factory=lambda: DEFAULT_NGRAM)
     style_weight: float | None = None
     resamples: int = 1000
-    # Leave-family-out folds cost FAMILY_FOLDS more fits; run when the data names its families.
+    # Leave family out costs one more fit per held-out family (or per fold of families); it runs
+    # when the data names its families.
     leave_family_out: bool = True
+    family_folds: int = style_report.FAMILY_FOLDS
 
     def __post_init__(self) -> None:
         if self.featuriser not in FEATURISERS:
@@ -149,6 +151,10 @@ class TrainConfig:
             raise ConfigError(f"--test-fraction must be between 0 and 1 (exclusive), got {self.test_fraction}")
         if self.c is not None and self.c <= 0:
             raise ConfigError(f"regularisation C must be positive, got {self.c}")
+        if self.family_folds == 1 or self.family_folds < 0:
+            raise ConfigError(
+                f"--family-folds must be 0 (each family held out in turn) or at least 2, got {self.family_folds}"
+            )
         if self.style_weight is not None and self.style_weight < 0:
             raise ConfigError(f"the style feature weight must be 0 or more, got {self.style_weight}")
 
@@ -329,7 +335,8 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
     lfo = None
     if data.has_families and config.leave_family_out:
         lfo = style_report.leave_family_out(data, featurised, train_rows, test_rows, config.regularisation, threshold,
-                                            resamples=config.resamples, seed=config.seed)
+                                            resamples=config.resamples, seed=config.seed,
+                                            folds=config.family_folds)
     summary = (
         {"leave_family_out": {key: lfo[key] for key in ("threshold", "auroc", "flag_rate_by_method")}} if lfo else {}
     )
