@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cares.cli.train_progress import TrainProgress, interruptible
 from cares.data.records import parse_json_line, read_utf8
 from cares.errors import CaresError, ConfigError, InputError
 
@@ -104,6 +101,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "--seed, and leaves out a whole fold at a time: a stricter check, since similar "
                             "families can then be held out together")
     train.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
+    train.add_argument("--no-progress", action="store_true",
+                       help="draw no progress bars on stderr (logs get a line every ten seconds without it)")
     train.add_argument("--output", type=Path, default=Path("detector.json.gz"),
                        help="model file to write (default: detector.json.gz)")
     train.add_argument("--metrics-json", type=Path, default=None,
@@ -139,28 +138,6 @@ class Interrupted(CaresError):
     exit_code = 130
 
 
-@contextlib.contextmanager
-def interruptible(interrupted: threading.Event | None = None) -> Iterator[threading.Event]:
-    """Let Ctrl-C stop CPU-bound work at once. asyncio.run turns the first Ctrl-C into a cancel that
-    lands only at the next await, and training never awaits: it would run on to the end. The event
-    records the Ctrl-C too, because a KeyboardInterrupt raised inside a garbage-collector callback
-    is swallowed, and the work must then stop at its next checkpoint."""
-    interrupted = interrupted or threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted
-        return
-
-    def on_interrupt(signum: int, frame: Any) -> None:
-        interrupted.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-
-
 def check_output(path: Path, option: str) -> None:
     """Fail before any work when `path` cannot be written, rather than after minutes of training."""
     if path.is_dir():
@@ -176,20 +153,6 @@ def check_output(path: Path, option: str) -> None:
         raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
 
 
-@dataclass
-class TrainProgress:
-    """How far `cares guard train` got, for the line an interruption prints."""
-
-    interrupted: threading.Event
-    stage: str = "starting"
-    written: list[str] = field(default_factory=list)
-
-    def step(self, stage: str) -> None:
-        if self.interrupted.is_set():
-            raise KeyboardInterrupt
-        self.stage = stage
-
-
 async def cmd_train(args: argparse.Namespace) -> int:
     progress = TrainProgress(threading.Event())
     try:
@@ -201,6 +164,7 @@ async def cmd_train(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
+    from cares.cli.train_progress import TrainBar
     from cares.guard.data_sources import load_training_data
     from cares.guard.train import ThresholdPolicy, TrainConfig, require_training_packages, train_detector
 
@@ -224,7 +188,11 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
     results = {}
     for kind in kinds:
         progress.step(f"training the {kind} detector")
-        result = train_detector(data, configs[kind])
+        bar = TrainBar(kind, progress, enabled=not args.no_progress)
+        try:
+            result = train_detector(data, configs[kind], hooks=bar)
+        finally:
+            bar.close()
         progress.step(f"writing the {kind} model file")
         result.model.write(paths[kind])
         results[kind] = result

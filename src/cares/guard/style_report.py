@@ -31,6 +31,7 @@ import numpy as np
 from cares.errors import ConfigError
 from cares.guard.data_sources import TrainingData, TrainingRow
 from cares.guard.evaluation import evaluate_scores, rates_by_key, weighted_auroc
+from cares.guard.training_hooks import NO_HOOKS, TrainHooks
 
 # 0: each family held out in turn. k >= 2: families dealt into k folds (a robustness check).
 FAMILY_FOLDS = 0
@@ -104,7 +105,7 @@ def sweep(scores: np.ndarray, methods: np.ndarray, flags: np.ndarray | None = No
 
 def leave_family_out(data: TrainingData, featurised: Any, train_rows: Sequence[int], test_rows: Sequence[int],
                      c: float, threshold: float, *, resamples: int, seed: int,
-                     folds: int = FAMILY_FOLDS) -> dict[str, Any]:
+                     folds: int = FAMILY_FOLDS, hooks: TrainHooks = NO_HOOKS) -> dict[str, Any]:
     """Test-split adversarial rows scored by models that never saw their family nor their base prompt.
 
     `folds` 0 fits one model per family that has test rows; k >= 2 fits one per fold of families."""
@@ -116,12 +117,16 @@ def leave_family_out(data: TrainingData, featurised: Any, train_rows: Sequence[i
     held_scores: list[float] = []
     direct_scores: list[np.ndarray] = []
     model_of_fold: dict[int, int] = {}
-    for fold in sorted(set(fold_of.values())):
-        held = [i for i in test_rows if (family := units[i]) is not None and fold_of[family] == fold]
-        if not held:  # a fold with nothing to score would only cost a fit
-            continue
+    held_of: dict[int, list[int]] = {}
+    for i in test_rows:
+        if (family := units[i]) is not None:
+            held_of.setdefault(fold_of[family], []).append(i)
+    # Only folds with test rows are fitted: one with nothing to score would only cost a fit.
+    hooks.stage("leave family out", len(held_of))
+    for fold, held in sorted(held_of.items()):
         train = [i for i in train_rows if (family := units[i]) is None or fold_of[family] != fold]
         fitted = featurised.fit(train, labels, c, seed)
+        hooks.fitted()
         scores = featurised.scores(fitted, held + direct)
         model_of_fold[fold] = len(direct_scores)
         held_rows.extend(held)

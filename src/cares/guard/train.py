@@ -33,6 +33,7 @@ from cares.guard.evaluation import evaluate_scores
 from cares.guard.features import MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf, TermTable
 from cares.guard.modelfile import ModelFile, compact
 from cares.guard.style_features import FEATURISER_STYLE_NAMES, STYLE_NAMES, StyleScaler, style_matrix
+from cares.guard.training_hooks import NO_HOOKS, TrainHooks
 
 FEATURISERS = ("tfidf", "minilm")
 # The regularisation and how far the standardised style features (cares.guard.style_features) are
@@ -305,7 +306,8 @@ class Featurised:
         return 1.0 / (1.0 + np.exp(-logits))
 
 
-def out_of_fold_scores(data: Featurised, rows: Sequence[int], labels: np.ndarray, c: float, seed: int) -> np.ndarray:
+def out_of_fold_scores(data: Featurised, rows: Sequence[int], labels: np.ndarray, c: float, seed: int,
+                       hooks: TrainHooks = NO_HOOKS) -> np.ndarray:
     rows = list(rows)
     folds = grouped_folds([data.groups[i] for i in rows], THRESHOLD_FOLDS, seed)
     scores = np.zeros(len(rows))
@@ -315,17 +317,21 @@ def out_of_fold_scores(data: Featurised, rows: Sequence[int], labels: np.ndarray
         if held.size == 0:
             continue
         fitted = data.fit([rows[i] for i in kept], labels, c, seed)
+        hooks.fitted()
         scores[held] = data.scores(fitted, [rows[i] for i in held])
     return scores
 
 
-def train_detector(data: TrainingData, config: TrainConfig, featurised: Featurised | None = None) -> TrainResult:
+def train_detector(data: TrainingData, config: TrainConfig, featurised: Featurised | None = None,
+                   hooks: TrainHooks = NO_HOOKS) -> TrainResult:
     """Split by group, choose the threshold on the training side, fit, and measure on the test side."""
     groups = [row.group for row in data.rows]
     train_rows, test_rows = grouped_split(groups, config.test_fraction, config.seed)
-    featurised = featurised or Featurised(config.featuriser, [row.prompt for row in data.rows], groups, config.ngram,
-                                          config.style)
-    fitted, threshold, metrics, test_scores = fit_and_measure(data, featurised, train_rows, test_rows, config)
+    if featurised is None:
+        hooks.stage(f"featurising {len(data.rows)} prompts", 0)
+        featurised = Featurised(config.featuriser, [row.prompt for row in data.rows], groups, config.ngram,
+                                config.style)
+    fitted, threshold, metrics, test_scores = fit_and_measure(data, featurised, train_rows, test_rows, config, hooks)
     metrics["split"] = {
         "by": "base prompt", "test_fraction": config.test_fraction, "seed": config.seed,
         "train_rows": len(train_rows), "test_rows": len(test_rows),
@@ -336,7 +342,7 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
     if data.has_families and config.leave_family_out:
         lfo = style_report.leave_family_out(data, featurised, train_rows, test_rows, config.regularisation, threshold,
                                             resamples=config.resamples, seed=config.seed,
-                                            folds=config.family_folds)
+                                            folds=config.family_folds, hooks=hooks)
     summary = (
         {"leave_family_out": {key: lfo[key] for key in ("threshold", "auroc", "flag_rate_by_method")}} if lfo else {}
     )
@@ -349,15 +355,18 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
 
 
 def fit_and_measure(data: TrainingData, featurised: Featurised, train_rows: Sequence[int], test_rows: Sequence[int],
-                    config: TrainConfig) -> tuple[FittedModel, float, dict[str, Any], np.ndarray]:
+                    config: TrainConfig, hooks: TrainHooks = NO_HOOKS
+                    ) -> tuple[FittedModel, float, dict[str, Any], np.ndarray]:
     """Threshold from out-of-fold scores of `train_rows`, a fit on all of them, metrics on `test_rows`."""
     labels = np.asarray([row.label for row in data.rows], dtype=np.int64)
     if len(set(labels[list(test_rows)].tolist())) < 2:
         raise ConfigError("the test split holds only one class; use a larger --test-fraction or more data")
     c = config.regularisation
-    oof = out_of_fold_scores(featurised, train_rows, labels, c, config.seed)
+    hooks.stage("threshold and model", THRESHOLD_FOLDS + 1)
+    oof = out_of_fold_scores(featurised, train_rows, labels, c, config.seed, hooks)
     threshold = config.policy.choose(oof, labels[list(train_rows)])
     fitted = featurised.fit(train_rows, labels, c, config.seed)
+    hooks.fitted()
     test_scores = featurised.scores(fitted, test_rows)
     metrics = evaluate_scores(
         test_scores, labels[list(test_rows)], [data.rows[i].group for i in test_rows], threshold,

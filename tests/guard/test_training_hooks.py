@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from cares.guard.data_sources import TrainingData, TrainingRow, load_training_data
+from cares.guard.style_report import family_unit
+from cares.guard.train import THRESHOLD_FOLDS, TrainConfig, grouped_split, train_detector
+from cares.guard.training_hooks import TrainHooks
+
+
+class Recorder(TrainHooks):
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, int]] = []
+        self.fits: list[int] = []
+
+    def stage(self, name: str, fits: int) -> None:
+        self.stages.append((name, fits))
+        self.fits.append(0)
+
+    def fitted(self) -> None:
+        self.fits[-1] += 1
+
+
+def named_families() -> TrainingData:
+    sample = load_training_data("sample")
+    rows = [TrainingRow(r.prompt, r.label, r.group, r.method, "sample" if r.label == 0 else f"fam-{r.method}-{i % 3}")
+            for i, r in enumerate(sample.rows)]
+    return TrainingData(rows, {"source": "test"}, has_families=True)
+
+
+def test_training_announces_each_stage_and_fits_exactly_what_it_announced() -> None:
+    data = named_families()
+    hooks = Recorder()
+    result = train_detector(data, TrainConfig(resamples=20), hooks=hooks)
+    _, test = grouped_split([r.group for r in data.rows], 0.25, 0)
+    held_families = {family_unit(data.rows[i]) for i in test if data.rows[i].label}
+    assert hooks.stages == [(f"featurising {len(data.rows)} prompts", 0), ("threshold and model", THRESHOLD_FOLDS + 1),
+                            ("leave family out", len(held_families))]
+    assert hooks.fits == [fits for _, fits in hooks.stages]
+    assert result.report["leave_family_out"]["fits"] == len(held_families) == 9
+
+
+def test_the_default_hooks_do_nothing_and_training_needs_none() -> None:
+    data = named_families()
+    quiet = train_detector(data, TrainConfig(resamples=20, leave_family_out=False))
+    watched = train_detector(data, TrainConfig(resamples=20, leave_family_out=False), hooks=Recorder())
+    assert quiet.model.threshold == watched.model.threshold
+    assert quiet.model.content["classifier"] == watched.model.content["classifier"]
