@@ -40,3 +40,16 @@ def test_a_thread_still_running_is_waited_for(tmp_path: Path) -> None:
     assert done.returncode == 3 and done.stdout == "buffered, no newline"
     assert (tmp_path / "out.thread").read_text() == "done"
     assert (tmp_path / "out.atexit").read_text() == "ran"
+
+
+def test_a_reader_that_stops_early_gets_no_error_from_cares(tmp_path: Path) -> None:
+    # `cares ... | head`: the read end is closed before cares writes, so every write fails.
+    from tests.conftest import CARES, cli_env
+
+    proc = subprocess.Popen([*CARES, "guard", "evaluate", "--data", "never-tuned", "--resamples", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == "", err

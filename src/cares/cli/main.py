@@ -315,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"cares: {what}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except BrokenPipeError:
+        # `cares ... | head`: the reader took what it wanted and left. Say nothing, as Unix tools do,
+        # and point stdout at /dev/null so that the flush at exit does not fail again.
+        _discard_stdout()
+        return 141
     except Exception as exc:
         from cares.models.base import FatalModelError, ServerUnreachableError
 
@@ -389,6 +394,15 @@ def entry() -> NoReturn:
         sys.exit(code)
     _flush()
     os._exit(code)
+
+
+def _discard_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (an embedding caller's stream): nothing to redirect
+        pass
 
 
 def _flush() -> None:
