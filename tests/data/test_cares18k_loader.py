@@ -192,3 +192,14 @@ def test_an_unreachable_hub_fails_at_once_with_one_line(monkeypatch: pytest.Monk
     assert message.startswith(f"someone/some-dataset: cannot reach http://127.0.0.1:{port} (")
     assert "HF_HUB_OFFLINE=1" in message and "\n" not in message
     assert time.monotonic() - started < 10
+
+
+def test_an_optional_family_column_is_kept_and_checked(tmp_path: Path, dataset_rows: list[dict]) -> None:
+    rows = [dict(row) for row in dataset_rows[:4]]
+    rows[1]["family"] = " what-if "
+    rows[2]["family"] = ""  # an empty cell, as a CSV gives for a row without one
+    items, _ = cares18k.load(str(write_jsonl(tmp_path / "f.jsonl", rows)))
+    assert [item.metadata.get("family") for item in items] == [None, "what-if", None, None]
+    rows[3]["family"] = ["a"]
+    with pytest.raises(InputError, match=r"f2\.jsonl:4: field 'family'.*wording family, got \['a'\]"):
+        cares18k.load(str(write_jsonl(tmp_path / "f2.jsonl", rows)))

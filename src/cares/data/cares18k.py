@@ -105,6 +105,11 @@ def validate_record(record: RawRecord) -> dict[str, Any]:
     if not isinstance(method, str) or method.strip() not in METHODS:
         raise record.error(f"unknown method {method!r}; expected one of {', '.join(METHODS)}", "method")
     generation_model = record.data.get("generation_model")
+    # Optional, not in the published data: the wording family a rewrite came from, so that a
+    # detector can be measured per family and on families left out of its training.
+    family = record.data.get("family")
+    if family not in (None, "") and (not isinstance(family, str) or not family.strip()):
+        raise record.error(f"expected text naming the rewrite's wording family, got {family!r}", "family")
     return {
         "principle_index": field_int(record, "principle_index", range(0, 8)),
         "harmful_level": field_int(record, "harmful_level", range(0, 4)),
@@ -112,6 +117,7 @@ def validate_record(record: RawRecord) -> dict[str, Any]:
         "base_prompt": field_text(record, "base_prompt"),
         "prompt": field_text(record, "prompt"),
         "generation_model": str(generation_model) if generation_model not in (None, "") else None,
+        "family": family.strip() if isinstance(family, str) and family.strip() else None,
     }
 
 
@@ -141,6 +147,8 @@ def items_from_records(records: list[RawRecord]) -> list[Item]:
         metadata = {key: row[key] for key in ("principle_index", "harmful_level", "method", "generation_model")}
         metadata["base_prompt"] = row["base_prompt"]
         metadata["source_line"] = f"{Path(record.path).name}:{record.line}"
+        if row["family"] is not None:
+            metadata["family"] = row["family"]
         items.append(
             Item(
                 id=item_id,

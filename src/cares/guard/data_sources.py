@@ -22,6 +22,7 @@ class TrainingRow:
     group: str  # base prompt hash: the unit of every split
     method: str
     family: str  # where the wording came from; the method when the source does not say
+    item_id: str = ""  # the source row's id (its own, or a content hash) where the source gives one
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ def _from_items(items: list[Item]) -> list[TrainingRow]:
     rows = []
     for item in items:
         method = str(item.metadata["method"])
-        rows.append(TrainingRow(item.prompt, int(method != "direct"), item.group or item.id, method, method))
+        family = str(item.metadata.get("family") or method)
+        rows.append(TrainingRow(item.prompt, int(method != "direct"), item.group or item.id, method, family, item.id))
     return rows
 
 
@@ -83,4 +85,6 @@ def load_training_data(spec: str, *, split: str = "train", seed: int = 0) -> Tra
     rows = _from_items(items)
     provenance = {"source": info.source, "location": info.location, "revision": info.revision, "split": info.split,
                   "sha256": rows_sha256(rows), "n": len(rows)}
-    return TrainingData(rows, provenance)
+    # A file whose rows name their wording families (an optional `family` column) is measured per
+    # family and left out family by family, like the default corpus.
+    return TrainingData(rows, provenance, has_families=any("family" in item.metadata for item in items))
