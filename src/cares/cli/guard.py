@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
-COMMAND_MODULES = ("cares.cli.guard_detector", "cares.cli.guard_serve", "cares.cli.guard_ablate")
+COMMAND_MODULES = ("cares.cli.guard_detector", "cares.cli.guard_evaluate", "cares.cli.guard_serve",
+                   "cares.cli.guard_ablate")
 
 EPILOG = """\
 examples:
   cares guard detect --input prompts.jsonl --output scored.jsonl
   cares guard train --data cares-18k-train.jsonl --featuriser tfidf --output detector.json
+  cares guard evaluate --data my-attacks.jsonl --detector builtin --detector builtin:minilm
   cares run cares-18k --model guard/openai/my-model --base-url http://localhost:8000/v1
   cares guard ablate --model openai/my-model --base-url http://localhost:8000/v1
   CARES_GUARD_TOKEN=... cares guard serve --upstream http://localhost:8000/v1 --port 8080

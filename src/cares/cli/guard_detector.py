@@ -308,6 +308,24 @@ def read_prompts(path: Path, field: str) -> list[tuple[dict[str, Any], str]]:
     return out
 
 
+def score_prompts(detector: Any, prompts: list[str]) -> list[float]:
+    """Every prompt's score, in batches, so that Ctrl-C stops between two batches with a count."""
+    scores: list[float] = []
+    try:
+        with interruptible() as interrupted:
+            for start in range(0, len(prompts), SCORE_BATCH):
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                scores.extend(detector.score(prompts[start:start + SCORE_BATCH]))
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted after scoring {len(scores)} of {len(prompts)} prompts; nothing was written"
+        ) from None
+    return scores
+
+
 async def cmd_detect(args: argparse.Namespace) -> int:
     from cares.guard.detector import load_detector
 
@@ -324,19 +342,7 @@ async def cmd_detect(args: argparse.Namespace) -> int:
     threshold = detector.threshold if args.threshold is None else args.threshold
     rows = read_prompts(args.input, args.field)
     prompts = [prompt for _, prompt in rows]
-    scores: list[float] = []
-    try:
-        with interruptible() as interrupted:
-            for start in range(0, len(prompts), SCORE_BATCH):
-                if interrupted.is_set():
-                    raise KeyboardInterrupt
-                scores.extend(detector.score(prompts[start:start + SCORE_BATCH]))
-            if interrupted.is_set():
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"interrupted after scoring {len(scores)} of {len(prompts)} prompts; nothing was written"
-        ) from None
+    scores = score_prompts(detector, prompts)
     lines = []
     flagged = 0
     for (record, _), score in zip(rows, scores):

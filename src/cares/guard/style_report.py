@@ -210,11 +210,13 @@ def style_cells(metrics: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
     return {name: rates.get(name) for name in (*STYLES, "direct")}
 
 
-def _cell(block: dict[str, Any] | None) -> str:
+def rate_cell(block: dict[str, Any] | None, *, with_n: bool = True) -> str:
+    """A figure with its CI (and its n), as the tables print it; "-" where there is none."""
     if not block or block.get("value") is None:
         return "-"
     low, high = block["ci"]
-    return f"{block['value']:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None else "") + f" n={block['n']}"
+    return (f"{block['value']:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None else "")
+            + (f" n={block['n']}" if with_n else ""))
 
 
 def per_style_table(results: dict[str, Any]) -> list[str]:
@@ -238,11 +240,21 @@ def per_style_table(results: dict[str, Any]) -> list[str]:
         rows.append((f"{name}: AUROC", aurocs))
         for style in (*STYLES, "direct"):
             label = f"{name}: {'direct flagged' if style == 'direct' else style + ' recall'}"
-            rows.append((label, [_cell(style_cells(cells)[style]) if (cells := by_kind[k]) else "-" for k in kinds]))
+            rows.append((label, [rate_cell(style_cells(cells)[style]) if (cells := by_kind[k]) else "-"
+                                 for k in kinds]))
     width = max(len(label) for label, _ in rows) + 2
     col = max(30, *(len(v) + 2 for _, values in rows for v in values))
     lines = [(" " * width + "".join(k.ljust(col) for k in kinds)).rstrip()]
     lines.extend((label.ljust(width) + "".join(v.ljust(col) for v in values)).rstrip() for label, values in rows)
+    return lines
+
+
+def sweep_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """One sweep (the output of `sweep`) as a table: share flagged per style and of direct prompts."""
+    lines = ["threshold  indir  obfus  role   direct"]
+    for row in rows:
+        cells = [f"{row[m]:.2f}" if m in row else "-   " for m in (*STYLES, "direct")]
+        lines.append(f"{row['threshold']:<11.2f}" + "   ".join(cells))
     return lines
 
 
