@@ -1,0 +1,26 @@
+"""benchmarks/guard/fresh_check.jsonl: rewrites written after the shipped detectors were built, to
+measure them on wording and requests of a later writing session (docs/guard-detector.md)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from cares.guard.corpus import default_corpus, never_tuned_set
+from cares.guard.data_sources import load_training_data
+
+FRESH = Path(__file__).resolve().parents[2] / "benchmarks" / "guard" / "fresh_check.jsonl"
+
+
+def test_the_fresh_check_shares_no_prompt_or_request_with_the_corpus_or_the_never_tuned_set() -> None:
+    data = load_training_data(str(FRESH))
+    assert data.has_families
+    assert Counter(row.method for row in data.rows) == {"direct": 28, "indirect": 28, "obfuscate": 14,
+                                                          "role_play": 8}
+    known = default_corpus() + never_tuned_set()
+    seen = {" ".join(text.lower().split()) for row in known for text in (row.prompt, row.base_prompt)}
+    assert not [row.prompt for row in data.rows if " ".join(row.prompt.lower().split()) in seen]
+    # Groups hash the base prompt as the corpus does, so no fresh request is one the corpus holds.
+    assert not {row.group for row in data.rows} & {row.group for row in known}
+    # Every fresh request has its direct row, so the prompt check above covers the base prompts too.
+    assert {row.group for row in data.rows} == {row.group for row in data.rows if row.method == "direct"}
