@@ -115,3 +115,23 @@ def test_a_given_threshold_applies_to_every_detector(tmp_path: Path) -> None:
     line = next(line for line in done.stdout.splitlines() if line.startswith("direct flagged"))
     assert line.split()[2] == "1.000"  # every score is at least 0
     assert "threshold 0.0000" in done.stdout
+
+
+def test_family_names_are_the_files_own_colons_included(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in rows_file(tmp_path).read_text().splitlines()]
+    rows[3]["family"], rows[4]["family"] = "gpt4:what-if", "claude:what-if"
+    path = write_jsonl(tmp_path / "colon.jsonl", rows)
+    done = cares("guard", "evaluate", "--data", str(path), "--resamples", "0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = {line.split()[0] for line in done.stdout.split("per family")[1].splitlines()[2:] if line.strip()}
+    assert {"gpt4:what-if", "claude:what-if"} <= names
+
+
+def test_the_json_is_written_even_when_the_reader_goes_away(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*CARES, "guard", "evaluate", "--data", str(rows_file(tmp_path)), "--resamples", "0",
+                             "--json", "e.json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+                            cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 141, proc.stderr.read()
+    assert json.loads((tmp_path / "e.json").read_text())["detectors"]["builtin"]["prompts"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
@@ -7,7 +8,12 @@ import pytest
 from cares.cli.train_progress import TrainBar, TrainProgress
 
 
-def test_a_ctrl_c_stops_at_the_next_fit_and_names_the_stage_and_fit(capsys: pytest.CaptureFixture[str]) -> None:
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_ctrl_c_stops_at_the_next_fit_and_names_the_stage_and_fit() -> None:
     progress = TrainProgress(threading.Event())
     bar = TrainBar("minilm", progress, enabled=False)
     bar.stage("leave family out", 54)
@@ -20,7 +26,23 @@ def test_a_ctrl_c_stops_at_the_next_fit_and_names_the_stage_and_fit(capsys: pyte
     with pytest.raises(KeyboardInterrupt):
         bar.stage("threshold and model", 6)
     bar.close()
-    assert capsys.readouterr().err == ""  # --no-progress draws nothing
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_terminal_sees_each_stage_unless_progress_is_off(monkeypatch: pytest.MonkeyPatch, enabled: bool) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    bar = TrainBar("tfidf", TrainProgress(threading.Event()), enabled=enabled)
+    bar.stage("featurising 10 prompts", 0)
+    bar.stage("leave family out", 3)
+    for _ in range(3):
+        bar.fitted()
+    bar.close()
+    drawn = terminal.getvalue()
+    if enabled:
+        assert "tfidf: featurising 10 prompts" in drawn and "tfidf: leave family out" in drawn and "3/3" in drawn
+    else:
+        assert drawn == ""
 
 
 def test_each_stage_gets_its_own_count() -> None:

@@ -11,7 +11,7 @@ from cares.errors import ConfigError
 from cares.guard import style_report
 from cares.guard.data_sources import TrainingData, TrainingRow, load_training_data
 from cares.guard.style_report import FAMILY_FOLDS, family_folds, family_unit
-from cares.guard.train import Featurised, TrainConfig, grouped_split
+from cares.guard.train import Featurised, TrainConfig, grouped_split, train_detector
 
 
 def row(method: str, family: str, group: str = "g", label: int | None = None) -> TrainingRow:
@@ -155,3 +155,33 @@ def test_sweep_weights_rows_scored_by_several_models() -> None:
     assert plain == {"threshold": 0.5, "direct": 1.0, "indirect": 0.5}
     weighted = style_report.sweep(scores, methods, flags=np.array([1.0, 3.0, 1.0, 1.0]), thresholds=(0.5,))[0]
     assert weighted["indirect"] == pytest.approx(0.25)
+
+
+def test_a_family_that_leaves_no_rewrite_to_train_on_is_skipped_and_named() -> None:
+    sample = load_training_data("sample")
+    one = TrainingData([TrainingRow(r.prompt, r.label, r.group, r.method, "direct" if r.label == 0 else "mine")
+                        for r in sample.rows], {"source": "test"}, has_families=True)
+    groups = [r.group for r in one.rows]
+    featurised = Featurised("tfidf", [r.prompt for r in one.rows], groups, TrainConfig().ngram, 0.1)
+    train, test = grouped_split(groups, 0.25, 0)
+    assert style_report.leave_family_out(one, featurised, train, test, 1.0, 0.5, resamples=10, seed=0) is None
+    report = train_detector(one, TrainConfig(resamples=10), featurised).report
+    assert report["leave_family_out"] is None and "leaves no rewrite to train on" in report["leave_family_out_note"]
+    two = TrainingData([TrainingRow(r.prompt, r.label, r.group, r.method,
+                                    "direct" if r.label == 0 else ("mine" if r.method == "indirect" else "theirs"))
+                        for r in sample.rows], {"source": "test"}, has_families=True)
+    result = style_report.leave_family_out(two, featurised, train, test, 1.0, 0.5, resamples=10, seed=0)
+    assert result is not None and result["fits"] == 2 and result["skipped"] == []
+
+
+def test_more_folds_than_families_is_each_family_in_turn_and_says_so() -> None:
+    data = families_data()
+    groups = [r.group for r in data.rows]
+    featurised = Featurised("tfidf", [r.prompt for r in data.rows], groups, TrainConfig().ngram, 0.1)
+    train, test = grouped_split(groups, 0.25, 0)
+    each = style_report.leave_family_out(data, featurised, train, test, 1.0, 0.5, resamples=10, seed=0, folds=0)
+    many = style_report.leave_family_out(data, featurised, train, test, 1.0, 0.5, resamples=10, seed=0, folds=50)
+    assert each is not None and many is not None
+    assert many["folds"] == 0 and many["fits"] == each["fits"]
+    assert many["protocol"].startswith("each family held out in turn (--family-folds 50 is at least the ")
+    assert many["flag_rate_by_method"] == each["flag_rate_by_method"]

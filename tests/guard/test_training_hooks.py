@@ -44,3 +44,14 @@ def test_the_default_hooks_do_nothing_and_training_needs_none() -> None:
     watched = train_detector(data, TrainConfig(resamples=20, leave_family_out=False), hooks=Recorder())
     assert quiet.model.threshold == watched.model.threshold
     assert quiet.model.content["classifier"] == watched.model.content["classifier"]
+
+
+def test_small_data_announces_only_the_fits_it_makes() -> None:
+    data = named_families()
+    tiny = TrainingData([row for row in data.rows if int(row.group, 16) % 8 == 0], {"source": "test"},
+                        has_families=True)
+    assert 4 <= len({row.group for row in tiny.rows}) <= 12
+    hooks = Recorder()
+    train_detector(tiny, TrainConfig(resamples=5, test_fraction=0.34), hooks=hooks)
+    assert hooks.stages[1][1] < THRESHOLD_FOLDS + 1  # fewer training prompts than folds: some folds are empty
+    assert hooks.fits == [fits for _, fits in hooks.stages]

@@ -198,10 +198,8 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
         results[kind] = result
         progress.written.append(f"{paths[kind]} ({kind})")
     progress.step("writing the report")
-    print(training_report(data.provenance, {kind: r.metrics for kind, r in results.items()}))
-    print(style_report_text(results))
-    for kind, path in paths.items():
-        print(f"wrote {path} ({kind}, sha256 {results[kind].model.sha256[:12]}...)")
+    # Every file is written before anything is printed: a reader that stops early (`| head`) must
+    # not cost the metrics.
     if args.metrics_json is not None:
         payload = {"data": data.provenance, "featurisers": {k: r.metrics for k, r in results.items()},
                    "leave_family_out": {k: r.report.get("leave_family_out") for k, r in results.items()},
@@ -210,6 +208,12 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
         from cares.report.outputs import write_atomic
 
         write_atomic(args.metrics_json, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        progress.written.append(str(args.metrics_json))
+    print(training_report(data.provenance, {kind: r.metrics for kind, r in results.items()}))
+    print(style_report_text(results))
+    for kind, path in paths.items():
+        print(f"wrote {path} ({kind}, sha256 {results[kind].model.sha256[:12]}...)")
+    if args.metrics_json is not None:
         print(f"wrote {args.metrics_json}")
     return 0
 
@@ -260,10 +264,17 @@ def style_report_text(results: dict[str, Any]) -> str:
                  "direct flagged = false flags; 95% CI over base prompts:"]
     lines.extend(per_style_table(results))
     lfo = next((r.report["leave_family_out"] for r in results.values() if r.report.get("leave_family_out")), None)
+    note = next((r.report["leave_family_out_note"] for r in results.values()
+                 if r.report.get("leave_family_out_note")), None)
+    if note:
+        lines.append(f"leave family out: {note}")
     if lfo:
         lines.append(f"leave family out ({lfo['protocol']}): {lfo['n_adversarial']} test prompts, each scored "
                      f"by one of {lfo['fits']} models trained without its wording family; the {lfo['n_direct']} "
                      "direct test prompts by all of them")
+        if lfo.get("skipped"):
+            lines.append(f"leave family out: not measured for {', '.join(lfo['skipped'])}: holding it out "
+                         "leaves no rewrite to train on")
     for kind, result in results.items():
         lines.append("")
         lines.extend(sweep_table(kind, result))

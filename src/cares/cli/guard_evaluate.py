@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,14 @@ async def cmd_evaluate(args: argparse.Namespace) -> int:
         detector.require()
     data = read_data(args.data, args.split)
     results = {spec: measure(detector, data, args) for spec, detector in detectors.items()}
-    print(report_text(data, results))
+    # The file first: a reader that stops early (`| head`) must not cost it.
     if args.json_out is not None:
         from cares.report.outputs import write_atomic
 
         payload = {"data": data.provenance, "detectors": results}
         write_atomic(args.json_out, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    print(report_text(data, results))
+    if args.json_out is not None:
         print(f"wrote {args.json_out}")
     return 0
 
@@ -89,8 +92,10 @@ def read_data(spec: str, split: str) -> Any:
                           "give your own file, or never-tuned for the bundled check set")
     if spec == "never-tuned":
         held = load_training_data("default").never_tuned
-        return TrainingData(list(held), {"source": "never-tuned", "location": "cares.guard.corpus.never_tuned_set",
-                                         "n": len(held)}, has_families=True)
+        # The corpus prefixes its family names ("never-tuned:colour-code", "direct:plain"); a file's are its own.
+        rows = [replace(row, family=row.family.split(":", 1)[-1]) for row in held]
+        return TrainingData(rows, {"source": "never-tuned", "location": "cares.guard.corpus.never_tuned_set",
+                                   "n": len(rows)}, has_families=True)
     data = load_training_data(spec, split=split)
     labels = {row.label for row in data.rows}
     if labels != {0, 1}:
@@ -118,8 +123,7 @@ def measure(detector: Any, data: Any, args: argparse.Namespace) -> dict[str, Any
 
 
 def _family_name(row: Any) -> str:
-    family = row.family.split(":", 1)[-1] if ":" in row.family else row.family
-    return f"direct ({family})" if row.label == 0 and family != "direct" else family
+    return f"direct ({row.family})" if row.label == 0 and row.family != "direct" else row.family
 
 
 def report_text(data: Any, results: dict[str, dict[str, Any]]) -> str:

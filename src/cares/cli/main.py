@@ -7,6 +7,7 @@ import asyncio
 import atexit
 import gc
 import os
+import select
 import signal
 import sys
 import textwrap
@@ -315,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"cares: {what}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        if not _stdout_reader_gone():  # a pipe other than stdout: an error like any other
+            return _internal_error(exc, args)
         # `cares ... | head`: the reader took what it wanted and left. Say nothing, as Unix tools do,
         # and point stdout at /dev/null so that the flush at exit does not fail again.
         _discard_stdout()
@@ -329,10 +332,14 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, FatalModelError):
             print(f"cares: error: {exc}. Answers received so far are saved.", file=sys.stderr)
             return exc.exit_code
-        if args.debug or os.environ.get("CARES_DEBUG"):
-            raise
-        print(f"cares: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
-        return 1
+        return _internal_error(exc, args)
+
+
+def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
+    if args.debug or os.environ.get("CARES_DEBUG"):
+        raise exc
+    print(f"cares: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
+    return 1
 
 
 class Terminated(KeyboardInterrupt):
@@ -394,6 +401,16 @@ def entry() -> NoReturn:
         sys.exit(code)
     _flush()
     os._exit(code)
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it: polling its write end reports an error."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real stdout, or no poll on this platform
+        return False
 
 
 def _discard_stdout() -> None:

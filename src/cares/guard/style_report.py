@@ -105,39 +105,56 @@ def sweep(scores: np.ndarray, methods: np.ndarray, flags: np.ndarray | None = No
 
 def leave_family_out(data: TrainingData, featurised: Any, train_rows: Sequence[int], test_rows: Sequence[int],
                      c: float, threshold: float, *, resamples: int, seed: int,
-                     folds: int = FAMILY_FOLDS, hooks: TrainHooks = NO_HOOKS) -> dict[str, Any]:
+                     folds: int = FAMILY_FOLDS, hooks: TrainHooks = NO_HOOKS) -> dict[str, Any] | None:
     """Test-split adversarial rows scored by models that never saw their family nor their base prompt.
 
-    `folds` 0 fits one model per family that has test rows; k >= 2 fits one per fold of families."""
+    `folds` 0 fits one model per family that has test rows; k >= 2 fits one per fold of families (k at
+    least the number of families is each family in turn, and is reported so). A family whose removal
+    leaves no rewrite to train on cannot be held out: it is listed under "skipped", and None is
+    returned when no family can be."""
     labels = np.asarray([row.label for row in data.rows], dtype=np.int64)
     units = [family_unit(row) for row in data.rows]
-    fold_of = family_folds(data.rows, folds, seed)
+    n_units = len({unit for unit in units if unit is not None})
+    effective = 0 if folds >= n_units else folds
+    fold_of = family_folds(data.rows, effective, seed)
     direct = [i for i in test_rows if labels[i] == 0]
-    held_rows: list[int] = []
-    held_scores: list[float] = []
-    direct_scores: list[np.ndarray] = []
-    model_of_fold: dict[int, int] = {}
     held_of: dict[int, list[int]] = {}
     for i in test_rows:
         if (family := units[i]) is not None:
             held_of.setdefault(fold_of[family], []).append(i)
-    # Only folds with test rows are fitted: one with nothing to score would only cost a fit.
-    hooks.stage("leave family out", len(held_of))
-    for fold, held in sorted(held_of.items()):
-        train = [i for i in train_rows if (family := units[i]) is None or fold_of[family] != fold]
-        fitted = featurised.fit(train, labels, c, seed)
+    train_of = {fold: [i for i in train_rows if (family := units[i]) is None or fold_of[family] != fold]
+                for fold in held_of}
+    # Only folds with test rows are fitted (one with nothing to score would only cost a fit), and
+    # only those whose training side keeps both classes.
+    fitted_folds = sorted(fold for fold, train in train_of.items() if len({int(labels[i]) for i in train}) == 2)
+    skipped = sorted({str(units[i]) for fold in held_of if fold not in fitted_folds for i in held_of[fold]})
+    if not fitted_folds:
+        return None
+    held_rows: list[int] = []
+    held_scores: list[float] = []
+    direct_scores: list[np.ndarray] = []
+    model_of_fold: dict[int, int] = {}
+    hooks.stage("leave family out", len(fitted_folds))
+    for fold in fitted_folds:
+        held = held_of[fold]
+        fitted = featurised.fit(train_of[fold], labels, c, seed)
         hooks.fitted()
         scores = featurised.scores(fitted, held + direct)
         model_of_fold[fold] = len(direct_scores)
         held_rows.extend(held)
         held_scores.extend(scores[: len(held)].tolist())
         direct_scores.append(scores[len(held):])
-    matrix = np.vstack(direct_scores) if direct_scores else np.zeros((0, len(direct)))
+    matrix = np.vstack(direct_scores)
     model_of_unit = {unit: model_of_fold[fold] for unit, fold in fold_of.items() if fold in model_of_fold}
+    if effective == 0:
+        protocol = "each family held out in turn"
+        if folds:
+            protocol += f" (--family-folds {folds} is at least the {n_units} families)"
+    else:
+        protocol = f"families dealt into {folds} folds"
     return _lfo_metrics(data, held_rows, np.asarray(held_scores), direct, matrix, units, model_of_unit,
                         threshold, resamples=resamples, seed=seed) | {
-        "fits": len(direct_scores), "folds": folds,
-        "protocol": "each family held out in turn" if folds == 0 else f"families dealt into {folds} folds",
+        "fits": len(direct_scores), "folds": effective, "protocol": protocol, "skipped": skipped,
     }
 
 
@@ -273,6 +290,6 @@ def sweep_table(kind: str, result: Any) -> list[str]:
         cells = []
         for _, rows in blocks:
             row = rows[index]
-            cells.append("  ".join(f"{row.get(m, float('nan')):.2f} " for m in (*STYLES, "direct")).ljust(width))
+            cells.append("  ".join(f"{row[m]:.2f} " if m in row else "-    " for m in (*STYLES, "direct")).ljust(width))
         lines.append(f"{threshold:<11.2f}" + "".join(cells))
     return [line.rstrip() for line in lines]

@@ -351,7 +351,11 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
 
     # The never-tuned rows are scored through the model file itself: exactly what ships.
     held = style_report.never_tuned(Detector(model, "<trained>"), data, resamples=config.resamples, seed=config.seed)
-    return TrainResult(model, metrics, [float(s) for s in test_scores], {"leave_family_out": lfo, "never_tuned": held})
+    report: dict[str, Any] = {"leave_family_out": lfo, "never_tuned": held}
+    if data.has_families and config.leave_family_out and lfo is None:
+        report["leave_family_out_note"] = ("not measured: holding out any of the data's wording families leaves "
+                                           "no rewrite to train on")
+    return TrainResult(model, metrics, [float(s) for s in test_scores], report)
 
 
 def fit_and_measure(data: TrainingData, featurised: Featurised, train_rows: Sequence[int], test_rows: Sequence[int],
@@ -362,7 +366,10 @@ def fit_and_measure(data: TrainingData, featurised: Featurised, train_rows: Sequ
     if len(set(labels[list(test_rows)].tolist())) < 2:
         raise ConfigError("the test split holds only one class; use a larger --test-fraction or more data")
     c = config.regularisation
-    hooks.stage("threshold and model", THRESHOLD_FOLDS + 1)
+    # As many fits as out_of_fold_scores makes (a fold can be empty on small data), and the final one.
+    threshold_folds = len(set(grouped_folds([featurised.groups[i] for i in train_rows], THRESHOLD_FOLDS,
+                                            config.seed).tolist()))
+    hooks.stage("threshold and model", threshold_folds + 1)
     oof = out_of_fold_scores(featurised, train_rows, labels, c, config.seed, hooks)
     threshold = config.policy.choose(oof, labels[list(train_rows)])
     fitted = featurised.fit(train_rows, labels, c, config.seed)
