@@ -10,6 +10,7 @@ from cares.guard.corpus import default_corpus, never_tuned_set
 from cares.guard.data_sources import load_training_data
 
 FRESH = Path(__file__).resolve().parents[2] / "benchmarks" / "guard" / "fresh_check.jsonl"
+FRESH_2 = FRESH.with_name("fresh_check_2.jsonl")
 
 
 def test_the_fresh_check_shares_no_prompt_or_request_with_the_corpus_or_the_never_tuned_set() -> None:
@@ -24,3 +25,17 @@ def test_the_fresh_check_shares_no_prompt_or_request_with_the_corpus_or_the_neve
     assert not {row.group for row in data.rows} & {row.group for row in known}
     # Every fresh request has its direct row, so the prompt check above covers the base prompts too.
     assert {row.group for row in data.rows} == {row.group for row in data.rows if row.method == "direct"}
+
+
+def test_the_second_part_rewrites_the_same_requests_and_adds_no_corpus_prompt() -> None:
+    first, second = load_training_data(str(FRESH)), load_training_data(str(FRESH_2))
+    assert Counter(row.method for row in second.rows) == {"direct": 8, "indirect": 24, "obfuscate": 14,
+                                                            "role_play": 6}
+    requests = {row.group for row in first.rows if row.method == "direct"}
+    assert {row.group for row in second.rows if row.label} <= requests
+    assert not {row.item_id for row in first.rows} & {row.item_id for row in second.rows}
+    known = default_corpus() + never_tuned_set()
+    seen = {" ".join(text.lower().split()) for row in known for text in (row.prompt, row.base_prompt)}
+    seen |= {" ".join(row.prompt.lower().split()) for row in first.rows}
+    assert not [row.prompt for row in second.rows if " ".join(row.prompt.lower().split()) in seen]
+    assert not {row.group for row in second.rows if not row.label} & {row.group for row in known}
