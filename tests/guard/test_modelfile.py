@@ -149,6 +149,11 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
          "params char_min must be a whole number, not '2'"),
         ({"featuriser": {**body()["featuriser"], "params": {"sublinear_tf": 1}}}, "sublinear_tf must be true or false"),
         ({"featuriser": {**body()["featuriser"], "params": {"char_min": 4, "char_max": 2}}}, "bad n-gram ranges"),
+        ({"featuriser": {**body()["featuriser"], "params": {"clause_weight": "1"}}},
+         "params clause_weight must be a number, not '1'"),
+        ({"featuriser": {**body()["featuriser"], "params": {"word_weight": True}}}, "word_weight must be a number"),
+        ({"featuriser": {**body()["featuriser"], "params": {"word_weight": -1.0}}},
+         "word_weight must be between 0 and 100"),
         ({"featuriser": {"kind": "minilm", "params": "x"}}, "minilm params must be an object"),
     ],
 )

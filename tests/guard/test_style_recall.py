@@ -19,7 +19,7 @@ def test_minilm_catches_each_style_on_unseen_families_and_keeps_direct_prompts_u
     pytest.importorskip("sklearn")
     data = load_training_data("default")
     config = TrainConfig(featuriser="minilm", resamples=50)
-    featurised = Featurised("minilm", [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram,
+    featurised = Featurised("minilm", [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram_params,
                             config.style)
     result = train_detector(data, config, featurised)
     shipped = json.loads(gzip.decompress(builtin_path("minilm").read_bytes()))

@@ -88,7 +88,7 @@ def families_data() -> TrainingData:
 def test_leave_family_out_never_scores_a_row_with_a_model_that_saw_its_family_or_its_base_prompt(folds: int) -> None:
     data = families_data()
     groups = [r.group for r in data.rows]
-    spy = Spy(Featurised("tfidf", [r.prompt for r in data.rows], groups, TrainConfig().ngram, 0.1))
+    spy = Spy(Featurised("tfidf", [r.prompt for r in data.rows], groups, TrainConfig().ngram_params, 0.1))
     train, test = grouped_split(groups, 0.25, 0)
     result = style_report.leave_family_out(data, spy, train, test, 1.0, 0.5, resamples=50, seed=0, folds=folds)
     units = [family_unit(r) for r in data.rows]
@@ -162,7 +162,7 @@ def test_a_family_that_leaves_no_rewrite_to_train_on_is_skipped_and_named() -> N
     one = TrainingData([TrainingRow(r.prompt, r.label, r.group, r.method, "direct" if r.label == 0 else "mine")
                         for r in sample.rows], {"source": "test"}, has_families=True)
     groups = [r.group for r in one.rows]
-    featurised = Featurised("tfidf", [r.prompt for r in one.rows], groups, TrainConfig().ngram, 0.1)
+    featurised = Featurised("tfidf", [r.prompt for r in one.rows], groups, TrainConfig().ngram_params, 0.1)
     train, test = grouped_split(groups, 0.25, 0)
     assert style_report.leave_family_out(one, featurised, train, test, 1.0, 0.5, resamples=10, seed=0) is None
     report = train_detector(one, TrainConfig(resamples=10), featurised).report
@@ -177,7 +177,7 @@ def test_a_family_that_leaves_no_rewrite_to_train_on_is_skipped_and_named() -> N
 def test_more_folds_than_families_is_each_family_in_turn_and_says_so() -> None:
     data = families_data()
     groups = [r.group for r in data.rows]
-    featurised = Featurised("tfidf", [r.prompt for r in data.rows], groups, TrainConfig().ngram, 0.1)
+    featurised = Featurised("tfidf", [r.prompt for r in data.rows], groups, TrainConfig().ngram_params, 0.1)
     train, test = grouped_split(groups, 0.25, 0)
     each = style_report.leave_family_out(data, featurised, train, test, 1.0, 0.5, resamples=10, seed=0, folds=0)
     many = style_report.leave_family_out(data, featurised, train, test, 1.0, 0.5, resamples=10, seed=0, folds=50)

@@ -152,7 +152,7 @@ def test_leave_family_out_tests_only_held_out_families_on_unseen_base_prompts() 
     rows = [TrainingRow(r.prompt, r.label, r.group, r.method, "sample") for r in data.rows] + extra
     mixed = TrainingData(rows, {"source": "test"}, has_families=True)
     config = TrainConfig(resamples=50)
-    featurised = Featurised("tfidf", [r.prompt for r in rows], [r.group for r in rows], config.ngram)
+    featurised = Featurised("tfidf", [r.prompt for r in rows], [r.group for r in rows], config.ngram_params)
     result = leave_family_out(mixed, featurised, config, is_novel)
     tested = set(result["flag_rate_by_family"])
     assert tested == {"direct", "handwritten"}  # the sample's rewrites are not tested, its direct prompts are

@@ -87,7 +87,7 @@ def plain_question_check(detector: Detector) -> dict[str, Any]:
 
 
 def build(kind: str, data: TrainingData, config: TrainConfig, output_dir: Path) -> dict[str, Any]:
-    featurised = Featurised(kind, [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram,
+    featurised = Featurised(kind, [r.prompt for r in data.rows], [r.group for r in data.rows], config.ngram_params,
                             config.style)
     result = train_detector(data, config, featurised)
     path = output_dir / builtin_path(kind).name

