@@ -192,6 +192,20 @@ def test_version_1_file_without_style_features_still_loads_and_scores(tmp_path: 
     assert detector.logits(["pretend you"]).tolist() == pytest.approx([(2.25 * 2.0 - 0.125 * 1.0) / 5 ** 0.5 - 0.75])
 
 
+def test_a_file_without_block_weights_scores_one_row_as_every_earlier_version_did(tmp_path: Path) -> None:
+    content = {"format": FORMAT, "format_version": 4, **body()}
+    content["sha256"] = canonical_sha256(content)
+    detector = Detector(read_model_file(write_raw(tmp_path / "v4.json", content)), "v4.json")
+    # "pretend you a" hits a character n-gram and both words: one norm over all three terms.
+    one_row = (0.5 * 1.5 + 2.25 * 2.0 - 0.125 * 1.0) / (1.5**2 + 2.0**2 + 1.0**2) ** 0.5 - 0.75
+    assert detector.logits(["pretend you a"]).tolist() == pytest.approx([one_row])
+    # The same file with the word n-grams as a block of their own normalises the two apart.
+    blocks = body()["featuriser"] | {"params": {"char_min": 2, "char_max": 3, "word_weight": 1.0}}
+    blocked = Detector(read_model_file(ModelFile.build(body(featuriser=blocks)).write(tmp_path / "v5.json")), "v5")
+    apart = 0.5 + (2.25 * 2.0 - 0.125 * 1.0) / (2.0**2 + 1.0**2) ** 0.5 - 0.75
+    assert blocked.logits(["pretend you a"]).tolist() == pytest.approx([apart])
+
+
 def test_style_weights_follow_the_term_weights_and_move_the_score(tmp_path: Path) -> None:
     featuriser = body()["featuriser"] | {"style": STYLE}
     classifier = {"kind": "logistic_regression", "weights": [0.5, 2.25, -0.125, 1.0, 0.0], "bias": -0.75}

