@@ -39,6 +39,13 @@ def minilm_v4(views: list[Any] | None = None, weight: float = 0.5, embedding: An
     return featuriser
 
 
+def static_v6(**embedding: Any) -> dict[str, Any]:
+    """A version-6 tfidf featuriser: body()'s three terms beside static vectors of one view."""
+    block = {"source": "static", "table": "t", "table_sha256": "0" * 64, "dim": 128, "views": ["clause:3"],
+             "weight": 1.0}
+    return {**body()["featuriser"], "embedding": {**block, **embedding}}
+
+
 def write_raw(path: Path, content: dict[str, Any]) -> Path:
     path.write_text(json.dumps(content), encoding="utf-8")
     return path
@@ -142,7 +149,17 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         ({"featuriser": minilm_v4()}, "3 weights for 3 terms, 384 embedding dimensions and 0 style features"),
         ({"featuriser": minilm_v4(terms=None)}, "tfidf terms must be a list"),
         ({"featuriser": {**body()["featuriser"], "embedding": minilm_v4()["embedding"]}},
-         "a tfidf featuriser has no embedding block"),
+         "a tfidf featuriser's embedding block must have source \"static\""),
+        ({"featuriser": minilm_v4(embedding={**static_v6()["embedding"], "dim": 384})},
+         "a minilm featuriser's embeddings come from MiniLM, not 'static'"),
+        ({"featuriser": static_v6(views=["clause:0"])}, "static embedding views must be a non-empty list"),
+        ({"featuriser": static_v6(views=[])}, "static embedding views must be a non-empty list"),
+        ({"featuriser": static_v6(table_sha256="ABC")}, "table_sha256 must be 64 lowercase hex digits"),
+        ({"featuriser": static_v6(dim=129, views=["head:2", "tail:6"])}, "dim must be a positive multiple of its 2"),
+        ({"featuriser": static_v6(dim=True)}, "dim must be a positive multiple"),
+        ({"featuriser": static_v6(weight=0)}, "static embedding weight must be a positive number"),
+        ({"featuriser": static_v6(weight="1")}, "static embedding weight must be a positive number"),
+        ({"featuriser": static_v6()}, "3 weights for 3 terms, 128 embedding dimensions and 0 style features"),
         # "²" passes str.isdigit() but not int(): refused here, not a traceback at scoring.
         ({"featuriser": minilm_v4(views=["head:\u00b2"])}, "views must be a non-empty list"),
         ({"featuriser": {**body()["featuriser"], "params": {"char_min": "2"}}},

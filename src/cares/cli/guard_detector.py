@@ -79,9 +79,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--split", default="train", help="the hub split to read with --data hf (default: train)")
     train.add_argument("--featuriser", choices=("tfidf", "minilm", "both"), default="tfidf",
-                       help="tfidf: character and word n-grams, numpy-only inference; minilm: the same n-grams beside "
-                            "MiniLM embeddings of the prompt's opening and close, which carry a frame to wording "
-                            "never seen; both: train each and print them side by side (default: tfidf)")
+                       help="tfidf: character and word n-grams, clause openings and static MiniLM token vectors "
+                            "of the prompt's opening, close and clause openings, numpy-only inference; minilm: "
+                            "n-grams beside MiniLM sentence embeddings of the opening and close (needs torch); "
+                            "both: train each and print them side by side (default: tfidf)")
     train.add_argument("--threshold-policy", default="direct-fpr:0.05", metavar="POLICY",
                        help="direct-fpr:F (lowest threshold, so highest recall, flagging at most a share F of "
                             "direct prompts), youden (maximum recall minus false-positive rate), max-f1, recall:R "

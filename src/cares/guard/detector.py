@@ -1,6 +1,7 @@
-"""The jailbreak-style detector: a logistic regression over TF-IDF n-grams (and, for the MiniLM
-detector, embeddings of the prompt's opening and close beside them), with a few dense style
-features appended (cares.guard.style_features).
+"""The jailbreak-style detector: a logistic regression over TF-IDF n-grams with, beside them, vectors
+of the prompt's opening, close and clause openings (static MiniLM token vectors for the tfidf
+detector, MiniLM sentence embeddings for the MiniLM one) and a few dense style features
+(cares.guard.style_features).
 
 `load_detector` gives the bundled default (TF-IDF, numpy-only inference), the bundled MiniLM one,
 or a model file written by `cares guard train`. Scores are probabilities that a prompt is written
@@ -19,6 +20,7 @@ import numpy as np
 from cares.errors import ConfigError
 from cares.guard.features import MiniLMEmbedder, NgramParams, NgramTfidf
 from cares.guard.modelfile import ModelFile, read_model_file
+from cares.guard.static_vectors import StaticEmbedder, bundled_table
 from cares.guard.style_features import StyleScaler
 
 BUILTIN_NAMES = {"builtin": "tfidf", "builtin:tfidf": "tfidf", "builtin:minilm": "minilm"}
@@ -54,15 +56,18 @@ class Detector:
         # The term or embedding weights come first, then one per style feature.
         self._base_dim = len(self.weights) - (self._style.dim if self._style is not None else 0)
         self._tfidf: NgramTfidf | None = None
-        self._embedder: MiniLMEmbedder | None = None
+        self._embedder: MiniLMEmbedder | StaticEmbedder | None = None
         self._embedding_weight = 1.0
         embedding = featuriser.get("embedding")
-        # The same layout check_structure validated: terms for tfidf and format-4 MiniLM files only.
+        # The same layout check_structure validated: terms for tfidf, and for MiniLM files from format 4 on.
         if self.kind == "tfidf" or embedding:
             self._tfidf = NgramTfidf(
                 NgramParams.from_dict(featuriser["params"]), featuriser["terms"], featuriser["idf"]
             )
-        if embedding:
+        if embedding and embedding.get("source") == "static":
+            self._embedder = static_embedder(embedding, source)
+            self._embedding_weight = float(embedding["weight"])
+        elif embedding:
             self._embedder = MiniLMEmbedder(views=embedding["views"])
             self._embedding_weight = float(embedding["weight"])
         elif self.kind == "minilm":  # format 1-3: the whole prompt, and with head_words its opening
@@ -112,6 +117,21 @@ class Detector:
 
     def __repr__(self) -> str:
         return f"Detector(kind={self.kind!r}, source={self.source!r}, sha256={self.model.sha256[:12]})"
+
+
+def static_embedder(embedding: dict[str, Any], source: str) -> StaticEmbedder:
+    """The embedder of a format-6 tfidf file, after checking that this installation's table is the one
+    its weights were fitted to."""
+    table = bundled_table()
+    if table.sha256 != embedding["table_sha256"]:
+        raise ConfigError(
+            f"{source}: this detector was trained with static vector table {embedding['table_sha256'][:12]}, and this "
+            f"cares has {table.sha256[:12]}; retrain it with `cares guard train` or use the cares it was trained with"
+        )
+    if table.dim * len(embedding["views"]) != embedding["dim"]:
+        raise ConfigError(f"{source}: {embedding['dim']} embedding dimensions, where the static vector table gives "
+                          f"{table.dim * len(embedding['views'])}")
+    return StaticEmbedder(embedding["views"], table)
 
 
 def load_detector(spec: str | None = None) -> Detector:

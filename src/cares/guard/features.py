@@ -302,8 +302,12 @@ class TermTable:
 
 def view_text(view: str, clean: str) -> str:
     """The part of a normalised prompt that one embedding view sees: `whole`, `head:N` (its first N
-    words) or `tail:N` (its last N)."""
+    words), `tail:N` (its last N) or `clause:N` (the first N words of every clause but the first,
+    joined: where a frame sits that neither opens nor closes the prompt, ", out of curiosity,")."""
     part, _, count = view.partition(":")
+    if part == "clause":
+        clauses = _CLAUSE_BREAK.split(clean)[1:]
+        return " ".join(" ".join(clause.split()[: int(count)]) for clause in clauses if clause.strip())
     words = clean.split(" ")
     if part == "head":
         return " ".join(words[: int(count)])
@@ -319,7 +323,7 @@ def valid_view(view: Any) -> bool:
         return False
     part, _, count = view.partition(":")
     # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-    return part in ("head", "tail") and re.fullmatch(r"[1-9][0-9]{0,5}", count) is not None
+    return part in ("head", "tail", "clause") and re.fullmatch(r"[1-9][0-9]{0,5}", count) is not None
 
 
 class MiniLMEmbedder:
@@ -330,7 +334,7 @@ class MiniLMEmbedder:
         # Each prompt's vector is one embedding per view, side by side: the whole prompt, or its first
         # or last few words, where the frame a request is put in sits apart from its topic.
         if not views or not all(valid_view(view) for view in views):
-            raise ConfigError(f"embedding views must be whole, head:N or tail:N, not {list(views)!r}")
+            raise ConfigError(f"embedding views must be whole, head:N, tail:N or clause:N, not {list(views)!r}")
         self.views = tuple(views)
         self._similarity: Any = None
 

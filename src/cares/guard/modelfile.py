@@ -27,8 +27,11 @@ beside an `embedding` block (model, dimension, `views`: `head:N`, `tail:N` or `w
 `weight` the embeddings are scaled by); its weights are the terms', then the embeddings', then the
 style features'. Version 5 added tf-idf's clause terms: n-grams of the first words of every clause
 (`clause_words`, marked `k:`), L2-normalised as a block of their own and scaled by `clause_weight`;
-a cares that reads only version 4 would drop them. Files of versions 1-4 still load and score as
-they did; a file newer than this code reads is refused with a line that asks for an upgrade.
+a cares that reads only version 4 would drop them. Version 6 gave the tf-idf featuriser an
+`embedding` block too, with `source` "static": the mean static MiniLM token vectors
+(cares.guard.static_vectors) of each view, scaled by `weight`; `table_sha256` names the bundled
+table the weights were fitted to, and a detector refuses another. Files of versions 1-5 still load
+and score as they did; a file newer than this code reads is refused with a line that asks for an upgrade.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import gzip
 import hashlib
 import json
 import math
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +52,7 @@ from cares.guard.features import MINILM_DIM, NgramParams, valid_view
 from cares.guard.style_features import STYLE_NAMES
 
 FORMAT = "cares-guard-detector"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 KINDS = ("tfidf", "minilm")
 _GZIP_MAGIC = b"\x1f\x8b"
 _PICKLE_PROTOCOL_MARK = b"\x80"
@@ -176,9 +180,10 @@ def check_structure(content: dict[str, Any], name: str) -> None:
     if len(set(terms)) != len(terms):
         raise fail("tfidf terms repeat")
     _check_ngram_params(featuriser.get("params"), fail)
-    embedding_dim = _check_embedding(embedding, fail) if featuriser["kind"] == "minilm" else 0
     if featuriser["kind"] == "tfidf" and embedding is not None:
-        raise fail("a tfidf featuriser has no embedding block")
+        embedding_dim = _check_static_embedding(embedding, fail)
+    else:
+        embedding_dim = _check_embedding(embedding, fail) if featuriser["kind"] == "minilm" else 0
     if len(weights) != len(terms) + embedding_dim + style_dim:
         embedded = f", {embedding_dim} embedding dimensions" if embedding_dim else ""
         raise fail(f"{len(weights)} weights for {len(terms)} terms{embedded} and {style_dim} style features")
@@ -211,9 +216,12 @@ def _check_embedding(embedding: Any, fail: Callable[[str], ConfigError]) -> int:
     """The embedding dimensions a version-4 MiniLM featuriser declares, after checking them."""
     if not isinstance(embedding, dict):
         raise fail("minilm embedding must be an object")
+    if embedding.get("source", "minilm") != "minilm":
+        raise fail(f"a minilm featuriser's embeddings come from MiniLM, not {embedding.get('source')!r}")
     views = embedding.get("views")
     if not isinstance(views, list) or not views or not all(valid_view(view) for view in views):
-        raise fail(f"minilm embedding views must be a non-empty list of whole, head:N or tail:N, not {views!r}")
+        raise fail(f"minilm embedding views must be a non-empty list of whole, head:N, tail:N or clause:N, "
+                   f"not {views!r}")
     dim = embedding.get("dim")
     if dim != MINILM_DIM * len(views):
         raise fail(f"a {dim}-dimensional embedding, where {len(views)} views give {MINILM_DIM * len(views)}")
@@ -221,6 +229,27 @@ def _check_embedding(embedding: Any, fail: Callable[[str], ConfigError]) -> int:
     if not _is_number(weight) or weight <= 0:  # type: ignore[operator]
         raise fail("minilm embedding weight must be a positive number")
     return int(dim)
+
+
+def _check_static_embedding(embedding: Any, fail: Callable[[str], ConfigError]) -> int:
+    """The dimensions a version-6 tfidf featuriser's static vectors declare, after checking them; that
+    they match the installed table is checked when a detector is built from the file."""
+    if not isinstance(embedding, dict) or embedding.get("source") != "static":
+        raise fail("a tfidf featuriser's embedding block must have source \"static\"")
+    views = embedding.get("views")
+    if not isinstance(views, list) or not views or not all(valid_view(view) for view in views):
+        raise fail("static embedding views must be a non-empty list of whole, head:N, tail:N or clause:N, "
+                   f"not {views!r}")
+    table = embedding.get("table_sha256")
+    if not isinstance(table, str) or re.fullmatch(r"[0-9a-f]{64}", table) is None:
+        raise fail("static embedding table_sha256 must be 64 lowercase hex digits")
+    dim = embedding.get("dim")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1 or dim % len(views):
+        raise fail(f"static embedding dim must be a positive multiple of its {len(views)} views, not {dim!r}")
+    weight = embedding.get("weight")
+    if not _is_number(weight) or weight <= 0:  # type: ignore[operator]
+        raise fail("static embedding weight must be a positive number")
+    return dim
 
 
 def _check_legacy_minilm(featuriser: dict[str, Any], weights: list[Any], style_dim: int,

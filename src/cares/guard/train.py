@@ -32,6 +32,7 @@ from cares.guard.data_sources import TrainingData, reported_family
 from cares.guard.evaluation import evaluate_scores
 from cares.guard.features import MINILM_PACKAGE, MiniLMEmbedder, NgramParams, NgramTfidf, TermTable
 from cares.guard.modelfile import ModelFile, compact
+from cares.guard.static_vectors import TABLE_NAME, StaticEmbedder, bundled_table
 from cares.guard.style_features import FEATURISER_STYLE_NAMES, STYLE_NAMES, StyleScaler, style_matrix
 from cares.guard.training_hooks import NO_HOOKS, TrainHooks
 
@@ -57,6 +58,11 @@ DEFAULT_NGRAM = {
 # together); an embedding of the whole prompt is mostly its topic and added nothing in CV.
 DEFAULT_VIEWS = ("head:2", "head:4", "head:8", "tail:6")
 MINILM_WEIGHT = 0.3
+# tfidf: static MiniLM token vectors (cares.guard.static_vectors; numpy only at inference) of those
+# views, of the last 3 words and of the first 3 words of every later clause, at weight 1. They reach
+# frame words the n-grams never saw, as the MiniLM embeddings do. Chosen on the same CV.
+STATIC_VIEWS = ("head:2", "head:4", "head:8", "tail:6", "tail:3", "clause:3")
+STATIC_WEIGHT = 1.0
 THRESHOLD_FOLDS = 5
 NAMED_POLICIES = ("youden", "max-f1")
 DEFAULT_POLICY = "direct-fpr:0.05"
@@ -259,7 +265,8 @@ class Featurised:
         self.kind, self.texts, self.groups, self.ngram = kind, list(texts), list(groups), ngram
         self.style_weight = DEFAULT_STYLE_WEIGHT[kind] if style_weight is None else style_weight
         self.embeddings = (
-            MiniLMEmbedder(views=DEFAULT_VIEWS).embed(self.texts) * MINILM_WEIGHT if kind == "minilm" else None
+            MiniLMEmbedder(views=DEFAULT_VIEWS).embed(self.texts) * MINILM_WEIGHT if kind == "minilm"
+            else StaticEmbedder(STATIC_VIEWS).embed(self.texts) * STATIC_WEIGHT
         )
         self.table = TermTable(self.texts, self.groups, ngram)
         self.style_names = FEATURISER_STYLE_NAMES[kind]
@@ -415,9 +422,13 @@ def model_file(fitted: FittedModel, config: TrainConfig, threshold: float, data:
         "idf": [compact(v) for v in fitted.tfidf.idf.tolist()],
         "normalisation": "NFKC, casefold, whitespace collapsed",
     }
-    if fitted.embedding_dim:
+    if fitted.embedding_dim and fitted.kind == "minilm":
         featuriser["embedding"] = {"model": MINILM_PACKAGE, "dim": fitted.embedding_dim, "views": list(DEFAULT_VIEWS),
                                    "weight": MINILM_WEIGHT, "normalised_embeddings": True}
+    elif fitted.embedding_dim:
+        table = bundled_table()
+        featuriser["embedding"] = {"source": "static", "table": TABLE_NAME, "table_sha256": table.sha256,
+                                   "dim": fitted.embedding_dim, "views": list(STATIC_VIEWS), "weight": STATIC_WEIGHT}
     if fitted.style is not None:
         featuriser["style"] = fitted.style.to_dict()
     return ModelFile.build({
