@@ -158,6 +158,8 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         ({"featuriser": static_v6(dim=129, views=["head:2", "tail:6"])}, "dim must be a positive multiple of its 2"),
         ({"featuriser": static_v6(dim=True)}, "dim must be a positive multiple"),
         ({"featuriser": static_v6(weight=0)}, "static embedding weight must be a positive number"),
+        ({"featuriser": static_v6(weight=1e308)}, "static embedding weight must be a positive number up to 100"),
+        ({"featuriser": minilm_v4(weight=101)}, "minilm embedding weight must be a positive number up to 100"),
         ({"featuriser": static_v6(weight="1")}, "static embedding weight must be a positive number"),
         ({"featuriser": static_v6()}, "3 weights for 3 terms, 128 embedding dimensions and 0 style features"),
         # "²" passes str.isdigit() but not int(): refused here, not a traceback at scoring.
@@ -207,6 +209,25 @@ def test_version_1_file_without_style_features_still_loads_and_scores(tmp_path: 
     detector = Detector(read_model_file(write_raw(tmp_path / "v1.json", content)), "v1.json")
     # Only "pretend" and "you" are known words: the logit is the TF-IDF part plus the bias, nothing more.
     assert detector.logits(["pretend you"]).tolist() == pytest.approx([(2.25 * 2.0 - 0.125 * 1.0) / 5 ** 0.5 - 0.75])
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_a_file_claiming_an_older_version_cannot_carry_what_version_6_added(tmp_path: Path, version: int) -> None:
+    # A cares of that version would refuse these blocks, so a file that holds them is not of that version.
+    cases = [
+        (static_v6(), "a tfidf embedding block needs format version 6"),
+        (minilm_v4(views=["clause:3"]), "clause views need format version 6"),
+    ]
+    for featuriser, message in cases:
+        weights = [0.5, 2.25, -0.125] + [0.0] * featuriser["embedding"]["dim"]
+        classifier = {"kind": "logistic_regression", "weights": weights, "bias": -0.75}
+        content = {"format": FORMAT, "format_version": version, **body(featuriser=featuriser, classifier=classifier)}
+        content["sha256"] = canonical_sha256(content)
+        with pytest.raises(ConfigError, match=message):
+            read_model_file(write_raw(tmp_path / "old.json", content))
+        current = {**content, "format_version": FORMAT_VERSION}
+        current["sha256"] = canonical_sha256(current)
+        read_model_file(write_raw(tmp_path / "new.json", current))  # the same content at version 6 loads
 
 
 def test_a_file_without_block_weights_scores_one_row_as_every_earlier_version_did(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cares.errors import ConfigError
-from cares.guard.build_static_vectors import project, quantise
+from cares.guard.build_static_vectors import principal_axes, project, quantise
 from cares.guard.data_sources import load_training_data
 from cares.guard.detector import Detector, builtin_path, load_detector
 from cares.guard.features import normalise, view_text
@@ -31,6 +31,10 @@ TRICKY = [
     "zero\u200bwidth\u0000null\ttab\u00a0nbsp",
     "ﬁne ligature, Straße, İstanbul",
     "unaffable antidisestablishmentarianism",
+    "ΟΔΟΣ ΚΑΙ ΛΟΓΟΣ",  # a final sigma: lowercased letter by letter, as MiniLM's tokenizer does
+    "ab\u0378cd unassigned",  # an unassigned code point makes its word unknown
+    "ab\U0002b820cd ab\U0002b920cd",  # either side of where the tokenizer's last CJK range starts
+    "private\ue000use soft\u00adhyphen",
     "",
 ]
 
@@ -64,6 +68,19 @@ def test_the_bundled_table_is_the_one_the_shipped_tfidf_detector_was_fitted_to()
     assert "all-MiniLM-L6-v2" in table.header["source"]
     embedding = read_model_file(builtin_path("tfidf")).content["featuriser"]["embedding"]
     assert embedding["source"] == "static" and embedding["table_sha256"] == table.sha256
+
+
+def test_a_text_s_vector_is_the_mean_of_its_tokens_and_views_reuse_their_words() -> None:
+    table = bundled_table()
+    texts = [row.prompt for row in load_training_data("sample").rows][:40] + ["! " * 50 + "x", "ok ok ok ok"]
+    views = ("head:2", "tail:6", "clause:3")
+    rows = StaticEmbedder(views).embed(texts)
+    for column, view in enumerate(views):
+        for row, text in enumerate(texts):
+            ids = table.tokenizer.ids(view_text(view, normalise(text)))
+            mean = table.vectors[ids].mean(axis=0, dtype=np.float64) if ids else np.zeros(table.dim)
+            expected = mean / np.linalg.norm(mean) if ids else mean
+            np.testing.assert_allclose(rows[row, column * table.dim:(column + 1) * table.dim], expected, atol=1e-9)
 
 
 def test_views_are_unit_length_and_an_empty_view_is_zeros() -> None:
@@ -103,8 +120,11 @@ def test_a_damaged_table_is_a_one_line_error_naming_the_file(tmp_path: Path) -> 
         "no table header": b"something else\n" + good,
         "cut off": MAGIC + b'{"dim": 2',
         "not JSON": MAGIC + b"{nope}\n",
+        "header is not JSON": MAGIC + b"[" * 100_000 + b"\n",
         "not a JSON object": MAGIC + b"[1]\n",
         "non-empty list of strings": MAGIC + json.dumps({"dim": 2, "vocab": []}).encode() + b"\n",
+        "repeats a token": MAGIC + json.dumps({"dim": 1, "vocab": ["[UNK]", "a", "a"]}).encode() + b"\n",
+        r"no \[UNK\] token": MAGIC + json.dumps({"dim": 1, "vocab": ["a"]}).encode() + b"\n",
         "positive whole number": MAGIC + json.dumps({"dim": 0, "vocab": ["[UNK]"]}).encode() + b"\n",
         "bytes of vectors": good[:-1],
         "not a finite number": good[:line_end + 1 + 4] + np.array([np.nan, 1], dtype="<f4").tobytes(),
@@ -147,13 +167,22 @@ def test_the_shipped_tfidf_detector_scores_through_its_static_vectors() -> None:
         detector.weights[:] = weights
 
 
-def test_projection_signs_are_fixed_and_quantising_keeps_each_value_within_half_a_step() -> None:
+def test_principal_axes_have_fixed_signs_and_project_onto_the_top_components() -> None:
     rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(200, 12))
-    a, b = project(vectors, 4), project(vectors * 1.0, 4)
-    np.testing.assert_array_equal(a, b)
-    flipped = project(vectors[::-1], 4)[::-1]
-    np.testing.assert_allclose(flipped, a, atol=1e-9)
+    vectors = rng.normal(size=(200, 12)) * np.linspace(3, 0.5, 12)
+    centred = vectors - vectors.mean(axis=0)
+    axes = principal_axes(centred, 4)
+    assert axes.shape == (4, 12)
+    assert np.all(axes[np.arange(4), np.abs(axes).argmax(axis=1)] > 0)
+    _, _, reference = np.linalg.svd(centred, full_matrices=False)
+    np.testing.assert_allclose(np.abs(np.sum(axes * reference[:4], axis=1)), 1.0, atol=1e-9)
+    # Negating the data flips what a bare SVD may return; the fixed signs give the same axes.
+    np.testing.assert_allclose(principal_axes(-centred, 4), axes, atol=1e-9)
+    np.testing.assert_allclose(project(vectors, 4), centred @ axes.T, atol=1e-9)
+
+
+def test_quantising_keeps_each_value_within_half_a_step() -> None:
+    a = project(np.random.default_rng(1).normal(size=(200, 12)), 4)
     quantised, scales = quantise(a)
     assert quantised.dtype == np.int8 and np.abs(quantised).max() == 127
     assert np.all(np.abs(quantised * scales[:, None] - a) <= scales[:, None] / 2 + 1e-6)

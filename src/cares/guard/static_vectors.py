@@ -48,15 +48,19 @@ def _is_punctuation(char: str) -> bool:
 
 
 def _is_cjk(code: int) -> bool:
+    # The ranges of the tokenizers library MiniLM's tokenizer runs on (its last starts at 0x2B920).
     return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF
-            or 0x2A700 <= code <= 0x2B73F or 0x2B740 <= code <= 0x2B81F or 0x2B820 <= code <= 0x2CEAF
+            or 0x2A700 <= code <= 0x2B73F or 0x2B740 <= code <= 0x2B81F or 0x2B920 <= code <= 0x2CEAF
             or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F)
 
 
 class WordPieceTokenizer:
-    """bert-base-uncased tokenisation, as all-MiniLM-L6-v2 reads text: control characters dropped,
-    CJK ideographs split apart, lowercased with accents stripped, split at whitespace and
-    punctuation, then greedy longest-match word pieces (`##` marks a continuation)."""
+    """bert-base-uncased tokenisation, as all-MiniLM-L6-v2 reads text: control and format characters
+    dropped, CJK ideographs split apart, lowercased letter by letter with accents stripped, split at
+    whitespace and punctuation, then greedy longest-match word pieces (`##` marks a continuation).
+    It gives MiniLM's own ids on every corpus prompt; of the 1.1 million code points it differs on a
+    few hundred, new or rare ones on which Python's Unicode tables and the tokenizers library's
+    disagree. Training and scoring both use this one, so the detector is consistent either way."""
 
     def __init__(self, vocab: Sequence[str]) -> None:
         self.index = {token: i for i, token in enumerate(vocab)}
@@ -71,16 +75,18 @@ class WordPieceTokenizer:
             category = unicodedata.category(char)
             if char in " \t\n\r" or category == "Zs":
                 chars.append(" ")
-            elif code == 0 or code == 0xFFFD or category.startswith("C"):
-                continue
+            elif code == 0 or code == 0xFFFD or category in ("Cc", "Cf", "Co", "Cs"):
+                continue  # unassigned code points stay, and make their word unknown
             elif _is_cjk(code):
                 chars.append(f" {char} ")
             else:
                 chars.append(char)
         words: list[str] = []
         for word in "".join(chars).split():
-            # Lowercase, then strip the combining marks NFD splits off.
-            word = "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
+            # Lowercase letter by letter (str.lower() would apply the final-sigma rule, which the
+            # tokenizers library does not), then strip the combining marks NFD splits off.
+            lowered = "".join(c.lower() for c in word)
+            word = "".join(c for c in unicodedata.normalize("NFD", lowered) if unicodedata.category(c) != "Mn")
             current = ""
             for char in word:
                 if _is_punctuation(char):
@@ -131,12 +137,17 @@ class StaticVectors:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit-length row per text: the mean of its tokens' vectors (zeros for a text with none)."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float64)
-        for row, text in enumerate(texts):
-            ids = self.tokenizer.ids(text)
-            if not ids:
+        return self.embed_ids([self.tokenizer.ids(text) for text in texts])
+
+    def embed_ids(self, token_ids: Sequence[Sequence[int]]) -> np.ndarray:
+        out = np.zeros((len(token_ids), self.dim), dtype=np.float64)
+        for row, ids in enumerate(token_ids):
+            if not len(ids):
                 continue
-            mean = self.vectors[ids].mean(axis=0, dtype=np.float64)
+            # Each distinct token's vector once, weighted by its count: a prompt of a million
+            # repeated marks costs a count, not a million-row copy of the table.
+            distinct, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+            mean = counts.astype(np.float64) @ self.vectors[distinct].astype(np.float64) / len(ids)
             norm = float(np.linalg.norm(mean))
             if norm > 0:
                 out[row] = mean / norm
@@ -169,7 +180,20 @@ class StaticEmbedder:
         wanted = [view_text(view, text) for view in self.views for text in clean]
         distinct = list(dict.fromkeys(wanted))
         position = {text: index for index, text in enumerate(distinct)}
-        vectors = self.table.embed(distinct)
+        # The views share their words, so each distinct word is tokenised once. A normalised text
+        # holds no whitespace but single spaces, and the tokeniser splits at whitespace first, so
+        # a view's ids are its words' ids in a row.
+        tokenizer = self.table.tokenizer
+        by_word: dict[str, list[int]] = {}
+        token_ids: list[list[int]] = []
+        for text in distinct:
+            ids: list[int] = []
+            for word in text.split(" "):
+                if word not in by_word:
+                    by_word[word] = tokenizer.ids(word)
+                ids.extend(by_word[word])
+            token_ids.append(ids)
+        vectors = self.table.embed_ids(token_ids)
         rows = vectors[[position[text] for text in wanted]]
         return np.hstack(np.split(rows, len(self.views)))
 
@@ -197,13 +221,17 @@ def parse_table(raw: bytes, name: str) -> StaticVectors:
         raise fail("the header line is cut off")
     try:
         header = json.loads(raw[len(MAGIC):end].decode("ascii"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise fail("the header is not JSON") from None
     if not isinstance(header, dict):
         raise fail("the header is not a JSON object")
     vocab, dim = header.get("vocab"), header.get("dim")
     if not isinstance(vocab, list) or not vocab or not all(isinstance(t, str) for t in vocab):
         raise fail("the vocabulary must be a non-empty list of strings")
+    if len(set(vocab)) != len(vocab):
+        raise fail("the vocabulary repeats a token")
+    if _UNKNOWN not in vocab:
+        raise fail(f"the vocabulary has no {_UNKNOWN} token")
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise fail(f"the dimension must be a positive whole number, not {dim!r}")
     payload = raw[end + 1:]
