@@ -17,6 +17,7 @@ from cares.guard.train import (
     ThresholdPolicy,
     TrainConfig,
     grouped_split,
+    out_of_fold_scores,
     train_detector,
 )
 from tests.conftest import write_jsonl
@@ -142,6 +143,30 @@ def test_train_config_rejects_bad_values() -> None:
         TrainConfig(featuriser="bert")
     with pytest.raises(ConfigError, match="test-fraction"):
         TrainConfig(test_fraction=1.0)
+    with pytest.raises(ConfigError, match="threshold-draws"):
+        TrainConfig(threshold_draws=0)
+
+
+def test_the_threshold_pools_the_out_of_fold_scores_of_every_draw() -> None:
+    data = load_training_data("sample")
+    policy = ThresholdPolicy("direct-fpr:0.05")
+    train_rows, _ = grouped_split([r.group for r in data.rows], 0.25, 3)
+    labels = np.asarray([r.label for r in data.rows])
+    featurised = Featurised("tfidf", [r.prompt for r in data.rows], [r.group for r in data.rows],
+                            TrainConfig().ngram_params)
+    per_draw = [out_of_fold_scores(featurised, train_rows, labels, 3.0, 3 + draw) for draw in range(3)]
+    assert not np.allclose(per_draw[0], per_draw[1])  # another draw deals the base prompts into other folds
+    expected = policy.choose(np.concatenate(per_draw), np.tile(labels[train_rows], 3))
+    assert expected != pytest.approx(policy.choose(per_draw[0], labels[train_rows]), abs=1e-6)
+    pooled = train_detector(data, TrainConfig(policy=policy, seed=3, threshold_draws=3, resamples=0,
+                                              leave_family_out=False), featurised)
+    assert pooled.model.threshold == pytest.approx(expected, abs=1e-6)
+    recorded = pooled.model.content["threshold"]
+    assert recorded["draws"] == 3 and "3 draws pooled" in recorded["how"]
+    single = train_detector(data, TrainConfig(policy=policy, seed=3, threshold_draws=1, resamples=0,
+                                              leave_family_out=False), featurised)
+    assert single.model.threshold == pytest.approx(policy.choose(per_draw[0], labels[train_rows]), abs=1e-6)
+    assert "draws pooled" not in single.model.content["threshold"]["how"]
 
 
 def test_leave_family_out_tests_only_held_out_families_on_unseen_base_prompts() -> None:

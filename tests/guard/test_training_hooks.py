@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from cares.guard.data_sources import TrainingData, TrainingRow, load_training_data
 from cares.guard.style_report import family_unit
-from cares.guard.train import THRESHOLD_FOLDS, TrainConfig, grouped_split, train_detector
+from cares.guard.train import THRESHOLD_DRAWS, THRESHOLD_FOLDS, TrainConfig, grouped_split, train_detector
 from cares.guard.training_hooks import TrainHooks
 
 
@@ -32,7 +32,8 @@ def test_training_announces_each_stage_and_fits_exactly_what_it_announced() -> N
     result = train_detector(data, TrainConfig(resamples=20), hooks=hooks)
     _, test = grouped_split([r.group for r in data.rows], 0.25, 0)
     held_families = {family_unit(data.rows[i]) for i in test if data.rows[i].label}
-    assert hooks.stages == [(f"featurising {len(data.rows)} prompts", 0), ("threshold and model", THRESHOLD_FOLDS + 1),
+    assert hooks.stages == [(f"featurising {len(data.rows)} prompts", 0), ("threshold and model",
+                                                                         THRESHOLD_DRAWS * THRESHOLD_FOLDS + 1),
                             ("leave family out", len(held_families))]
     assert hooks.fits == [fits for _, fits in hooks.stages]
     assert result.report["leave_family_out"]["fits"] == len(held_families) == 9
@@ -53,5 +54,6 @@ def test_small_data_announces_only_the_fits_it_makes() -> None:
     assert 4 <= len({row.group for row in tiny.rows}) <= 12
     hooks = Recorder()
     train_detector(tiny, TrainConfig(resamples=5, test_fraction=0.34), hooks=hooks)
-    assert hooks.stages[1][1] < THRESHOLD_FOLDS + 1  # fewer training prompts than folds: some folds are empty
+    # fewer training prompts than folds: some folds are empty
+    assert hooks.stages[1][1] < THRESHOLD_DRAWS * THRESHOLD_FOLDS + 1
     assert hooks.fits == [fits for _, fits in hooks.stages]

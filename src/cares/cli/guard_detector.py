@@ -18,10 +18,11 @@ TRAIN_EPILOG = """\
 The label is 1 for a prompt written in an adversarial style (method indirect, obfuscate or
 role_play) and 0 for one asked directly. Rows are split by base prompt: rewrites of one base
 prompt are never on both sides. The threshold is chosen by --threshold-policy on out-of-fold
-scores of the training split (default direct-fpr:0.05: the highest recall at which at most 5% of
-direct prompts are flagged, since the reminder policy rests on direct prompts going unflagged),
-then the model is fitted on the whole training split and measured on the test split (AUROC,
-precision and recall, 95% CIs from a bootstrap over base prompts).
+scores of the training split, pooled over --threshold-draws draws of grouped folds (default
+direct-fpr:0.05: the highest recall at which at most 5% of direct prompts are flagged, since the
+reminder policy rests on direct prompts going unflagged), then the model is fitted on the whole
+training split and measured on the test split (AUROC, precision and recall, 95% CIs from a
+bootstrap over base prompts).
 
 The report then gives, per style, the share flagged (recall) and the share of direct prompts
 flagged, at the shipped threshold and across thresholds:
@@ -87,6 +88,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="direct-fpr:F (lowest threshold, so highest recall, flagging at most a share F of "
                             "direct prompts), youden (maximum recall minus false-positive rate), max-f1, recall:R "
                             "(highest threshold keeping recall R) or fixed:T (default: direct-fpr:0.05)")
+    train.add_argument("--threshold-draws", type=int, default=None, metavar="N",
+                       help="draws of grouped folds whose out-of-fold scores are pooled to choose the threshold: "
+                            "one draw's cut moves with which base prompts share a fold, and more draws cost one "
+                            "fit per fold each (default: 5)")
     train.add_argument("--test-fraction", type=float, default=0.25,
                        help="share of base prompts held out for the test split (default: 0.25)")
     train.add_argument("--seed", type=int, default=0, help="seed of the grouped split and the bootstrap (default: 0)")
@@ -175,7 +180,8 @@ def train_command(args: argparse.Namespace, progress: TrainProgress) -> int:
     policy = ThresholdPolicy(args.threshold_policy)
     configs = {kind: TrainConfig(featuriser=kind, policy=policy, test_fraction=args.test_fraction, seed=args.seed,
                                  c=args.c, resamples=args.resamples, leave_family_out=not args.skip_leave_family_out,
-                                 family_folds=args.family_folds)
+                                 family_folds=args.family_folds,
+                                 **({} if args.threshold_draws is None else {"threshold_draws": args.threshold_draws}))
                for kind in kinds}
     paths = output_paths(args.output, kinds)
     for path in paths.values():
