@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from cares.guard.data_sources import TrainingData, TrainingRow, load_training_data
 from cares.guard.style_report import family_unit
-from cares.guard.train import THRESHOLD_DRAWS, THRESHOLD_FOLDS, TrainConfig, grouped_split, train_detector
+from cares.guard.train import (
+    THRESHOLD_DRAWS,
+    THRESHOLD_FOLDS,
+    ThresholdPolicy,
+    TrainConfig,
+    grouped_split,
+    train_detector,
+)
 from cares.guard.training_hooks import TrainHooks
 
 
@@ -57,3 +64,12 @@ def test_small_data_announces_only_the_fits_it_makes() -> None:
     # fewer training prompts than folds: some folds are empty
     assert hooks.stages[1][1] < THRESHOLD_DRAWS * THRESHOLD_FOLDS + 1
     assert hooks.fits == [fits for _, fits in hooks.stages]
+
+
+def test_a_fixed_threshold_makes_no_out_of_fold_fits() -> None:
+    data = named_families()
+    hooks = Recorder()
+    result = train_detector(data, TrainConfig(resamples=5, leave_family_out=False,
+                                              policy=ThresholdPolicy("fixed:0.4")), hooks=hooks)
+    assert hooks.stages[1] == ("threshold and model", 1) and hooks.fits == [0, 1]
+    assert result.model.threshold == 0.4

@@ -349,7 +349,7 @@ def pooled_out_of_fold_scores(data: Featurised, rows: Sequence[int], labels: np.
                               draws: int, hooks: TrainHooks = NO_HOOKS) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold scores of `draws` fold draws (seeds seed, seed + 1, ...) end to end, with their labels."""
     scores = [out_of_fold_scores(data, rows, labels, c, seed + draw, hooks) for draw in range(draws)]
-    return np.concatenate(scores), np.tile(labels[list(rows)], draws)
+    return np.concatenate(scores or [np.zeros(0)]), np.tile(labels[list(rows)], draws)
 
 
 def threshold_fits(groups: Sequence[str], seed: int, draws: int) -> int:
@@ -401,10 +401,11 @@ def fit_and_measure(data: TrainingData, featurised: Featurised, train_rows: Sequ
     if len(set(labels[list(test_rows)].tolist())) < 2:
         raise ConfigError("the test split holds only one class; use a larger --test-fraction or more data")
     c = config.regularisation
-    fits = threshold_fits([featurised.groups[i] for i in train_rows], config.seed, config.threshold_draws)
-    hooks.stage("threshold and model", fits + 1)
-    oof, oof_labels = pooled_out_of_fold_scores(featurised, train_rows, labels, c, config.seed,
-                                                config.threshold_draws, hooks)
+    # A fixed threshold needs no out-of-fold scores, so none of their fits is made.
+    draws = 0 if config.policy.spec.startswith("fixed:") else config.threshold_draws
+    groups = [featurised.groups[i] for i in train_rows]
+    hooks.stage("threshold and model", threshold_fits(groups, config.seed, draws) + 1)
+    oof, oof_labels = pooled_out_of_fold_scores(featurised, train_rows, labels, c, config.seed, draws, hooks)
     threshold = config.policy.choose(oof, oof_labels)
     fitted = featurised.fit(train_rows, labels, c, config.seed)
     hooks.fitted()
