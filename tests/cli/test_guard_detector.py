@@ -54,8 +54,9 @@ def test_train_reports_held_out_metrics_and_writes_a_loadable_model(trained) -> 
 
 
 def test_train_on_the_default_corpus_reports_every_style_left_out_and_never_tuned(tmp_path: Path) -> None:
-    done = cares("guard", "train", "--data", "default", "--resamples", "50", "--output", "det.json.gz",
-                 "--metrics-json", "m.json", cwd=tmp_path)
+    # One fold draw for the threshold keeps this quick; tests/guard/test_style_recall.py retrains as shipped.
+    done = cares("guard", "train", "--data", "default", "--resamples", "50", "--threshold-draws", "1", "--output",
+                 "det.json.gz", "--metrics-json", "m.json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
 
@@ -79,14 +80,16 @@ def test_train_on_the_default_corpus_reports_every_style_left_out_and_never_tune
     assert f"one of {lfo['fits']} models trained without its wording family" in done.stdout
     assert metrics["never_tuned"]["tfidf"]["n_direct"] == 68
     model = json.loads(gzip.decompress((tmp_path / "det.json.gz").read_bytes()))
-    assert model["threshold"]["policy"] == "direct-fpr:0.05"
+    assert model["threshold"]["policy"] == "direct-fpr:0.05" and model["threshold"]["draws"] == 1
     assert model["metrics"]["leave_family_out"]["flag_rate_by_method"] == lfo["flag_rate_by_method"]
 
 
 def test_family_folds_deal_the_families_into_folds_and_refuse_one_fold(tmp_path: Path) -> None:
-    done = cares("guard", "train", "--data", "default", "--resamples", "0", "--family-folds", "5", "--output",
-                 "det.json.gz", "--metrics-json", "m.json", cwd=tmp_path)
+    done = cares("guard", "train", "--data", "default", "--resamples", "0", "--family-folds", "5",
+                 "--threshold-draws", "2", "--output", "det.json.gz", "--metrics-json", "m.json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    threshold = json.loads(gzip.decompress((tmp_path / "det.json.gz").read_bytes()))["threshold"]
+    assert threshold["draws"] == 2 and "2 draws pooled" in threshold["how"]
     lfo = json.loads((tmp_path / "m.json").read_text())["leave_family_out"]["tfidf"]
     assert lfo["fits"] == lfo["folds"] == 5 and lfo["protocol"] == "families dealt into 5 folds"
     assert len(lfo["by_family"]) >= 40
@@ -94,6 +97,9 @@ def test_family_folds_deal_the_families_into_folds_and_refuse_one_fold(tmp_path:
     error = one_line_error(cares("guard", "train", "--data", "sample", "--family-folds", "1", "--output",
                                  "x.json.gz", cwd=tmp_path))
     assert "--family-folds must be 0 (each family held out in turn) or at least 2, got 1" in error
+    error = one_line_error(cares("guard", "train", "--data", "sample", "--threshold-draws", "0", "--output",
+                                 "x.json.gz", cwd=tmp_path))
+    assert "--threshold-draws must be at least 1, got 0" in error
     assert not (tmp_path / "x.json.gz").exists()
 
 
